@@ -1,0 +1,91 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { type AsyncBuffer, asyncBufferFromFile } from 'hyparquet';
+import { DataError, errorMessage } from '../errors.js';
+import { openObjectStore, parseS3Uri, type S3SettingsValues } from '../object-store/index.js';
+import type { ObjectStore } from '../object-store/object-store.js';
+import { readBuiltinFlights } from './builtin-flights.js';
+import { readParquet } from './parquet.js';
+import type { Table } from './table.js';
+import { readCsv, readJson } from './text-formats.js';
+
+export type DatasetFormat = 'parquet' | 'csv' | 'json';
+
+export interface ReadDatasetOptions {
+  /** Read only these columns (all when absent). */
+  columns?: string[];
+  /** Read at most this many rows, from the start. */
+  limit?: number;
+  /** S3 settings, for s3:// URIs. */
+  s3?: S3SettingsValues;
+}
+
+/** The datasets shipped with mlcycle, by `builtin:` name. */
+export const BUILTIN_DATASETS = ['flights'] as const;
+
+/**
+ * Reads a dataset into a columnar Table. `source` is `builtin:flights`, `s3://bucket/key`, or a
+ * file path; the format comes from the extension (.parquet, .csv, .json, .ndjson, .jsonl).
+ * Every failure is a DataError naming the source.
+ */
+export async function readDataset(source: string, options: ReadDatasetOptions = {}): Promise<Table> {
+  try {
+    if (source.startsWith('builtin:')) return await readBuiltin(source, options);
+    const format = formatOf(source);
+    if (source.startsWith('s3://')) {
+      const { bucket, key } = parseS3Uri(source);
+      const store = openObjectStore(`s3://${bucket}`, options.s3);
+      return await readFromStore(store, key, format, options);
+    }
+    await stat(source);
+    if (format === 'parquet') return await readParquet(await asyncBufferFromFile(source), options);
+    return await readText(createReadStream(source), format, options);
+  } catch (err) {
+    if (err instanceof DataError) throw err;
+    throw new DataError(`cannot read dataset ${source}: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+/** Reads an object from a store, Parquet by ranged reads so only the needed bytes move. */
+export async function readFromStore(
+  store: ObjectStore,
+  key: string,
+  format: DatasetFormat,
+  options: ReadDatasetOptions = {},
+): Promise<Table> {
+  if (format === 'parquet') {
+    const byteLength = await store.size(key);
+    const file: AsyncBuffer = {
+      byteLength,
+      slice: async (start, end) => {
+        const buffer = await store.getRange(key, start, (end ?? byteLength) - start);
+        return buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength) as ArrayBuffer;
+      },
+    };
+    return readParquet(file, options);
+  }
+  return readText(Readable.from([await store.get(key)]), format, options);
+}
+
+function readText(input: Readable, format: 'csv' | 'json', options: ReadDatasetOptions): Promise<Table> {
+  return format === 'csv' ? readCsv(input, options) : readJson(input, options);
+}
+
+async function readBuiltin(source: string, options: ReadDatasetOptions): Promise<Table> {
+  const name = source.slice('builtin:'.length);
+  if (name === 'flights') return readBuiltinFlights(options);
+  throw new DataError(
+    `unknown builtin dataset ${JSON.stringify(source)}: expected one of builtin:${BUILTIN_DATASETS.join(', builtin:')}`,
+  );
+}
+
+export function formatOf(source: string): DatasetFormat {
+  const lower = source.toLowerCase().replace(/\?.*$/, '');
+  if (lower.endsWith('.parquet') || lower.endsWith('.pq')) return 'parquet';
+  if (lower.endsWith('.csv')) return 'csv';
+  if (lower.endsWith('.json') || lower.endsWith('.ndjson') || lower.endsWith('.jsonl')) return 'json';
+  throw new DataError(
+    `cannot tell the format of ${source}: expected a .parquet, .csv, .json, .ndjson or .jsonl file`,
+  );
+}

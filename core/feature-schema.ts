@@ -1,0 +1,180 @@
+import { z } from 'zod';
+import { canonicalJson, sha256 } from './digest.js';
+
+/**
+ * The fixed feature schema: frozen by the trainer, shipped beside the model as `schema.json`,
+ * and used by the inference server to validate every request. Training and serving read the
+ * same file, so they cannot disagree about what a record looks like.
+ */
+
+export const Task = z.enum(['binary-classification', 'regression']).describe('What the model predicts.');
+export type Task = z.infer<typeof Task>;
+
+export const FeatureType = z
+  .enum(['number', 'integer', 'boolean', 'category', 'timestamp'])
+  .describe('number: finite float; integer; boolean; category: string label; timestamp: ISO-8601 string.');
+export type FeatureType = z.infer<typeof FeatureType>;
+
+export const UnseenCategoryPolicy = z
+  .enum(['encode-as-unknown', 'reject'])
+  .describe(
+    'encode-as-unknown: accept and treat as an unknown level (counted as a drift signal); reject: 422.',
+  );
+
+const featureName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'a feature name is a letter or _ then letters, digits or _');
+
+export const Feature = z
+  .object({
+    name: featureName,
+    type: FeatureType,
+    nullable: z.boolean().describe('Whether the value may be null or absent (treated as missing).'),
+    description: z.string().default(''),
+    categories: z
+      .array(z.string())
+      .optional()
+      .describe('For category features: the levels seen in training, in encoding order.'),
+    unseen: UnseenCategoryPolicy.optional(),
+    range: z
+      .object({ min: z.number(), max: z.number() })
+      .optional()
+      .describe('For numeric features: the range seen in training (informational, not enforced).'),
+  })
+  .superRefine((f, ctx) => {
+    if (f.type === 'category' && !f.categories) {
+      ctx.addIssue({ code: 'custom', message: `category feature ${f.name} needs its categories` });
+    }
+    if (f.type !== 'category' && (f.categories || f.unseen)) {
+      ctx.addIssue({ code: 'custom', message: `only category features have categories (${f.name})` });
+    }
+  });
+export type Feature = z.infer<typeof Feature>;
+
+export const Target = z.object({
+  name: featureName,
+  type: z.enum(['boolean', 'number']).describe('boolean for binary classification, number for regression.'),
+  description: z.string().default(''),
+});
+export type Target = z.infer<typeof Target>;
+
+const FeatureSchemaBody = z.object({
+  schemaVersion: z.literal(1),
+  task: Task,
+  target: Target,
+  features: z.array(Feature).min(1),
+});
+
+export const FeatureSchema = FeatureSchemaBody.extend({
+  digest: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'expected sha256:<64 hex digits>'),
+}).superRefine((s, ctx) => {
+  const names = new Set<string>();
+  for (const f of s.features) {
+    if (names.has(f.name)) ctx.addIssue({ code: 'custom', message: `duplicate feature ${f.name}` });
+    if (f.name === s.target.name)
+      ctx.addIssue({ code: 'custom', message: `the target ${f.name} is also a feature` });
+    names.add(f.name);
+  }
+  if ((s.task === 'binary-classification') !== (s.target.type === 'boolean')) {
+    ctx.addIssue({ code: 'custom', message: `task ${s.task} does not fit a ${s.target.type} target` });
+  }
+});
+export type FeatureSchema = z.infer<typeof FeatureSchema>;
+export type FeatureSchemaInput = z.input<typeof FeatureSchemaBody>;
+
+/** The digest covers everything but itself, in canonical JSON. */
+export function featureSchemaDigest(body: FeatureSchemaInput): string {
+  const { digest: _ignored, ...rest } = FeatureSchemaBody.parse(body) as z.infer<typeof FeatureSchemaBody> & {
+    digest?: string;
+  };
+  return sha256(canonicalJson(rest));
+}
+
+/** Validates a schema body and stamps its digest. */
+export function createFeatureSchema(body: FeatureSchemaInput): FeatureSchema {
+  const parsed = FeatureSchemaBody.parse(body);
+  return FeatureSchema.parse({ ...parsed, digest: featureSchemaDigest(parsed) });
+}
+
+/** Parses `schema.json` text and checks that its digest matches its content. */
+export function parseFeatureSchema(text: string): FeatureSchema {
+  const schema = FeatureSchema.parse(JSON.parse(text));
+  const expected = featureSchemaDigest(schema);
+  if (schema.digest !== expected) {
+    throw new Error(`schema.json digest mismatch: file says ${schema.digest}, content is ${expected}`);
+  }
+  return schema;
+}
+
+export function serializeFeatureSchema(schema: FeatureSchema): string {
+  return `${JSON.stringify(schema, null, 2)}\n`;
+}
+
+/** A record as the inference server receives it, after validation. */
+export type FeatureRecord = Record<string, number | boolean | string | null>;
+
+// Timestamps travel as ISO-8601 with an explicit offset or Z, e.g. 2001-03-04T17:25:00Z.
+// A local time without offset would be read differently by different servers, so it is refused.
+const isoTimestamp = z.iso.datetime({
+  offset: true,
+  message: 'expected an ISO-8601 timestamp with offset or Z',
+});
+
+function valueValidator(feature: Feature): z.ZodType {
+  switch (feature.type) {
+    case 'number':
+      return z.number({ message: 'expected a finite number' }).finite();
+    case 'integer':
+      return z.number({ message: 'expected an integer' }).int({ message: 'expected an integer' });
+    case 'boolean':
+      return z.boolean({ message: 'expected true or false' });
+    case 'timestamp':
+      return isoTimestamp;
+    case 'category': {
+      if (feature.unseen === 'reject') {
+        return z.enum(feature.categories as [string, ...string[]], {
+          message: `expected one of the ${feature.categories?.length} known categories`,
+        });
+      }
+      return z.string({ message: 'expected a string' });
+    }
+  }
+}
+
+/**
+ * The strict validator for one request record: unknown fields, missing non-nullable fields,
+ * wrong types, non-finite numbers and malformed timestamps are all rejected, each issue
+ * carrying the field's path. Nullable features may be null or absent.
+ */
+export function buildRecordValidator(schema: FeatureSchema): z.ZodType<FeatureRecord> {
+  const shape: Record<string, z.ZodType> = {};
+  for (const feature of schema.features) {
+    const value = valueValidator(feature);
+    shape[feature.name] = feature.nullable ? value.nullable().optional() : value;
+  }
+  return z.strictObject(shape) as unknown as z.ZodType<FeatureRecord>;
+}
+
+export interface FieldIssue {
+  /** Dotted path: `origin`, or `3.origin` for the fourth record of a batch. */
+  field: string;
+  message: string;
+}
+
+/** Flattens a zod error into one entry per bad field, for problem+json responses. */
+export function fieldIssues(error: z.ZodError): FieldIssue[] {
+  const out: FieldIssue[] = [];
+  for (const issue of error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys)
+        out.push({ field: [...issue.path, key].join('.'), message: 'unknown field' });
+      continue;
+    }
+    const message =
+      issue.code === 'invalid_type' && issue.input === undefined
+        ? 'required field is missing'
+        : issue.message;
+    out.push({ field: issue.path.join('.') || '(record)', message });
+  }
+  return out;
+}

@@ -1,0 +1,136 @@
+import type { Readable } from 'node:stream';
+import * as Minio from 'minio';
+import { checkKey, joinKey, ObjectNotFoundError, type ObjectStore } from './object-store.js';
+
+export interface S3Config {
+  endpoint: string;
+  accessKey: string;
+  secretKey: string;
+  region: string;
+}
+
+/** MinIO or any S3-compatible server, through the `minio` client. */
+export class S3ObjectStore implements ObjectStore {
+  readonly root: string;
+  private readonly client: Minio.Client;
+  private bucketChecked = false;
+
+  constructor(
+    readonly bucket: string,
+    readonly prefix: string,
+    config: S3Config,
+  ) {
+    const url = new URL(config.endpoint);
+    this.client = new Minio.Client({
+      endPoint: url.hostname,
+      port: url.port ? Number(url.port) : undefined,
+      useSSL: url.protocol === 'https:',
+      accessKey: config.accessKey,
+      secretKey: config.secretKey,
+      region: config.region,
+      pathStyle: true,
+    });
+    this.root = `s3://${joinKey(bucket, prefix)}`;
+  }
+
+  private objectName(key: string): string {
+    return joinKey(this.prefix, checkKey(key));
+  }
+
+  uriFor(key: string): string {
+    return `s3://${this.bucket}/${this.objectName(key)}`;
+  }
+
+  /** Creates the bucket on first write, so a fresh MinIO works without a setup step. */
+  private async ensureBucket(): Promise<void> {
+    if (this.bucketChecked) return;
+    if (!(await this.client.bucketExists(this.bucket))) {
+      try {
+        await this.client.makeBucket(this.bucket);
+      } catch (err) {
+        // Another process may have created it in between.
+        if ((err as { code?: string }).code !== 'BucketAlreadyOwnedByYou') throw err;
+      }
+    }
+    this.bucketChecked = true;
+  }
+
+  async put(key: string, body: Uint8Array | string, contentType = 'application/octet-stream'): Promise<void> {
+    await this.ensureBucket();
+    const buffer =
+      typeof body === 'string'
+        ? Buffer.from(body)
+        : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    // A single PUT of a known size is atomic in S3: the object appears whole or not at all.
+    await this.client.putObject(this.bucket, this.objectName(key), buffer, buffer.length, {
+      'Content-Type': contentType,
+    });
+  }
+
+  async get(key: string): Promise<Buffer> {
+    try {
+      return await readAll(await this.client.getObject(this.bucket, this.objectName(key)));
+    } catch (err) {
+      throw this.notFoundOr(err, key);
+    }
+  }
+
+  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
+    if (length === 0) return Buffer.alloc(0);
+    try {
+      return await readAll(
+        await this.client.getPartialObject(this.bucket, this.objectName(key), offset, length),
+      );
+    } catch (err) {
+      throw this.notFoundOr(err, key);
+    }
+  }
+
+  async size(key: string): Promise<number> {
+    try {
+      return (await this.client.statObject(this.bucket, this.objectName(key))).size;
+    } catch (err) {
+      throw this.notFoundOr(err, key);
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      await this.client.statObject(this.bucket, this.objectName(key));
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    if (!(await this.client.bucketExists(this.bucket))) return [];
+    const base = this.prefix ? `${joinKey(this.prefix)}/` : '';
+    const keys: string[] = [];
+    const stream = this.client.listObjectsV2(this.bucket, base + prefix, true);
+    for await (const item of stream as AsyncIterable<{ name?: string }>) {
+      if (item.name) keys.push(item.name.slice(base.length));
+    }
+    return keys.sort();
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.client.removeObject(this.bucket, this.objectName(key));
+  }
+
+  private notFoundOr(err: unknown, key: string): unknown {
+    return isNotFound(err) ? new ObjectNotFoundError(this.uriFor(key)) : err;
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return code === 'NoSuchKey' || code === 'NotFound' || code === 'NoSuchBucket';
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,296 @@
+import { z } from 'zod';
+import { type Pool, type PoolClient, withTransaction } from './db/index.js';
+import { Task } from './feature-schema.js';
+
+/** The lifecycle statuses of a model version in the registry. */
+export const VersionStatus = z.enum(['training', 'registered', 'rejected', 'failed']);
+export type VersionStatus = z.infer<typeof VersionStatus>;
+
+export const ArtifactRecord = z.object({
+  name: z.string().min(1).describe('File name, e.g. model.onnx'),
+  uri: z.string().min(1).describe('Where it is: s3://bucket/key or a file path'),
+  sha256: z.string().regex(/^sha256:[0-9a-f]{64}$/),
+  sizeBytes: z.number().int().nonnegative(),
+});
+export type ArtifactRecord = z.infer<typeof ArtifactRecord>;
+
+/** Everything the trainer records about one version, in one transaction. */
+export const VersionRecord = z.object({
+  modelName: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a DNS-1123 label, e.g. flights-delay'),
+  version: z.string().regex(/^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/, 'e.g. v1 or 2026-11-27.1'),
+  task: Task,
+  status: VersionStatus,
+  deployable: z.boolean(),
+  gate: z.object({ passed: z.boolean(), reasons: z.array(z.string()) }).optional(),
+  schemaDigest: z.string().optional(),
+  datasetUri: z.string().optional(),
+  datasetDigest: z.string().optional(),
+  artifactRoot: z.string().optional(),
+  params: z.record(z.string(), z.unknown()).default({}),
+  /** split → metric name → value, e.g. { holdout: { roc_auc: 0.71 }, baseline: { roc_auc: 0.5 } } */
+  metrics: z.record(z.string(), z.record(z.string(), z.number())).default({}),
+  tags: z.record(z.string(), z.string()).default({}),
+  artifacts: z.array(ArtifactRecord).default([]),
+});
+export type VersionRecord = z.input<typeof VersionRecord>;
+
+export type LifecycleEventKind =
+  | 'trained'
+  | 'registered'
+  | 'rejected'
+  | 'failed'
+  | 'alias_set'
+  | 'served'
+  | 'drift_detected'
+  | 'alert'
+  | 'retrain_requested'
+  | 'retrained'
+  | 'promoted'
+  | 'quality_degraded'
+  | 'rolled_back';
+
+/**
+ * Writes a version and everything about it. Re-registering the same (model, version) replaces
+ * its params, metrics, tags and artifacts, so a retried trainer Job converges on one record.
+ */
+export async function saveVersion(pool: Pool, input: VersionRecord): Promise<void> {
+  const record = VersionRecord.parse(input);
+  const key = [record.modelName, record.version];
+  await withTransaction(pool, async (db) => {
+    await db.query(`INSERT INTO models (name, task) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`, [
+      record.modelName,
+      record.task,
+    ]);
+    const { rows } = await db.query<{ task: string }>('SELECT task FROM models WHERE name = $1', [
+      record.modelName,
+    ]);
+    if (rows[0]?.task !== record.task) {
+      throw new Error(
+        `model ${record.modelName} is a ${rows[0]?.task} model; cannot add a ${record.task} version`,
+      );
+    }
+    await db.query(
+      `INSERT INTO model_versions (model_name, version, status, deployable, gate_passed, gate_reasons,
+         schema_digest, dataset_uri, dataset_digest, artifact_root)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+       ON CONFLICT (model_name, version) DO UPDATE SET status = EXCLUDED.status,
+         deployable = EXCLUDED.deployable, gate_passed = EXCLUDED.gate_passed, gate_reasons = EXCLUDED.gate_reasons,
+         schema_digest = EXCLUDED.schema_digest, dataset_uri = EXCLUDED.dataset_uri,
+         dataset_digest = EXCLUDED.dataset_digest, artifact_root = EXCLUDED.artifact_root, updated_at = now()`,
+      [
+        ...key,
+        record.status,
+        record.deployable,
+        record.gate?.passed ?? null,
+        JSON.stringify(record.gate?.reasons ?? []),
+        record.schemaDigest ?? null,
+        record.datasetUri ?? null,
+        record.datasetDigest ?? null,
+        record.artifactRoot ?? null,
+      ],
+    );
+    for (const table of [
+      'model_version_params',
+      'model_version_metrics',
+      'model_version_tags',
+      'model_version_artifacts',
+    ]) {
+      await db.query(`DELETE FROM ${table} WHERE model_name = $1 AND version = $2`, key);
+    }
+    for (const [name, value] of Object.entries(record.params)) {
+      await db.query('INSERT INTO model_version_params VALUES ($1, $2, $3, $4)', [
+        ...key,
+        name,
+        JSON.stringify(value),
+      ]);
+    }
+    for (const [split, values] of Object.entries(record.metrics)) {
+      for (const [name, value] of Object.entries(values)) {
+        await db.query('INSERT INTO model_version_metrics VALUES ($1, $2, $3, $4, $5)', [
+          ...key,
+          split,
+          name,
+          value,
+        ]);
+      }
+    }
+    for (const [name, value] of Object.entries(record.tags)) {
+      await db.query('INSERT INTO model_version_tags VALUES ($1, $2, $3, $4)', [...key, name, value]);
+    }
+    for (const a of record.artifacts) {
+      await db.query('INSERT INTO model_version_artifacts VALUES ($1, $2, $3, $4, $5, $6)', [
+        ...key,
+        a.name,
+        a.uri,
+        a.sha256,
+        a.sizeBytes,
+      ]);
+    }
+    await recordEvent(
+      db,
+      record.modelName,
+      record.version,
+      record.status === 'training' ? 'trained' : record.status,
+      {
+        deployable: record.deployable,
+        gate: record.gate ?? null,
+      },
+    );
+  });
+}
+
+export interface StoredVersion {
+  modelName: string;
+  version: string;
+  task: Task;
+  status: VersionStatus;
+  deployable: boolean;
+  gate: { passed: boolean | null; reasons: string[] };
+  schemaDigest: string | null;
+  datasetUri: string | null;
+  datasetDigest: string | null;
+  artifactRoot: string | null;
+  createdAt: Date;
+  params: Record<string, unknown>;
+  metrics: Record<string, Record<string, number>>;
+  tags: Record<string, string>;
+  artifacts: ArtifactRecord[];
+}
+
+export async function getVersion(
+  pool: Pool,
+  modelName: string,
+  version: string,
+): Promise<StoredVersion | undefined> {
+  const key = [modelName, version];
+  const { rows } = await pool.query(
+    `SELECT v.*, m.task FROM model_versions v JOIN models m ON m.name = v.model_name
+     WHERE v.model_name = $1 AND v.version = $2`,
+    key,
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  const [params, metrics, tags, artifacts] = await Promise.all([
+    pool.query('SELECT key, value FROM model_version_params WHERE model_name = $1 AND version = $2', key),
+    pool.query(
+      'SELECT split, name, value FROM model_version_metrics WHERE model_name = $1 AND version = $2',
+      key,
+    ),
+    pool.query('SELECT key, value FROM model_version_tags WHERE model_name = $1 AND version = $2', key),
+    pool.query(
+      'SELECT name, uri, sha256, size_bytes FROM model_version_artifacts WHERE model_name = $1 AND version = $2 ORDER BY name',
+      key,
+    ),
+  ]);
+  const metricMap: Record<string, Record<string, number>> = {};
+  for (const m of metrics.rows) {
+    metricMap[m.split] ??= {};
+    metricMap[m.split]![m.name] = m.value;
+  }
+  return {
+    modelName: row.model_name,
+    version: row.version,
+    task: row.task,
+    status: row.status,
+    deployable: row.deployable,
+    gate: { passed: row.gate_passed, reasons: row.gate_reasons },
+    schemaDigest: row.schema_digest,
+    datasetUri: row.dataset_uri,
+    datasetDigest: row.dataset_digest,
+    artifactRoot: row.artifact_root,
+    createdAt: row.created_at,
+    params: Object.fromEntries(params.rows.map((p) => [p.key, p.value])),
+    metrics: metricMap,
+    tags: Object.fromEntries(tags.rows.map((t) => [t.key, t.value])),
+    artifacts: artifacts.rows.map((a) => ({
+      name: a.name,
+      uri: a.uri,
+      sha256: a.sha256,
+      sizeBytes: a.size_bytes,
+    })),
+  };
+}
+
+export async function listVersions(
+  pool: Pool,
+  modelName: string,
+): Promise<{ version: string; status: VersionStatus; deployable: boolean; createdAt: Date }[]> {
+  const { rows } = await pool.query(
+    'SELECT version, status, deployable, created_at FROM model_versions WHERE model_name = $1 ORDER BY created_at, version',
+    [modelName],
+  );
+  return rows.map((r) => ({
+    version: r.version,
+    status: r.status,
+    deployable: r.deployable,
+    createdAt: r.created_at,
+  }));
+}
+
+/** Points an alias (e.g. `champion`) at a version; only deployable versions may be champions. */
+export async function setAlias(
+  pool: Pool,
+  modelName: string,
+  alias: string,
+  version: string,
+  reason: string,
+): Promise<void> {
+  await withTransaction(pool, async (db) => {
+    const { rows } = await db.query(
+      'SELECT deployable FROM model_versions WHERE model_name = $1 AND version = $2',
+      [modelName, version],
+    );
+    if (!rows[0]) throw new Error(`no version ${modelName}/${version} in the registry`);
+    if (!rows[0].deployable)
+      throw new Error(`${modelName}/${version} is not deployable (rejected or failed)`);
+    const previous = await db.query(
+      'SELECT version FROM model_aliases WHERE model_name = $1 AND alias = $2',
+      [modelName, alias],
+    );
+    await db.query(
+      `INSERT INTO model_aliases (model_name, alias, version) VALUES ($1, $2, $3)
+       ON CONFLICT (model_name, alias) DO UPDATE SET version = EXCLUDED.version, updated_at = now()`,
+      [modelName, alias, version],
+    );
+    await recordEvent(db, modelName, version, 'alias_set', {
+      alias,
+      previous: previous.rows[0]?.version ?? null,
+      reason,
+    });
+  });
+}
+
+export async function getAlias(pool: Pool, modelName: string, alias: string): Promise<string | undefined> {
+  const { rows } = await pool.query(
+    'SELECT version FROM model_aliases WHERE model_name = $1 AND alias = $2',
+    [modelName, alias],
+  );
+  return rows[0]?.version;
+}
+
+/** Appends to the audit trail of a model's life. */
+export async function recordEvent(
+  db: Pool | PoolClient,
+  modelName: string,
+  version: string | null,
+  kind: LifecycleEventKind,
+  detail: Record<string, unknown> = {},
+): Promise<void> {
+  await db.query('INSERT INTO lifecycle_events (model_name, version, kind, detail) VALUES ($1, $2, $3, $4)', [
+    modelName,
+    version,
+    kind,
+    JSON.stringify(detail),
+  ]);
+}
+
+export async function listEvents(
+  pool: Pool,
+  modelName: string,
+): Promise<{ at: Date; version: string | null; kind: string; detail: Record<string, unknown> }[]> {
+  const { rows } = await pool.query(
+    'SELECT at, version, kind, detail FROM lifecycle_events WHERE model_name = $1 ORDER BY id',
+    [modelName],
+  );
+  return rows;
+}
