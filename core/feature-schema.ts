@@ -161,20 +161,28 @@ export interface FieldIssue {
   message: string;
 }
 
-/** Flattens a zod error into one entry per bad field, for problem+json responses. */
-export function fieldIssues(error: z.ZodError): FieldIssue[] {
+/**
+ * Flattens a zod error into one entry per bad field, for problem+json responses. Pass the input
+ * that was validated so a missing field can be told apart from a wrong one.
+ */
+export function fieldIssues(error: z.ZodError, input?: unknown): FieldIssue[] {
   const out: FieldIssue[] = [];
   for (const issue of error.issues) {
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys)
-        out.push({ field: [...issue.path, key].join('.'), message: 'unknown field' });
+      for (const key of issue.keys) out.push({ field: [...issue.path, key].join('.'), message: 'unknown field' });
       continue;
     }
-    const message =
-      issue.code === 'invalid_type' && issue.input === undefined
-        ? 'required field is missing'
-        : issue.message;
-    out.push({ field: issue.path.join('.') || '(record)', message });
+    const missing = issue.code === 'invalid_type' && input !== undefined && !hasPath(input, issue.path);
+    out.push({ field: issue.path.join('.') || '(record)', message: missing ? 'required field is missing' : issue.message });
   }
   return out;
+}
+
+function hasPath(value: unknown, path: readonly PropertyKey[]): boolean {
+  let current = value;
+  for (const key of path) {
+    if (current === null || typeof current !== 'object' || !Object.hasOwn(current, key)) return false;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current !== undefined;
 }
