@@ -4,33 +4,53 @@ import { fields, parseDuration, parseSettings, setting } from './config.js';
 import { ConfigError } from './errors.js';
 
 const defs = {
-  port: setting({ flag: 'port', env: 'MLCYCLE_PORT', description: 'port', schema: fields.port.default(8080) }),
+  port: setting({
+    flag: 'port',
+    env: 'MLCYCLE_PORT',
+    description: 'port',
+    schema: fields.port.default(8080),
+  }),
   name: setting({ flag: 'name', env: 'MLCYCLE_NAME', description: 'name', schema: z.string().min(2) }),
-  verbose: setting({ flag: 'verbose', env: 'MLCYCLE_VERBOSE', description: 'v', schema: z.boolean().default(false), boolean: true }),
+  verbose: setting({
+    flag: 'verbose',
+    env: 'MLCYCLE_VERBOSE',
+    description: 'v',
+    schema: z.boolean().default(false),
+    boolean: true,
+  }),
 };
 
 describe('parseSettings', () => {
   it('takes flags over environment variables and applies defaults', () => {
-    const values = parseSettings(defs, ['--name', 'flights'], { MLCYCLE_NAME: 'ignored', MLCYCLE_PORT: '9000' });
+    const values = parseSettings(defs, ['--name', 'flights'], {
+      MLCYCLE_NAME: 'ignored',
+      MLCYCLE_PORT: '9000',
+    });
     expect(values).toEqual({ port: 9000, name: 'flights', verbose: false });
   });
 
   it('reads booleans from flags and from the environment', () => {
     expect(parseSettings(defs, ['--name', 'ab', '--verbose'], {}).verbose).toBe(true);
     expect(parseSettings(defs, ['--name', 'ab'], { MLCYCLE_VERBOSE: 'yes' }).verbose).toBe(true);
-    expect(() => parseSettings(defs, ['--name', 'ab'], { MLCYCLE_VERBOSE: 'maybe' })).toThrow(/MLCYCLE_VERBOSE/);
+    expect(() => parseSettings(defs, ['--name', 'ab'], { MLCYCLE_VERBOSE: 'maybe' })).toThrow(
+      /MLCYCLE_VERBOSE/,
+    );
   });
 
   it('names the flag and its variable when a value is invalid', () => {
     expect(() => parseSettings(defs, ['--name', 'ab', '--port', 'http'], {})).toThrow(
       /invalid --port \(flag --port, env MLCYCLE_PORT\):.*got "http"/,
     );
-    expect(() => parseSettings(defs, ['--name', 'ab'], { MLCYCLE_PORT: '70000' })).toThrow(/invalid MLCYCLE_PORT/);
+    expect(() => parseSettings(defs, ['--name', 'ab'], { MLCYCLE_PORT: '70000' })).toThrow(
+      /invalid MLCYCLE_PORT/,
+    );
   });
 
   it('rejects unknown flags and missing required settings with a ConfigError', () => {
     expect(() => parseSettings(defs, ['--name', 'ab', '--colour', 'red'], {})).toThrow(ConfigError);
-    expect(() => parseSettings(defs, ['--name', 'ab', '--colour', 'red'], {})).toThrow(/unknown flag '--colour'/);
+    expect(() => parseSettings(defs, ['--name', 'ab', '--colour', 'red'], {})).toThrow(
+      /unknown flag '--colour'/,
+    );
     expect(() => parseSettings(defs, [], {})).toThrow(/--name.*MLCYCLE_NAME/);
   });
 

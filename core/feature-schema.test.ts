@@ -17,7 +17,13 @@ const body: FeatureSchemaInput = {
     { name: 'date', type: 'timestamp', nullable: false },
     { name: 'distance', type: 'number', nullable: false, range: { min: 30, max: 4983 } },
     { name: 'seats', type: 'integer', nullable: true },
-    { name: 'origin', type: 'category', nullable: false, categories: ['ATL', 'ORD'], unseen: 'encode-as-unknown' },
+    {
+      name: 'origin',
+      type: 'category',
+      nullable: false,
+      categories: ['ATL', 'ORD'],
+      unseen: 'encode-as-unknown',
+    },
     { name: 'carrier', type: 'category', nullable: true, categories: ['AA', 'UA'], unseen: 'reject' },
     { name: 'international', type: 'boolean', nullable: false },
   ],
@@ -26,7 +32,9 @@ const body: FeatureSchemaInput = {
 describe('feature schema', () => {
   it('stamps a digest that depends on content, not key order', () => {
     const a = createFeatureSchema(body);
-    const reordered = JSON.parse(JSON.stringify({ features: body.features, target: body.target, task: body.task, schemaVersion: 1 }));
+    const reordered = JSON.parse(
+      JSON.stringify({ features: body.features, target: body.target, task: body.task, schemaVersion: 1 }),
+    );
     expect(createFeatureSchema(reordered).digest).toBe(a.digest);
     const changed = createFeatureSchema({ ...body, features: body.features.slice(1) });
     expect(changed.digest).not.toBe(a.digest);
@@ -42,9 +50,14 @@ describe('feature schema', () => {
   });
 
   it('rejects inconsistent schemas', () => {
-    expect(() => createFeatureSchema({ ...body, task: 'regression' })).toThrow(/does not fit a boolean target/);
+    expect(() => createFeatureSchema({ ...body, task: 'regression' })).toThrow(
+      /does not fit a boolean target/,
+    );
     expect(() =>
-      createFeatureSchema({ ...body, features: [...body.features, { name: 'date', type: 'number', nullable: false }] }),
+      createFeatureSchema({
+        ...body,
+        features: [...body.features, { name: 'date', type: 'number', nullable: false }],
+      }),
     ).toThrow(/duplicate feature date/);
     expect(() =>
       createFeatureSchema({ ...body, features: [{ name: 'origin', type: 'category', nullable: false }] }),
@@ -86,7 +99,15 @@ describe('record validator', () => {
       extra: 1,
     });
     const byField = Object.fromEntries(found.map((i) => [i.field, i.message]));
-    expect(Object.keys(byField).sort()).toEqual(['carrier', 'date', 'distance', 'extra', 'international', 'origin', 'seats']);
+    expect(Object.keys(byField).sort()).toEqual([
+      'carrier',
+      'date',
+      'distance',
+      'extra',
+      'international',
+      'origin',
+      'seats',
+    ]);
     expect(byField.extra).toBe('unknown field');
     expect(byField.origin).toBe('required field is missing');
     expect(byField.date).toMatch(/ISO-8601/);

@@ -169,11 +169,15 @@ export function fieldIssues(error: z.ZodError, input?: unknown): FieldIssue[] {
   const out: FieldIssue[] = [];
   for (const issue of error.issues) {
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) out.push({ field: [...issue.path, key].join('.'), message: 'unknown field' });
+      for (const key of issue.keys)
+        out.push({ field: [...issue.path, key].join('.'), message: 'unknown field' });
       continue;
     }
     const missing = issue.code === 'invalid_type' && input !== undefined && !hasPath(input, issue.path);
-    out.push({ field: issue.path.join('.') || '(record)', message: missing ? 'required field is missing' : issue.message });
+    out.push({
+      field: issue.path.join('.') || '(record)',
+      message: missing ? 'required field is missing' : issue.message,
+    });
   }
   return out;
 }

@@ -56,15 +56,19 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async put(key: string, body: Uint8Array | string, contentType = 'application/octet-stream'): Promise<void> {
-    await this.ensureBucket();
     const buffer =
       typeof body === 'string'
         ? Buffer.from(body)
         : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-    // A single PUT of a known size is atomic in S3: the object appears whole or not at all.
-    await this.client.putObject(this.bucket, this.objectName(key), buffer, buffer.length, {
-      'Content-Type': contentType,
-    });
+    try {
+      await this.ensureBucket();
+      // A single PUT of a known size is atomic in S3: the object appears whole or not at all.
+      await this.client.putObject(this.bucket, this.objectName(key), buffer, buffer.length, {
+        'Content-Type': contentType,
+      });
+    } catch (err) {
+      throw new Error(`cannot write ${this.uriFor(key)}: ${(err as Error).message}`, { cause: err });
+    }
   }
 
   async get(key: string): Promise<Buffer> {
@@ -120,7 +124,8 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   private notFoundOr(err: unknown, key: string): unknown {
-    return isNotFound(err) ? new ObjectNotFoundError(this.uriFor(key)) : err;
+    if (isNotFound(err)) return new ObjectNotFoundError(this.uriFor(key));
+    return new Error(`cannot read ${this.uriFor(key)}: ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -1,0 +1,146 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createPool, type Database, migrate, migrations, openDatabase } from '../../core/db/index.js';
+import {
+  getAlias,
+  getVersion,
+  listEvents,
+  listVersions,
+  saveVersion,
+  setAlias,
+} from '../../core/registry.js';
+import { freshDatabaseUrl } from '../postgres.js';
+
+const digest = `sha256:${'a'.repeat(64)}`;
+
+function version(v: string, deployable: boolean) {
+  return {
+    modelName: 'flights-delay',
+    version: v,
+    task: 'binary-classification' as const,
+    status: deployable ? ('registered' as const) : ('rejected' as const),
+    deployable,
+    gate: { passed: deployable, reasons: deployable ? ['roc_auc 0.71 ≥ 0.6'] : ['roc_auc 0.52 < 0.6'] },
+    schemaDigest: digest,
+    datasetUri: 'builtin:flights',
+    params: { learning_rate: 0.1, num_leaves: 31 },
+    metrics: { holdout: { roc_auc: 0.71, log_loss: 0.45 }, baseline: { roc_auc: 0.5 } },
+    tags: { seed: '42', node: process.version },
+    artifacts: [
+      {
+        name: 'model.onnx',
+        uri: 's3://b/models/flights-delay/v1/model.onnx',
+        sha256: digest,
+        sizeBytes: 1234,
+      },
+    ],
+  };
+}
+
+/** The same behaviour on a real PostgreSQL server and on the embedded PGlite. */
+function registryContract(open: () => Promise<Database>): void {
+  const opened: Database[] = [];
+  afterAll(async () => {
+    for (const db of opened) await db.close();
+  });
+  const connect = async () => {
+    const db = await open();
+    opened.push(db);
+    return db;
+  };
+
+  it('applies migrations once and records them', async () => {
+    const db = await connect();
+    expect(await migrate(db.pool, migrations)).toEqual([]);
+    const { rows } = await db.pool.query('SELECT id, name FROM schema_migrations ORDER BY id');
+    expect(rows).toEqual(migrations.map((m) => ({ id: m.id, name: m.name })));
+  });
+
+  it('refuses a migration whose SQL changed after it was applied', async () => {
+    const db = await connect();
+    const changed = migrations.map((m, i) => (i === 0 ? { ...m, sql: `${m.sql}\n-- edited` } : m));
+    await expect(migrate(db.pool, changed)).rejects.toThrow(/migration 1 \(registry\) was changed/);
+  });
+
+  it('saves and reads back a version with everything about it, idempotently', async () => {
+    const db = await connect();
+    await saveVersion(db.pool, version('v1', true));
+    await saveVersion(db.pool, version('v1', true));
+    const stored = await getVersion(db.pool, 'flights-delay', 'v1');
+    expect(stored).toMatchObject({
+      status: 'registered',
+      deployable: true,
+      gate: { passed: true, reasons: ['roc_auc 0.71 ≥ 0.6'] },
+      params: { learning_rate: 0.1, num_leaves: 31 },
+      metrics: { holdout: { roc_auc: 0.71, log_loss: 0.45 }, baseline: { roc_auc: 0.5 } },
+      tags: { seed: '42' },
+      artifacts: [{ name: 'model.onnx', sha256: digest, sizeBytes: 1234 }],
+    });
+    expect(await getVersion(db.pool, 'flights-delay', 'v9')).toBeUndefined();
+  });
+
+  it('keeps rejected versions out of aliases and audits alias changes', async () => {
+    const db = await connect();
+    await saveVersion(db.pool, version('v2', false));
+    await saveVersion(db.pool, version('v3', true));
+    await expect(setAlias(db.pool, 'flights-delay', 'champion', 'v2', 'test')).rejects.toThrow(
+      /not deployable/,
+    );
+    await setAlias(db.pool, 'flights-delay', 'champion', 'v1', 'first');
+    await setAlias(db.pool, 'flights-delay', 'champion', 'v3', 'better');
+    expect(await getAlias(db.pool, 'flights-delay', 'champion')).toBe('v3');
+    const events = await listEvents(db.pool, 'flights-delay');
+    expect(events.filter((e) => e.kind === 'alias_set').map((e) => e.detail)).toEqual([
+      { alias: 'champion', previous: null, reason: 'first' },
+      { alias: 'champion', previous: 'v1', reason: 'better' },
+    ]);
+    expect((await listVersions(db.pool, 'flights-delay')).map((v) => [v.version, v.deployable])).toEqual([
+      ['v1', true],
+      ['v2', false],
+      ['v3', true],
+    ]);
+  });
+
+  it('refuses a version of another task under the same model', async () => {
+    const db = await connect();
+    await expect(saveVersion(db.pool, { ...version('v4', true), task: 'regression' })).rejects.toThrow(
+      /is a binary-classification model/,
+    );
+  });
+}
+
+describe('registry on a real PostgreSQL server', () => {
+  let url: string | undefined;
+  registryContract(async () => {
+    url ??= await freshDatabaseUrl();
+    return openDatabase({ databaseUrl: url, dataDir: '/nonexistent' });
+  });
+
+  it('lets several processes start and migrate at once', async () => {
+    const fresh = await freshDatabaseUrl();
+    const pools = Array.from({ length: 4 }, () => createPool(fresh, { max: 1 }));
+    try {
+      const applied = await Promise.all(pools.map((p) => migrate(p, migrations)));
+      // Exactly one of them applied each migration; the others found it done.
+      expect(applied.flat().sort()).toEqual(migrations.map((m) => m.id));
+    } finally {
+      await Promise.all(pools.map((p) => p.end()));
+    }
+  });
+});
+
+describe('registry on the embedded PGlite', () => {
+  let dataDir: string | undefined;
+  let shared: Database | undefined;
+  registryContract(async () => {
+    dataDir ??= await mkdtemp(join(tmpdir(), 'mlcycle-pglite-'));
+    // One embedded server per data directory; later connections reuse its URL.
+    if (!shared) {
+      shared = await openDatabase({ dataDir });
+      return shared;
+    }
+    return openDatabase({ databaseUrl: shared.url, dataDir });
+  });
+});
