@@ -24,9 +24,9 @@ ETCD_PEER_PORT=$((ETCD_CLIENT_PORT + 1))
 COREDNS_PORT=10053
 CONTAINERD_SOCK=$STATE/containerd/containerd.sock
 CNI_BIN_DIR=${MLCYCLE_CNI_BIN_DIR:-/usr/lib/cni}
-# Host ports of hack/services-up, exposed in the cluster as postgres/minio.mlcycle-system.svc.
+# Host ports of hack/services-up (same env names), exposed in the cluster as postgres/minio.mlcycle-system.svc.
 PG_HOST_PORT=${MLCYCLE_PG_PORT:-55432}
-MINIO_HOST_PORT=${MLCYCLE_MINIO_PORT:-59000}
+MINIO_HOST_PORT=${MLCYCLE_S3_PORT:-59000}
 
 # The host's primary IPv4 address (the one on the default route's interface).
 host_ip() {
