@@ -1,12 +1,159 @@
+import { join } from 'node:path';
+import { z } from 'zod';
 import { defineCommand } from '../core/command.js';
-import { UserError } from '../core/errors.js';
+import { fields, setting } from '../core/config.js';
+import { databaseSettings } from '../core/db/index.js';
+import { ConfigError } from '../core/errors.js';
+import { createLogger } from '../core/log.js';
+import { s3Settings } from '../core/object-store/index.js';
+import type { ModelSource } from './model.js';
 
-// Not built yet: tracked in issue #5. Says so plainly instead of pretending.
+const settings = {
+  model: setting({
+    flag: 'model',
+    env: 'MLCYCLE_MODEL',
+    description: 'model directory or s3:// prefix holding model.onnx, schema.json and manifest.json',
+    schema: z.string().min(1).optional(),
+  }),
+  modelName: setting({
+    flag: 'model-name',
+    env: 'MLCYCLE_MODEL_NAME',
+    description: 'model name; with --model-version and no --model, loads that version from the registry',
+    schema: z.string().min(1).optional(),
+  }),
+  modelVersion: setting({
+    flag: 'model-version',
+    env: 'MLCYCLE_MODEL_VERSION',
+    description: 'model version (see --model-name)',
+    schema: z.string().min(1).optional(),
+  }),
+  host: setting({
+    flag: 'host',
+    env: 'MLCYCLE_HOST',
+    description: 'address to listen on',
+    schema: z.string().min(1).default('0.0.0.0'),
+  }),
+  port: setting({
+    flag: 'port',
+    env: 'MLCYCLE_PORT',
+    description: 'port to listen on',
+    schema: fields.port.default(8080),
+  }),
+  ...databaseSettings,
+  ...s3Settings,
+  batchMax: setting({
+    flag: 'batch-max',
+    env: 'MLCYCLE_BATCH_MAX',
+    description: 'most records in one /predict_batch request',
+    schema: fields.positiveInt.default(10_000),
+  }),
+  feedbackMax: setting({
+    flag: 'feedback-max',
+    env: 'MLCYCLE_FEEDBACK_MAX',
+    description: 'most items in one /feedback request',
+    schema: fields.positiveInt.default(10_000),
+  }),
+  bodyLimit: setting({
+    flag: 'body-limit',
+    env: 'MLCYCLE_BODY_LIMIT',
+    description: 'largest request body in bytes (larger: 413)',
+    schema: fields.positiveInt.default(16 * 1024 * 1024),
+  }),
+  logBatchMax: setting({
+    flag: 'log-batch-max',
+    env: 'MLCYCLE_LOG_BATCH_MAX',
+    description: 'most prediction log rows per INSERT',
+    schema: fields.positiveInt.default(2_000),
+  }),
+  logQueueMax: setting({
+    flag: 'log-queue-max',
+    env: 'MLCYCLE_LOG_QUEUE_MAX',
+    description: 'most prediction log rows buffered in memory (e.g. while PostgreSQL is down)',
+    schema: fields.positiveInt.default(200_000),
+  }),
+  logFlushInterval: setting({
+    flag: 'log-flush-interval',
+    env: 'MLCYCLE_LOG_FLUSH_INTERVAL',
+    description: 'longest a prediction log row waits before being written, e.g. 200ms',
+    schema: fields.duration.default(200),
+  }),
+  logSpillDir: setting({
+    flag: 'log-spill-dir',
+    env: 'MLCYCLE_LOG_SPILL_DIR',
+    description:
+      'directory for prediction log rows beyond the in-memory bound or unwritten at shutdown (default <data-dir>/prediction-log-spill; "off" drops them, counted)',
+    schema: z.string().min(1).optional(),
+  }),
+  shutdownTimeout: setting({
+    flag: 'shutdown-timeout',
+    env: 'MLCYCLE_SHUTDOWN_TIMEOUT',
+    description: 'how long shutdown waits for PostgreSQL before spilling the prediction log to disk',
+    schema: fields.duration.default(20_000),
+  }),
+  adminToken: setting({
+    flag: 'admin-token',
+    env: 'MLCYCLE_ADMIN_TOKEN',
+    description: 'enables POST /admin/model (switch model without restart) for this bearer token',
+    schema: z.string().min(16, 'use at least 16 characters').optional(),
+  }),
+};
+
 export const serveCommand = defineCommand({
   name: 'serve',
-  summary: '(not available yet, issue #5)',
-  settings: {},
-  run: async () => {
-    throw new UserError('`mlcycle serve` is not available in this build yet (issue #5)', { exitCode: 69 });
+  summary: 'serve a model version over HTTP (/predict, /predict_batch, /feedback)',
+  description: [
+    'Serves one model version: strict validation against its feature schema, onnxruntime inference,',
+    'every prediction logged to PostgreSQL (embedded PGlite in --data-dir when no --database-url).',
+    '',
+    'The model comes from --model (directory or s3:// prefix with manifest.json) or from the registry',
+    '(--model-name and --model-version). Artifact digests are verified before the server is ready.',
+    'SIGTERM/SIGINT: stop accepting, finish in-flight requests, write the prediction log, exit.',
+  ].join('\n'),
+  settings,
+  run: async (values) => {
+    const log = createLogger('inference-server');
+    const source = modelSource(values.model, values.modelName, values.modelVersion);
+    const spillDir =
+      values.logSpillDir === 'off'
+        ? undefined
+        : (values.logSpillDir ?? join(values.dataDir, 'prediction-log-spill'));
+    // Imported here so `mlcycle serve --help` does not load onnxruntime.
+    const { startServer } = await import('./index.js');
+    const server = await startServer({
+      model: source,
+      host: values.host,
+      port: values.port,
+      database: { databaseUrl: values.databaseUrl, dataDir: values.dataDir },
+      s3: values,
+      limits: { batchMax: values.batchMax, feedbackMax: values.feedbackMax },
+      bodyLimit: values.bodyLimit,
+      predictionLog: {
+        batchMax: values.logBatchMax,
+        queueMax: values.logQueueMax,
+        flushIntervalMs: values.logFlushInterval,
+        spillDir,
+      },
+      drainTimeoutMs: values.shutdownTimeout,
+      adminToken: values.adminToken,
+      log,
+    });
+    process.stdout.write(
+      `${JSON.stringify({ url: server.url, model: server.model().name, version: server.model().version })}\n`,
+    );
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+      process.once('SIGINT', () => resolve('SIGINT'));
+    });
+    log.info({ signal }, 'shutting down: finishing in-flight requests and writing the prediction log');
+    const result = await server.close();
+    return result.dropped > 0 ? 1 : 0;
   },
 });
+
+function modelSource(location?: string, modelName?: string, version?: string): ModelSource {
+  if (location) return { kind: 'location', location, modelName, version };
+  if (modelName && version) return { kind: 'registry', modelName, version };
+  throw new ConfigError(
+    'no model given: set --model <dir or s3:// prefix> (MLCYCLE_MODEL), or --model-name and --model-version to load from the registry',
+  );
+}

@@ -1,0 +1,237 @@
+import { z } from 'zod';
+import { buildRecordValidator, type FeatureSchema } from '../core/feature-schema.js';
+import { Problem } from './problem.js';
+
+/**
+ * The HTTP API's bodies as zod schemas: the handlers validate with them, and /openapi.json is
+ * generated from them (with the record schema of the model being served), so the document
+ * cannot drift from what the server does.
+ */
+
+export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:@-]{1,128}$/;
+// A batch record's id is the request's id plus ':<index>', so logged ids may be a little longer.
+const LOGGED_REQUEST_ID_PATTERN = /^[A-Za-z0-9._:@-]{1,160}$/;
+export const RequestId = z
+  .string()
+  .regex(REQUEST_ID_PATTERN, 'expected 1-128 characters from A-Z a-z 0-9 . _ : @ -')
+  .describe(
+    'Request id: from the X-Request-Id header, or generated (UUID). Batch records get `<id>:<index>`.',
+  );
+
+const Prediction = z
+  .number()
+  .describe(
+    'Binary classification: the predicted class (0 or 1) at the model threshold. Regression: the value.',
+  );
+const Probability = z
+  .number()
+  .min(0)
+  .max(1)
+  .describe('Probability of the positive class (classification only).');
+
+export const PredictResponse = z
+  .object({
+    request_id: RequestId,
+    model_name: z.string(),
+    model_version: z.string(),
+    prediction: Prediction,
+    probability: Probability.optional(),
+  })
+  .meta({ id: 'PredictResponse' });
+export type PredictResponse = z.infer<typeof PredictResponse>;
+
+export const BatchResponse = z
+  .object({
+    request_id: RequestId,
+    model_name: z.string(),
+    model_version: z.string(),
+    predictions: z.array(
+      z.object({ request_id: z.string(), prediction: Prediction, probability: Probability.optional() }),
+    ),
+  })
+  .meta({ id: 'BatchResponse' });
+export type BatchResponse = z.infer<typeof BatchResponse>;
+
+export const FeedbackItem = z
+  .strictObject({
+    request_id: z
+      .string()
+      .regex(LOGGED_REQUEST_ID_PATTERN, 'expected 1-160 characters from A-Z a-z 0-9 . _ : @ -')
+      .describe('The request id of a logged prediction (its X-Request-Id, or `<id>:<index>` in a batch).'),
+    label: z
+      .union([z.boolean(), z.number().finite()])
+      .describe('The true outcome: true/false or 1/0 for classification, a number for regression.'),
+    observed_at: z.iso
+      .datetime({ offset: true, message: 'expected an ISO-8601 timestamp with offset or Z' })
+      .optional()
+      .describe('When the outcome was observed (default: now).'),
+  })
+  .meta({ id: 'FeedbackItem' });
+export type FeedbackItem = z.infer<typeof FeedbackItem>;
+
+export const FeedbackStatus = z
+  .enum(['recorded', 'duplicate', 'unknown'])
+  .describe(
+    'recorded: stored now; duplicate: a label was already stored for this request id (the first one stands); unknown: no prediction was logged under this id.',
+  );
+
+export const FeedbackResult = z
+  .object({ request_id: z.string(), status: FeedbackStatus })
+  .meta({ id: 'FeedbackResult' });
+
+export const FeedbackBatchResponse = z
+  .object({
+    results: z.array(FeedbackResult),
+    recorded: z.number().int(),
+    duplicate: z.number().int(),
+    unknown: z.number().int(),
+  })
+  .meta({ id: 'FeedbackBatchResponse' });
+
+export const ModelInfo = z
+  .object({
+    name: z.string(),
+    version: z.string(),
+    task: z.enum(['binary-classification', 'regression']),
+    source: z.string(),
+    loaded_at: z.string(),
+    digests: z.record(z.string(), z.string()),
+    metrics: z.record(z.string(), z.unknown()),
+    schema: z.record(z.string(), z.unknown()).describe('The feature schema (schema.json).'),
+  })
+  .meta({ id: 'ModelInfo' });
+
+export const Readiness = z
+  .object({
+    ready: z.boolean(),
+    model: z.object({ name: z.string(), version: z.string() }).nullable(),
+    prediction_log: z.object({
+      queue_depth: z.number().int(),
+      queue_max: z.number().int(),
+      spilled_rows: z.number().int(),
+      database_reachable: z.boolean(),
+      last_error: z.string().nullable(),
+    }),
+    reasons: z.array(z.string()).describe('Why the server is not ready, when it is not.'),
+  })
+  .meta({ id: 'Readiness' });
+
+const json = (schema: z.ZodType) => ({ 'application/json': { schema: toSchema(schema) } });
+const problemContent = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+});
+
+function toSchema(schema: z.ZodType): Record<string, unknown> {
+  const out = z.toJSONSchema(schema, {
+    target: 'draft-2020-12',
+    unrepresentable: 'any',
+    io: 'input',
+  }) as Record<string, unknown>;
+  delete out.$schema;
+  return out;
+}
+
+/** The OpenAPI 3.1 document for the model being served. */
+export function openApiDocument(options: {
+  schema: FeatureSchema;
+  modelName: string;
+  modelVersion: string;
+  batchMax: number;
+  feedbackMax: number;
+}): Record<string, unknown> {
+  const record = buildRecordValidator(options.schema).meta({
+    id: 'Record',
+    description: `One record for ${options.modelName} ${options.modelVersion}. Unknown fields are refused.`,
+  });
+  const requestIdHeader = {
+    name: 'X-Request-Id',
+    in: 'header',
+    required: false,
+    schema: toSchema(RequestId),
+    description:
+      'Idempotency key: a repeated id for the same model version is answered again and logged once.',
+  };
+  const commonErrors = {
+    '400': problemContent('Malformed JSON, or a bad X-Request-Id.'),
+    '413': problemContent('Body larger than the configured limit.'),
+    '415': problemContent('Content type is not application/json.'),
+    '422': problemContent('The body does not match the schema; `errors` names each bad field.'),
+    '503': problemContent('Shutting down, or no model loaded.'),
+  };
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: `mlcycle inference server — ${options.modelName}`,
+      version: options.modelVersion,
+      description:
+        'Predictions from one model version, strictly validated against its feature schema and logged.',
+    },
+    paths: {
+      '/predict': {
+        post: {
+          summary: 'Predict one record',
+          parameters: [requestIdHeader],
+          requestBody: { required: true, content: json(record) },
+          responses: {
+            '200': { description: 'The prediction.', content: json(PredictResponse) },
+            ...commonErrors,
+          },
+        },
+      },
+      '/predict_batch': {
+        post: {
+          summary: `Predict up to ${options.batchMax} records, answered in order`,
+          parameters: [requestIdHeader],
+          requestBody: { required: true, content: json(z.array(record).min(1).max(options.batchMax)) },
+          responses: {
+            '200': { description: 'One prediction per record.', content: json(BatchResponse) },
+            ...commonErrors,
+          },
+        },
+      },
+      '/feedback': {
+        post: {
+          summary: 'Record true outcomes (delayed labels) for logged predictions',
+          requestBody: {
+            required: true,
+            content: json(z.union([FeedbackItem, z.array(FeedbackItem).min(1).max(options.feedbackMax)])),
+          },
+          responses: {
+            '200': {
+              description: 'A single item: its result. An array: one result per item.',
+              content: json(z.union([FeedbackResult, FeedbackBatchResponse])),
+            },
+            '404': problemContent('A single item whose request id has no logged prediction.'),
+            ...commonErrors,
+          },
+        },
+      },
+      '/v1/model': {
+        get: {
+          summary: 'The model being served',
+          responses: { '200': { description: 'Model', content: json(ModelInfo) } },
+        },
+      },
+      '/healthz': {
+        get: { summary: 'Liveness', responses: { '200': { description: 'The process is alive.' } } },
+      },
+      '/readyz': {
+        get: {
+          summary: 'Readiness: model loaded and prediction log not overflowing',
+          responses: {
+            '200': { description: 'Ready', content: json(Readiness) },
+            '503': { description: 'Not ready', content: json(Readiness) },
+          },
+        },
+      },
+      '/metrics': {
+        get: {
+          summary: 'Prometheus metrics',
+          responses: { '200': { description: 'text/plain exposition' } },
+        },
+      },
+    },
+    components: { schemas: { Problem: toSchema(Problem) } },
+  };
+}

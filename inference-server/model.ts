@@ -1,0 +1,348 @@
+import ort from 'onnxruntime-node';
+import { z } from 'zod';
+import type { Pool } from '../core/db/index.js';
+import { sha256 } from '../core/digest.js';
+import { UserError } from '../core/errors.js';
+import {
+  type FeatureRecord,
+  type FeatureSchema,
+  parseFeatureSchema,
+  type Task,
+} from '../core/feature-schema.js';
+import {
+  modelInputNames,
+  OUTPUT_LABEL,
+  OUTPUT_PREDICTION,
+  OUTPUT_PROBABILITY,
+  recordsToInputs,
+} from '../core/model-input.js';
+import {
+  joinKey,
+  ObjectNotFoundError,
+  type ObjectStore,
+  openObjectStore,
+  type S3SettingsValues,
+} from '../core/object-store/index.js';
+import { getVersion } from '../core/registry.js';
+
+/** Where a model comes from: a directory / s3:// prefix, or a registered version. */
+export type ModelSource =
+  | { kind: 'location'; location: string; modelName?: string | undefined; version?: string | undefined }
+  | { kind: 'registry'; modelName: string; version: string };
+
+/** The outputs of one inference call, one entry per record. */
+export interface PredictionOutputs {
+  /** Class (0/1) for classification, value for regression. */
+  predictions: Float64Array;
+  /** Probability of the positive class (classification only). */
+  probabilities?: Float32Array;
+}
+
+export interface LoadedModel {
+  name: string;
+  version: string;
+  task: Task;
+  schema: FeatureSchema;
+  /** metrics.json as the trainer wrote it (split → metric → value), or {} when absent. */
+  metrics: Record<string, unknown>;
+  /** Verified sha256 digests by artifact name. */
+  digests: Record<string, string>;
+  /** Where it was loaded from, for /v1/model and logs. */
+  source: string;
+  loadedAt: Date;
+  predict(records: readonly FeatureRecord[]): Promise<PredictionOutputs>;
+  release(): Promise<void>;
+}
+
+const ManifestArtifact = z.object({ name: z.string(), sha256: z.string().regex(/^sha256:[0-9a-f]{64}$/) });
+/** manifest.json as the trainer writes it beside the model (extra fields are ignored). */
+const Manifest = z.object({
+  modelName: z.string().min(1).optional(),
+  version: z.string().min(1).optional(),
+  artifacts: z.array(ManifestArtifact).min(1),
+});
+
+const REQUIRED_ARTIFACTS = ['model.onnx', 'schema.json'];
+
+/** A model artifact failed its checks: a user problem (wrong files), not a bug. */
+export class ModelLoadError extends UserError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, { ...options, exitCode: 3 });
+    this.name = 'ModelLoadError';
+  }
+}
+
+interface LoadContext {
+  s3?: S3SettingsValues;
+  /** Needed for registry sources. */
+  pool?: Pool;
+}
+
+/**
+ * Loads, verifies and warms a model: every artifact's sha256 must match the digest recorded
+ * at registration (manifest.json for a location, the registry rows for a registered version),
+ * schema.json must match its own digest, and the graph's inputs and outputs must follow the
+ * contract in core/model-input.ts. A warm-up inference runs before the model is returned, so
+ * the first request does not pay for session initialisation.
+ */
+export async function loadModel(source: ModelSource, context: LoadContext = {}): Promise<LoadedModel> {
+  const files =
+    source.kind === 'location'
+      ? await readFromLocation(source, context)
+      : await readFromRegistry(source, context);
+  const schema = parseSchema(files.bytes['schema.json']!, files.source);
+  const metrics = files.bytes['metrics.json'] ? parseMetrics(files.bytes['metrics.json'], files.source) : {};
+  const session = await createSession(files.bytes['model.onnx']!, files.source);
+  try {
+    checkContract(session, schema, files.source);
+    const predict = predictor(session, schema);
+    await warmUp(predict, schema);
+    return {
+      name: files.name,
+      version: files.version,
+      task: schema.task,
+      schema,
+      metrics,
+      digests: files.digests,
+      source: files.source,
+      loadedAt: new Date(),
+      predict,
+      release: () => session.release(),
+    };
+  } catch (err) {
+    await session.release().catch(() => {});
+    throw err;
+  }
+}
+
+interface VerifiedFiles {
+  name: string;
+  version: string;
+  source: string;
+  bytes: Record<string, Buffer>;
+  digests: Record<string, string>;
+}
+
+async function readFromLocation(
+  source: Extract<ModelSource, { kind: 'location' }>,
+  context: LoadContext,
+): Promise<VerifiedFiles> {
+  const store = openObjectStore(source.location, context.s3);
+  const manifestText = await readArtifact(
+    store,
+    'manifest.json',
+    source.location,
+    'it lists the artifact digests',
+  );
+  let manifest: z.infer<typeof Manifest>;
+  try {
+    manifest = Manifest.parse(JSON.parse(manifestText.toString('utf8')));
+  } catch (err) {
+    throw new ModelLoadError(`invalid manifest.json in ${source.location}: ${describe(err)}`, { cause: err });
+  }
+  const name = pick('model name', source.modelName, manifest.modelName, source.location);
+  const version = pick('model version', source.version, manifest.version, source.location);
+  const expected = Object.fromEntries(manifest.artifacts.map((a) => [a.name, a.sha256]));
+  const bytes: Record<string, Buffer> = {};
+  const wanted = [...REQUIRED_ARTIFACTS, ...(expected['metrics.json'] ? ['metrics.json'] : [])];
+  for (const artifact of wanted) {
+    if (!expected[artifact]) {
+      throw new ModelLoadError(`manifest.json in ${source.location} has no digest for ${artifact}`);
+    }
+    const body = await readArtifact(store, artifact, source.location, 'the model needs it');
+    verifyDigest(artifact, body, expected[artifact], store.uriFor(artifact));
+    bytes[artifact] = body;
+  }
+  return { name, version, source: store.root, bytes, digests: pickDigests(expected, wanted) };
+}
+
+async function readFromRegistry(
+  source: Extract<ModelSource, { kind: 'registry' }>,
+  context: LoadContext,
+): Promise<VerifiedFiles> {
+  if (!context.pool) throw new Error('loading from the registry needs a database pool');
+  const record = await getVersion(context.pool, source.modelName, source.version);
+  const label = `${source.modelName}/${source.version}`;
+  if (!record) throw new ModelLoadError(`no model version ${label} in the registry`);
+  if (record.status !== 'registered' || !record.deployable) {
+    throw new ModelLoadError(
+      `model version ${label} is ${record.status} and not deployable; refusing to serve it`,
+    );
+  }
+  const artifacts = new Map(record.artifacts.map((a) => [a.name, a]));
+  const bytes: Record<string, Buffer> = {};
+  const digests: Record<string, string> = {};
+  for (const name of [...REQUIRED_ARTIFACTS, ...(artifacts.has('metrics.json') ? ['metrics.json'] : [])]) {
+    const artifact = artifacts.get(name);
+    if (!artifact) throw new ModelLoadError(`the registry has no ${name} artifact for ${label}`);
+    const { store, key } = storeForUri(artifact.uri, context.s3);
+    const body = await readArtifact(store, key, artifact.uri, 'the model needs it');
+    verifyDigest(name, body, artifact.sha256, artifact.uri);
+    bytes[name] = body;
+    digests[name] = artifact.sha256;
+  }
+  return {
+    name: record.modelName,
+    version: record.version,
+    source: record.artifactRoot ?? artifacts.get('model.onnx')!.uri,
+    bytes,
+    digests,
+  };
+}
+
+/** Splits an artifact URI (s3://bucket/a/b/file or /dir/file) into a store and a key. */
+function storeForUri(uri: string, s3: S3SettingsValues | undefined): { store: ObjectStore; key: string } {
+  const slash = uri.lastIndexOf('/');
+  if (slash <= 0 || slash === uri.length - 1) throw new ModelLoadError(`artifact URI ${uri} names no file`);
+  return { store: openObjectStore(uri.slice(0, slash), s3), key: joinKey(uri.slice(slash + 1)) };
+}
+
+async function readArtifact(store: ObjectStore, key: string, where: string, why: string): Promise<Buffer> {
+  try {
+    return await store.get(key);
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError) {
+      throw new ModelLoadError(`${key} not found in ${where} (${why})`, { cause: err });
+    }
+    throw new ModelLoadError(`cannot read ${key} from ${where}: ${describe(err)}`, { cause: err });
+  }
+}
+
+function verifyDigest(name: string, body: Buffer, expected: string | undefined, uri: string): void {
+  const actual = sha256(body);
+  if (actual !== expected) {
+    throw new ModelLoadError(
+      `${name} at ${uri} has digest ${actual} but ${expected} was recorded: refusing to serve it`,
+    );
+  }
+}
+
+function pick(what: string, flag: string | undefined, manifest: string | undefined, where: string): string {
+  if (flag && manifest && flag !== manifest) {
+    throw new ModelLoadError(
+      `${what} ${JSON.stringify(flag)} was asked for but ${where} holds ${JSON.stringify(manifest)}`,
+    );
+  }
+  const value = flag ?? manifest;
+  if (!value)
+    throw new ModelLoadError(
+      `manifest.json in ${where} has no ${what}; give it with --model-name/--model-version`,
+    );
+  return value;
+}
+
+function pickDigests(all: Record<string, string>, names: string[]): Record<string, string> {
+  return Object.fromEntries(names.map((n) => [n, all[n]!]));
+}
+
+function parseSchema(body: Buffer, where: string): FeatureSchema {
+  try {
+    return parseFeatureSchema(body.toString('utf8'));
+  } catch (err) {
+    throw new ModelLoadError(`invalid schema.json in ${where}: ${describe(err)}`, { cause: err });
+  }
+}
+
+function parseMetrics(body: Buffer, where: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(body.toString('utf8'));
+    return z.record(z.string(), z.unknown()).parse(value);
+  } catch (err) {
+    throw new ModelLoadError(`invalid metrics.json in ${where}: ${describe(err)}`, { cause: err });
+  }
+}
+
+async function createSession(bytes: Buffer, where: string): Promise<ort.InferenceSession> {
+  try {
+    // One thread, no spinning: the server runs one inference per request on a machine shared
+    // with the HTTP stack; a spinning intra-op pool would steal the cores it needs.
+    return await ort.InferenceSession.create(
+      new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+      {
+        intraOpNumThreads: 1,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: 'all',
+      },
+    );
+  } catch (err) {
+    throw new ModelLoadError(`model.onnx in ${where} cannot be loaded by onnxruntime: ${describe(err)}`, {
+      cause: err,
+    });
+  }
+}
+
+function checkContract(session: ort.InferenceSession, schema: FeatureSchema, where: string): void {
+  const expected = modelInputNames(schema);
+  const actual = session.inputNames;
+  const missing = expected.filter((n) => !actual.includes(n));
+  const extra = actual.filter((n) => !expected.includes(n));
+  if (missing.length > 0 || extra.length > 0) {
+    throw new ModelLoadError(
+      `model.onnx in ${where} does not match schema.json: ` +
+        [
+          missing.length ? `missing inputs ${missing.join(', ')}` : '',
+          extra.length ? `unexpected inputs ${extra.join(', ')}` : '',
+        ]
+          .filter(Boolean)
+          .join('; '),
+    );
+  }
+  const outputs =
+    schema.task === 'binary-classification' ? [OUTPUT_LABEL, OUTPUT_PROBABILITY] : [OUTPUT_PREDICTION];
+  const absent = outputs.filter((n) => !session.outputNames.includes(n));
+  if (absent.length > 0) {
+    throw new ModelLoadError(`model.onnx in ${where} lacks the ${schema.task} outputs ${absent.join(', ')}`);
+  }
+}
+
+function predictor(
+  session: ort.InferenceSession,
+  schema: FeatureSchema,
+): (records: readonly FeatureRecord[]) => Promise<PredictionOutputs> {
+  const classification = schema.task === 'binary-classification';
+  const fetches = classification ? [OUTPUT_LABEL, OUTPUT_PROBABILITY] : [OUTPUT_PREDICTION];
+  return async (records) => {
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const [name, input] of Object.entries(recordsToInputs(schema, records))) {
+      feeds[name] = new ort.Tensor(input.type, input.data, input.dims);
+    }
+    const out = await session.run(feeds, fetches);
+    const n = records.length;
+    if (classification) {
+      const labels = out[OUTPUT_LABEL]!.data as BigInt64Array;
+      const predictions = new Float64Array(n);
+      for (let i = 0; i < n; i++) predictions[i] = Number(labels[i]);
+      return { predictions, probabilities: out[OUTPUT_PROBABILITY]!.data as Float32Array };
+    }
+    return { predictions: Float64Array.from(out[OUTPUT_PREDICTION]!.data as Float32Array) };
+  };
+}
+
+/** A synthetic record with every feature missing or at a neutral value, to warm the session. */
+async function warmUp(
+  predict: (r: readonly FeatureRecord[]) => Promise<PredictionOutputs>,
+  schema: FeatureSchema,
+) {
+  const record: FeatureRecord = {};
+  for (const f of schema.features) {
+    record[f.name] =
+      f.type === 'category'
+        ? (f.categories?.[0] ?? '')
+        : f.type === 'timestamp'
+          ? '2001-01-01T00:00:00Z'
+          : f.type === 'boolean'
+            ? false
+            : 0;
+  }
+  const result = await predict([record, record]);
+  if (result.predictions.length !== 2) {
+    throw new ModelLoadError(`model.onnx returned ${result.predictions.length} predictions for 2 records`);
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof z.ZodError)
+    return err.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,421 @@
+import type { Pool } from '../core/db/index.js';
+import { errorMessage } from '../core/errors.js';
+import type { FeatureRecord } from '../core/feature-schema.js';
+import type { Logger } from '../core/log.js';
+import type { ServerMetrics } from './metrics.js';
+import { SpillFiles } from './spill.js';
+
+/** One served prediction, as it will be stored in prediction_logs. */
+export interface PredictionLogRow {
+  modelName: string;
+  modelVersion: string;
+  requestId: string;
+  /** The record as received (validated). */
+  features: FeatureRecord;
+  prediction: number;
+  probability: number | null;
+  latencyMs: number;
+  /** Epoch milliseconds. */
+  createdAt: number;
+}
+
+export interface PredictionLogOptions {
+  pool: Pool;
+  metrics: ServerMetrics;
+  log: Logger;
+  /** Most rows in one INSERT. */
+  batchMax: number;
+  /** Most rows held in memory; beyond it rows spill to disk, or are dropped and counted. */
+  queueMax: number;
+  /** How long a lone row may wait before it is written. */
+  flushIntervalMs: number;
+  /** INSERTs in flight at once. */
+  concurrency?: number;
+  /** Directory for spill files; undefined = no spilling (drop beyond the bound). */
+  spillDir?: string | undefined;
+  backoff?: { initialMs: number; maxMs: number };
+}
+
+export interface PredictionLogStatus {
+  queueDepth: number;
+  spilledRows: number;
+  /** False after a failed write, until a write succeeds. */
+  databaseReachable: boolean;
+  lastError: string | null;
+  rowsWritten: number;
+  rowsDropped: number;
+}
+
+// Rows travel as parallel arrays through unnest(): eight parameters whatever the batch size,
+// so one statement carries thousands of rows without hitting the 65,535-parameter limit.
+const INSERT_SQL = `
+INSERT INTO prediction_logs
+  (model_name, model_version, request_id, features, prediction, probability, latency_ms, created_at)
+SELECT model_name, model_version, request_id, features, prediction, probability, latency_ms,
+       to_timestamp(created_ms / 1000.0)
+FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::float8[], $6::float8[], $7::real[], $8::float8[])
+  AS r(model_name, model_version, request_id, features, prediction, probability, latency_ms, created_ms)
+ON CONFLICT (model_name, model_version, request_id) DO NOTHING`;
+
+/**
+ * The prediction log pipeline: requests hand rows to `add`, which only appends to a bounded
+ * in-memory queue; writers take batches off it and INSERT them, away from the request path.
+ * A failed write puts its batch back and retries with exponential backoff, so while
+ * PostgreSQL is unreachable rows accumulate up to `queueMax`, then spill to disk (or, with no
+ * spill directory, are dropped — counted and logged). `drain` writes everything before a
+ * shutdown. Redelivery is harmless: the unique key (model, version, request id) makes a
+ * duplicate row a no-op.
+ */
+export class PredictionLogWriter {
+  private queue: PredictionLogRow[] = [];
+  private inFlight = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private failures = 0;
+  private closed = false;
+  private spillBusy = false;
+  private readonly spill: SpillFiles<PredictionLogRow> | undefined;
+  private readonly concurrency: number;
+  private readonly backoff: { initialMs: number; maxMs: number };
+  private idleWaiters: (() => void)[] = [];
+  private lastDropLog = 0;
+  private readonly state: PredictionLogStatus = {
+    queueDepth: 0,
+    spilledRows: 0,
+    databaseReachable: true,
+    lastError: null,
+    rowsWritten: 0,
+    rowsDropped: 0,
+  };
+
+  constructor(private readonly options: PredictionLogOptions) {
+    this.concurrency = options.concurrency ?? 2;
+    this.backoff = options.backoff ?? { initialMs: 100, maxMs: 5_000 };
+    if (options.spillDir) {
+      try {
+        this.spill = new SpillFiles<PredictionLogRow>(options.spillDir);
+        if (this.spill.rows > 0) {
+          options.log.info(
+            { spillDir: options.spillDir, rows: this.spill.rows, files: this.spill.files },
+            'found spilled prediction log rows from an earlier run; delivering them',
+          );
+          this.schedule(0);
+        }
+      } catch (err) {
+        options.log.warn(
+          { spillDir: options.spillDir, err: errorMessage(err) },
+          'cannot use the spill directory; rows beyond the in-memory bound will be dropped',
+        );
+      }
+    }
+    this.updateGauges();
+  }
+
+  /** Queues rows for writing; never blocks, never throws. */
+  add(rows: readonly PredictionLogRow[]): void {
+    if (this.closed) {
+      // Only reachable if a request slipped past shutdown; keep the row rather than lose it.
+      this.overflow(rows, 'after_close');
+      return;
+    }
+    const room = this.options.queueMax - this.queue.length;
+    if (rows.length <= room) {
+      for (const row of rows) this.queue.push(row);
+    } else {
+      for (let i = 0; i < room; i++) this.queue.push(rows[i]!);
+      this.overflow(rows.slice(Math.max(room, 0)), 'queue_full');
+    }
+    this.options.metrics.queueDepth.set(this.queue.length);
+    if (this.queue.length >= this.options.batchMax) this.schedule(0);
+    else this.schedule(this.options.flushIntervalMs);
+  }
+
+  status(): PredictionLogStatus {
+    return { ...this.state, queueDepth: this.queue.length, spilledRows: this.spill?.rows ?? 0 };
+  }
+
+  /** Whether a request id is still waiting in memory (so feedback for it is not "unknown"). */
+  pendingRequestIds(modelName: string, requestIds: ReadonlySet<string>): Set<string> {
+    const found = new Set<string>();
+    for (const row of this.queue) {
+      if (row.modelName === modelName && requestIds.has(row.requestId)) found.add(row.requestId);
+    }
+    return found;
+  }
+
+  /**
+   * Writes everything queued (and spilled) before `deadline`. Rows still unwritten then go to
+   * a spill file when there is a spill directory; otherwise they are counted as dropped.
+   * Returns the rows left on disk for the next run, and the rows lost.
+   */
+  async drain(timeoutMs: number): Promise<{ spilled: number; dropped: number }> {
+    this.closed = true;
+    const deadline = Date.now() + timeoutMs;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    while (
+      Date.now() < deadline &&
+      (this.queue.length > 0 || this.inFlight > 0 || (this.spill?.rows ?? 0) > 0)
+    ) {
+      if (this.retryTimer === undefined) this.pump();
+      await this.waitIdle(Math.min(250, Math.max(deadline - Date.now(), 1)));
+    }
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    // In-flight writes either land or come back to the queue; wait for them before counting.
+    while (this.inFlight > 0) await this.waitIdle(50);
+    const left = this.queue.splice(0);
+    let dropped = 0;
+    if (left.length > 0 && !this.trySpill(left)) {
+      dropped = left.length;
+      this.countDropped(left.length, 'shutdown_database_unreachable');
+    }
+    this.updateGauges();
+    return { spilled: this.spill?.rows ?? 0, dropped };
+  }
+
+  private overflow(rows: readonly PredictionLogRow[], reason: string): void {
+    if (rows.length === 0) return;
+    if (!this.trySpill(rows)) this.countDropped(rows.length, reason);
+    this.updateGauges();
+  }
+
+  private trySpill(rows: readonly PredictionLogRow[]): boolean {
+    if (!this.spill) return false;
+    try {
+      this.spill.append(rows);
+      return true;
+    } catch (err) {
+      this.options.log.error(
+        { err: errorMessage(err), rows: rows.length },
+        'cannot write prediction log spill file',
+      );
+      return false;
+    }
+  }
+
+  private countDropped(n: number, reason: string): void {
+    this.state.rowsDropped += n;
+    this.options.metrics.rowsDropped.inc({ reason }, n);
+    // Never silent, but not one line per row either: at most one error line per second.
+    const now = Date.now();
+    if (now - this.lastDropLog >= 1_000) {
+      this.lastDropLog = now;
+      this.options.log.error(
+        { dropped: n, totalDropped: this.state.rowsDropped, reason, queueMax: this.options.queueMax },
+        'prediction log rows dropped: buffer full and no spill space',
+      );
+    }
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.retryTimer !== undefined) return; // backing off: the retry will pick everything up
+    if (delayMs === 0) {
+      if (this.timer !== undefined && this.timerImmediate) return;
+      clearTimeout(this.timer);
+      this.timerImmediate = true;
+      this.timer = setTimeout(() => this.fire(), 0);
+    } else if (this.timer === undefined) {
+      this.timerImmediate = false;
+      this.timer = setTimeout(() => this.fire(), delayMs);
+    }
+  }
+  private timerImmediate = false;
+
+  private fire(): void {
+    this.timer = undefined;
+    this.pump();
+  }
+
+  /** Starts writers while there is work and room for another in-flight INSERT. */
+  private pump(): void {
+    while (this.inFlight < this.concurrency && this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.options.batchMax);
+      this.options.metrics.queueDepth.set(this.queue.length);
+      this.inFlight++;
+      void this.write(batch).finally(() => {
+        this.inFlight--;
+        this.afterWrite();
+      });
+    }
+    if (this.inFlight === 0 && this.queue.length === 0) this.deliverSpilled();
+  }
+
+  private afterWrite(): void {
+    if (this.retryTimer === undefined && this.queue.length > 0) this.pump();
+    if (this.inFlight === 0 && this.queue.length === 0) {
+      this.deliverSpilled();
+      if (!this.spillBusy) this.notifyIdle();
+    }
+  }
+
+  private async write(batch: PredictionLogRow[]): Promise<void> {
+    try {
+      await this.insert(batch);
+      this.failures = 0;
+      if (!this.state.databaseReachable) {
+        this.options.log.info({ rows: batch.length }, 'prediction log writes succeed again');
+      }
+      this.state.databaseReachable = true;
+      this.state.lastError = null;
+    } catch (err) {
+      if (isDataError(err)) {
+        await this.isolateBadRows(batch, err);
+        return;
+      }
+      this.onWriteFailure(err, batch.length);
+      // Back in front, in order, to be retried once the backoff has passed.
+      this.queue.unshift(...batch);
+      this.options.metrics.queueDepth.set(this.queue.length);
+    }
+  }
+
+  private onWriteFailure(err: unknown, rows: number): void {
+    this.failures++;
+    this.state.databaseReachable = false;
+    this.state.lastError = errorMessage(err);
+    this.options.metrics.writeFailures.inc();
+    const delay = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** Math.min(this.failures - 1, 16));
+    const jittered = Math.round(delay * (0.75 + Math.random() * 0.5));
+    if (this.failures === 1 || this.failures % 10 === 0) {
+      this.options.log.warn(
+        {
+          err: this.state.lastError,
+          rows,
+          queueDepth: this.queue.length + rows,
+          failures: this.failures,
+          retryInMs: jittered,
+        },
+        'prediction log write failed; buffering and retrying',
+      );
+    }
+    if (this.retryTimer === undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        this.pump();
+      }, jittered);
+    }
+  }
+
+  /** A row the database refuses as data would block the queue forever: find it, drop it, say so. */
+  private async isolateBadRows(batch: PredictionLogRow[], err: unknown): Promise<void> {
+    if (batch.length === 1) {
+      this.options.log.error(
+        { err: errorMessage(err), requestId: batch[0]!.requestId },
+        'prediction log row refused by the database; dropped',
+      );
+      this.countDropped(1, 'refused_by_database');
+      return;
+    }
+    const middle = Math.ceil(batch.length / 2);
+    for (const half of [batch.slice(0, middle), batch.slice(middle)]) await this.write(half);
+  }
+
+  private async insert(batch: PredictionLogRow[]): Promise<void> {
+    const n = batch.length;
+    const names: string[] = new Array(n);
+    const versions: string[] = new Array(n);
+    const ids: string[] = new Array(n);
+    const features: string[] = new Array(n);
+    const predictions: number[] = new Array(n);
+    const probabilities: (number | null)[] = new Array(n);
+    const latencies: number[] = new Array(n);
+    const created: number[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const row = batch[i]!;
+      names[i] = row.modelName;
+      versions[i] = row.modelVersion;
+      ids[i] = row.requestId;
+      features[i] = JSON.stringify(row.features);
+      predictions[i] = row.prediction;
+      probabilities[i] = row.probability;
+      latencies[i] = row.latencyMs;
+      created[i] = row.createdAt;
+    }
+    const result = await this.options.pool.query(INSERT_SQL, [
+      names,
+      versions,
+      ids,
+      features,
+      predictions,
+      probabilities,
+      latencies,
+      created,
+    ]);
+    const inserted = result.rowCount ?? 0;
+    this.state.rowsWritten += inserted;
+    this.options.metrics.rowsWritten.inc(inserted);
+  }
+
+  /** With the memory queue empty and the database answering, sends spilled rows home. */
+  private deliverSpilled(): void {
+    if (!this.spill || this.spillBusy || this.spill.rows === 0 || this.retryTimer !== undefined) return;
+    this.spillBusy = true;
+    void (async () => {
+      try {
+        while (this.spill!.rows > 0 && this.retryTimer === undefined) {
+          const file = this.spill!.oldest();
+          if (!file) break;
+          let ok = true;
+          for (let i = 0; i < file.rows.length && ok; i += this.options.batchMax) {
+            const batch = file.rows.slice(i, i + this.options.batchMax);
+            try {
+              await this.insert(batch);
+              this.state.databaseReachable = true;
+            } catch (err) {
+              if (isDataError(err)) await this.isolateBadRows(batch, err);
+              else {
+                this.onWriteFailure(err, batch.length);
+                ok = false;
+              }
+            }
+          }
+          if (!ok) break;
+          this.spill!.remove(file.name);
+          this.options.log.info(
+            { file: file.name, rows: file.rows.length },
+            'spilled prediction log rows delivered',
+          );
+        }
+      } catch (err) {
+        this.options.log.error({ err: errorMessage(err) }, 'cannot read a prediction log spill file');
+      } finally {
+        this.spillBusy = false;
+        this.updateGauges();
+        if (this.queue.length > 0) this.pump();
+        else this.notifyIdle();
+      }
+    })();
+  }
+
+  private waitIdle(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      const waiter = () => done();
+      this.idleWaiters.push(waiter);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  }
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private updateGauges(): void {
+    this.options.metrics.queueDepth.set(this.queue.length);
+    this.options.metrics.spilledRows.set(this.spill?.rows ?? 0);
+  }
+}
+
+/** SQLSTATE classes 22 (data exception) and 23 (integrity): retrying the same rows won't help. */
+function isDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^(22|23)/.test(code);
+}

@@ -1,0 +1,64 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { ServerContext } from '../serving.js';
+
+/** Health, readiness, metrics, the model's description and the OpenAPI document. */
+export const statusRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
+  app.get('/healthz', async () => ({ status: 'alive' }));
+
+  // Ready = a verified, warmed model is loaded, the server is not shutting down, and the
+  // prediction log is not losing rows (buffer full with nowhere to spill). An unreachable
+  // database alone does not make it unready: rows buffer, and every replica shares the same
+  // database, so failing readiness would take the whole service down for no gain.
+  app.get('/readyz', async (_request, reply) => {
+    const serving = ctx.serving();
+    const log = ctx.writer.status();
+    const reasons: string[] = [];
+    if (!serving) reasons.push('no model loaded');
+    if (ctx.closing()) reasons.push('shutting down');
+    if (!ctx.spillEnabled && log.queueDepth >= ctx.queueMax) {
+      reasons.push(
+        'prediction log buffer is full and there is no spill directory: new rows would be dropped',
+      );
+    }
+    const ready = reasons.length === 0;
+    return reply.code(ready ? 200 : 503).send({
+      ready,
+      model: serving ? { name: serving.model.name, version: serving.model.version } : null,
+      prediction_log: {
+        queue_depth: log.queueDepth,
+        queue_max: ctx.queueMax,
+        spilled_rows: log.spilledRows,
+        database_reachable: log.databaseReachable,
+        last_error: log.lastError,
+      },
+      reasons,
+    });
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    const text = await ctx.metrics.registry.metrics();
+    return reply.header('content-type', ctx.metrics.registry.contentType).send(text);
+  });
+
+  app.get('/v1/model', async (_request, reply) => {
+    const serving = ctx.serving();
+    if (!serving) return reply.code(503).send({ ready: false });
+    const m = serving.model;
+    return {
+      name: m.name,
+      version: m.version,
+      task: m.task,
+      source: m.source,
+      loaded_at: m.loadedAt.toISOString(),
+      digests: m.digests,
+      metrics: m.metrics,
+      schema: m.schema,
+    };
+  });
+
+  app.get('/openapi.json', async (_request, reply) => {
+    const serving = ctx.serving();
+    if (!serving) return reply.code(503).send({ ready: false });
+    return serving.openapi;
+  });
+};
