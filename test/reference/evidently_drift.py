@@ -1,0 +1,116 @@
+"""Evidently's answer for a reference/current pair: the oracle our drift statistics are checked against.
+
+Usage (from the venv that has Evidently, see README beside this file):
+    python evidently_drift.py --reference ref.csv --current cur.csv --spec spec.json
+
+spec.json: {"columns": {"<name>": "num" | "cat", ...}, "drift_share": 0.5,
+            "per_column_method": {"<name>": "psi", ...}, "per_column_threshold": {"<name>": 0.2, ...}}
+
+Prints one JSON object: {"evidently": version, "columns": {name: {method, threshold, score, drifted}},
+"drifted_count", "drift_share", "dataset_drift"}. Runs Evidently's own DataDriftPreset; nothing is
+recomputed here.
+"""
+
+import argparse
+import json
+import math
+import sys
+import warnings
+
+import evidently
+import pandas as pd
+from evidently import DataDefinition, Dataset, Report
+from evidently.presets import DataDriftPreset
+
+METHOD_NAMES = {
+    "K-S p_value": "ks",
+    "chi-square p_value": "chisquare",
+    "Z-test p_value": "z",
+    "Wasserstein distance (normed)": "wasserstein",
+    "Jensen-Shannon distance": "jensenshannon",
+    "PSI": "psi",
+}
+
+
+def read_table(path: str, spec: dict) -> pd.DataFrame:
+    cat_columns = [name for name, kind in spec["columns"].items() if kind == "cat"]
+    if path.endswith(".parquet"):
+        frame = pd.read_parquet(path)
+        for name in cat_columns:
+            frame[name] = frame[name].astype(object)
+        return frame
+    # Categories stay strings ("1" is a label, not a number); numbers keep pandas' inference
+    # (int64 when a column has no missing value, float64 otherwise), as a user's CSV would.
+    return pd.read_csv(
+        path, dtype={name: str for name in cat_columns}, keep_default_na=True, float_precision="round_trip"
+    )
+
+
+def finite_or_none(value):
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--reference", required=True)
+    parser.add_argument("--current", required=True)
+    parser.add_argument("--spec", required=True)
+    args = parser.parse_args()
+    with open(args.spec) as f:
+        spec = json.load(f)
+
+    definition = DataDefinition(
+        numerical_columns=[n for n, k in spec["columns"].items() if k == "num"],
+        categorical_columns=[n for n, k in spec["columns"].items() if k == "cat"],
+    )
+    reference = Dataset.from_pandas(read_table(args.reference, spec), data_definition=definition)
+    current = Dataset.from_pandas(read_table(args.current, spec), data_definition=definition)
+    preset = DataDriftPreset(
+        columns=list(spec["columns"].keys()),
+        drift_share=spec.get("drift_share", 0.5),
+        per_column_method=spec.get("per_column_method") or None,
+        per_column_threshold=spec.get("per_column_threshold") or None,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        snapshot = Report([preset], include_tests=True).run(current, reference)
+    result = snapshot.dict()
+
+    columns = {}
+    drifted_count = None
+    share = None
+    for metric in result["metrics"]:
+        config = metric["config"]
+        if config["type"].endswith(":ValueDrift"):
+            columns[config["column"]] = {
+                "method": METHOD_NAMES.get(config["method"], config["method"]),
+                "threshold": config["threshold"],
+                "score": finite_or_none(metric["value"]),
+                "score_repr": repr(float(metric["value"])),
+            }
+        elif config["type"].endswith(":DriftedColumnsCount"):
+            drifted_count = metric["value"]["count"]
+            share = metric["value"]["share"]
+    dataset_drift = None
+    for test in result["tests"]:
+        params = test.get("metric_config", {}).get("params", {})
+        if params.get("type", "").endswith(":ValueDrift"):
+            columns[params["column"]]["drifted"] = test["status"] == "FAIL"
+        elif params.get("type", "").endswith(":DriftedColumnsCount"):
+            dataset_drift = test["status"] == "FAIL"
+    json.dump(
+        {
+            "evidently": evidently.__version__,
+            "columns": columns,
+            "drifted_count": drifted_count,
+            "drift_share": share,
+            "dataset_drift": dataset_drift,
+        },
+        sys.stdout,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
