@@ -40,7 +40,7 @@ export function createRecordValidator(schema: FeatureSchema): RecordValidator {
       if (quick(value)) return { ok: true, record: value as FeatureRecord };
       const result = strict.safeParse(value);
       if (result.success) return { ok: true, record: value as FeatureRecord };
-      const issues = fieldIssues(result.error);
+      const issues = fieldIssues(result.error, value);
       if (pathPrefix !== undefined) {
         for (const issue of issues)
           issue.field = issue.field === '(record)' ? pathPrefix : `${pathPrefix}.${issue.field}`;

@@ -94,7 +94,7 @@ function parseItems(items: unknown[], single: boolean, classification: boolean):
     const prefix = single ? '' : `${i}.`;
     const result = FeedbackItemSchema.safeParse(item);
     if (!result.success) {
-      for (const issue of fieldIssues(result.error as z.ZodError)) {
+      for (const issue of fieldIssues(result.error as z.ZodError, item)) {
         issues.push({
           field: issue.field === '(record)' ? (single ? '(body)' : String(i)) : prefix + issue.field,
           message: issue.message,

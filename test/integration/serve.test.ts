@@ -1,0 +1,554 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Database, openDatabase } from '../../core/db/index.js';
+import { sha256 } from '../../core/digest.js';
+import type { FeatureRecord } from '../../core/feature-schema.js';
+import { openObjectStore } from '../../core/object-store/index.js';
+import { saveVersion } from '../../core/registry.js';
+import { loadModel, ModelLoadError, type RunningServer, startServer } from '../../inference-server/index.js';
+import { type FixtureModel, fixtureRecord, writeFixtureModel } from '../fixtures/model.js';
+import { postJson, referenceOutputs, tempDir, uniqueModelName } from '../fixtures/serve-helpers.js';
+import { testDatabaseUrl, testS3 } from '../services.js';
+
+const ADMIN_TOKEN = 'test-admin-token-0123456789';
+
+let db: Database;
+let dir: string;
+let v1: FixtureModel;
+let v2: FixtureModel;
+let server: RunningServer;
+
+async function waitForRows(modelName: string, count: number, timeoutMs = 10_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { rows } = await db.pool.query(
+      'SELECT count(*)::int AS n FROM prediction_logs WHERE model_name = $1',
+      [modelName],
+    );
+    if (rows[0].n >= count || Date.now() > deadline) return rows[0].n;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+beforeAll(async () => {
+  db = await openDatabase({ databaseUrl: testDatabaseUrl(), dataDir: await tempDir('serve-db') });
+  dir = await tempDir('serve');
+  const name = uniqueModelName();
+  v1 = await writeFixtureModel(join(dir, 'v1'), { modelName: name, version: 'v1' });
+  v2 = await writeFixtureModel(join(dir, 'v2'), {
+    modelName: name,
+    version: 'v2',
+    weights: {
+      bias: 0.5,
+      numeric: { distance: -0.001, date__hour: 0.01 },
+      categories: { origin: { ATL: 1 }, destination: {} },
+    },
+  });
+  server = await startServer({
+    model: { kind: 'location', location: v1.dir },
+    database: { databaseUrl: testDatabaseUrl(), dataDir: join(dir, 'data') },
+    limits: { batchMax: 1_000, feedbackMax: 100 },
+    bodyLimit: 1024 * 1024,
+    predictionLog: { flushIntervalMs: 20 },
+    adminToken: ADMIN_TOKEN,
+  });
+});
+
+afterAll(async () => {
+  await server?.close();
+  await db?.close();
+});
+
+describe('predictions', () => {
+  it('answers /predict with the model’s own outputs, one record at a time', async () => {
+    const records = Array.from({ length: 40 }, (_, i) => fixtureRecord(i));
+    records.push({ ...fixtureRecord(3), origin: 'ZZZ', destination: 'never-seen' });
+    const expected = await referenceOutputs(v1.modelBytes, v1.schema, records);
+    for (const [i, record] of records.entries()) {
+      const res = await postJson(`${server.url}/predict`, record);
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({
+        model_name: v1.modelName,
+        model_version: 'v1',
+        prediction: expected.predictions[i],
+        probability: expected.probabilities![i],
+      });
+    }
+  });
+
+  it('answers /predict_batch with one result per record, in order', async () => {
+    const records = Array.from({ length: 500 }, (_, i) => fixtureRecord(1000 + i));
+    const expected = await referenceOutputs(v1.modelBytes, v1.schema, records);
+    const res = await postJson(`${server.url}/predict_batch`, records, { 'x-request-id': 'batch-order-1' });
+    expect(res.status).toBe(200);
+    const body = res.body as {
+      request_id: string;
+      predictions: { request_id: string; prediction: number; probability: number }[];
+    };
+    expect(body.request_id).toBe('batch-order-1');
+    expect(body.predictions.map((p) => p.prediction)).toEqual(expected.predictions);
+    expect(body.predictions.map((p) => p.probability)).toEqual(expected.probabilities);
+    expect(body.predictions.map((p) => p.request_id)).toEqual(records.map((_, i) => `batch-order-1:${i}`));
+    // Both classes occur, so the comparison is not trivially all-zero.
+    expect(new Set(expected.predictions).size).toBe(2);
+  });
+
+  it('serves a regression model’s `prediction` output', async () => {
+    const regression = await writeFixtureModel(join(dir, 'regression'), {
+      task: 'regression',
+      modelName: uniqueModelName('serve-reg'),
+    });
+    const other = await startServer({ model: { kind: 'location', location: regression.dir }, pool: db.pool });
+    try {
+      const records = Array.from({ length: 10 }, (_, i) => fixtureRecord(i));
+      const expected = await referenceOutputs(regression.modelBytes, regression.schema, records);
+      const res = await postJson(`${other.url}/predict_batch`, records);
+      expect(res.status).toBe(200);
+      const body = res.body as { predictions: { prediction: number; probability?: number }[] };
+      expect(body.predictions.map((p) => p.prediction)).toEqual(expected.predictions);
+      expect(body.predictions.every((p) => p.probability === undefined)).toBe(true);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe('validation', () => {
+  const good = fixtureRecord(1);
+  const cases: {
+    name: string;
+    path?: string;
+    body: unknown;
+    headers?: Record<string, string>;
+    status: number;
+    errors?: { field: string; message: string | RegExp }[];
+  }[] = [
+    {
+      name: 'unknown field',
+      body: { ...good, extra: 1 },
+      status: 422,
+      errors: [{ field: 'extra', message: 'unknown field' }],
+    },
+    {
+      name: 'missing required field',
+      body: { ...good, distance: undefined },
+      status: 422,
+      errors: [{ field: 'distance', message: 'required field is missing' }],
+    },
+    {
+      name: 'wrong type',
+      body: { ...good, distance: '800' },
+      status: 422,
+      errors: [{ field: 'distance', message: /finite number/ }],
+    },
+    {
+      name: 'null where not nullable',
+      body: { ...good, origin: null },
+      status: 422,
+      errors: [{ field: 'origin', message: /string/ }],
+    },
+    {
+      name: 'Infinity (1e999 parses to Infinity)',
+      body: JSON.stringify({ ...good, distance: 0 }).replace('"distance":0', '"distance":1e999'),
+      status: 422,
+      errors: [{ field: 'distance', message: /finite number/ }],
+    },
+    {
+      name: 'out-of-format timestamp',
+      body: { ...good, date: '2001-03-04 17:25:00' },
+      status: 422,
+      errors: [{ field: 'date', message: /ISO-8601/ }],
+    },
+    {
+      name: 'impossible date',
+      body: { ...good, date: '2001-02-30T10:00:00Z' },
+      status: 422,
+      errors: [{ field: 'date', message: /ISO-8601/ }],
+    },
+    {
+      name: 'non-integer integer',
+      body: { ...good, seats: 1.5 },
+      status: 422,
+      errors: [{ field: 'seats', message: /integer/ }],
+    },
+    {
+      name: 'several bad fields at once',
+      body: { distance: -1, origin: 7, holiday: 'yes' },
+      status: 422,
+      errors: [
+        { field: 'date', message: 'required field is missing' },
+        { field: 'origin', message: /string/ },
+        { field: 'holiday', message: /true or false/ },
+      ],
+    },
+    {
+      name: 'batch: index and field',
+      path: '/predict_batch',
+      body: [good, { ...good, seats: 'many' }, good, { ...good, bogus: true }],
+      status: 422,
+      errors: [
+        { field: '1.seats', message: /integer/ },
+        { field: '3.bogus', message: 'unknown field' },
+      ],
+    },
+    { name: 'batch: not an array', path: '/predict_batch', body: good, status: 422 },
+    { name: 'batch: empty', path: '/predict_batch', body: [], status: 422 },
+    { name: 'batch: too many records', path: '/predict_batch', body: Array(1001).fill(good), status: 413 },
+    { name: 'body too large', body: JSON.stringify({ ...good, pad: 'x'.repeat(1100 * 1024) }), status: 413 },
+    { name: 'malformed JSON', body: '{"date": "2001-', status: 400 },
+    { name: 'NaN literal', body: '{"distance": NaN}', status: 400 },
+    { name: 'empty body', body: '', status: 400 },
+    {
+      name: 'wrong content type',
+      body: 'distance=3',
+      headers: { 'content-type': 'text/plain' },
+      status: 415,
+    },
+    {
+      name: 'form content type',
+      body: 'a=1',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      status: 415,
+    },
+    {
+      name: 'bad X-Request-Id',
+      body: good,
+      headers: { 'x-request-id': 'has spaces/and;semicolons' },
+      status: 400,
+    },
+    { name: 'too long X-Request-Id', body: good, headers: { 'x-request-id': 'x'.repeat(129) }, status: 400 },
+    { name: 'prototype pollution', body: '{"__proto__": {"x": 1}}', status: 400 },
+    { name: 'not an object', body: '42', status: 422, errors: [{ field: '(record)', message: /object/ }] },
+  ];
+  for (const c of cases) {
+    it(`${c.name} → ${c.status} problem+json`, async () => {
+      const headers = { ...(c.headers ?? {}) };
+      const res = await fetch(`${server.url}${c.path ?? '/predict'}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: typeof c.body === 'string' ? c.body : JSON.stringify(c.body),
+      });
+      const body = (await res.json()) as {
+        status: number;
+        type: string;
+        errors?: { field: string; message: string }[];
+      };
+      expect(res.status).toBe(c.status);
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(body.status).toBe(c.status);
+      expect(body.type).toMatch(/^urn:mlcycle:problem:/);
+      for (const e of c.errors ?? []) {
+        expect(body.errors).toContainEqual({ field: e.field, message: expect.stringMatching(e.message) });
+      }
+      if (c.errors) expect(body.errors).toHaveLength(c.errors.length);
+    });
+  }
+
+  it('accepts unseen categories and counts them per feature', async () => {
+    const before = await metricValue('mlcycle_unseen_category_total{feature="origin"}');
+    const res = await postJson(`${server.url}/predict_batch`, [
+      { ...good, origin: 'XYZ' },
+      { ...good, origin: 'QQQ', destination: 'PPP' },
+    ]);
+    expect(res.status).toBe(200);
+    expect(await metricValue('mlcycle_unseen_category_total{feature="origin"}')).toBe(before + 2);
+    expect(await metricValue('mlcycle_unseen_category_total{feature="destination"}')).toBeGreaterThanOrEqual(
+      1,
+    );
+  });
+});
+
+async function metricsText(): Promise<string> {
+  return (await fetch(`${server.url}/metrics`)).text();
+}
+
+async function metricValue(series: string): Promise<number> {
+  const line = (await metricsText()).split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
+describe('prediction log', () => {
+  it('writes every served prediction as a row: features as received, outputs, version, id, latency', async () => {
+    const record: FeatureRecord = { ...fixtureRecord(7), destination: null };
+    const res = await postJson(`${server.url}/predict`, record, { 'x-request-id': 'log-row-1' });
+    expect(res.status).toBe(200);
+    const answer = res.body as { prediction: number; probability: number };
+    await waitForRows(v1.modelName, 1);
+    const deadline = Date.now() + 5_000;
+    let row: Record<string, unknown> | undefined;
+    while (!row && Date.now() < deadline) {
+      const { rows } = await db.pool.query(
+        'SELECT * FROM prediction_logs WHERE model_name = $1 AND request_id = $2',
+        [v1.modelName, 'log-row-1'],
+      );
+      row = rows[0];
+      if (!row) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(row).toMatchObject({
+      model_version: 'v1',
+      features: record,
+      prediction: answer.prediction,
+      probability: answer.probability,
+    });
+    expect(row!.latency_ms as number).toBeGreaterThan(0);
+    expect(Math.abs((row!.created_at as Date).getTime() - Date.now())).toBeLessThan(60_000);
+  });
+
+  it('logs a repeated request id for the same version once, and answers both', async () => {
+    const first = await postJson(`${server.url}/predict`, fixtureRecord(9), { 'x-request-id': 'dup-1' });
+    const second = await postJson(`${server.url}/predict`, fixtureRecord(9), { 'x-request-id': 'dup-1' });
+    expect([first.status, second.status]).toEqual([200, 200]);
+    expect(second.body).toEqual(first.body);
+    await new Promise((r) => setTimeout(r, 300));
+    const { rows } = await db.pool.query(
+      'SELECT count(*)::int AS n FROM prediction_logs WHERE model_name = $1 AND request_id = $2',
+      [v1.modelName, 'dup-1'],
+    );
+    expect(rows[0].n).toBe(1);
+  });
+});
+
+describe('feedback', () => {
+  it('stores labels that join to logged predictions; idempotent; unknown ids reported', async () => {
+    const batch = await postJson(`${server.url}/predict_batch`, [fixtureRecord(1), fixtureRecord(2)], {
+      'x-request-id': 'fb-batch',
+    });
+    expect(batch.status).toBe(200);
+    const single = await postJson(`${server.url}/predict`, fixtureRecord(3), { 'x-request-id': 'fb-single' });
+    expect(single.status).toBe(200);
+
+    const res = await postJson(`${server.url}/feedback`, [
+      { request_id: 'fb-batch:0', label: true, observed_at: '2001-03-05T10:00:00Z' },
+      { request_id: 'fb-batch:1', label: 0 },
+      { request_id: 'fb-single', label: false },
+      { request_id: 'no-such-request', label: 1 },
+    ]);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      results: [
+        { request_id: 'fb-batch:0', status: 'recorded' },
+        { request_id: 'fb-batch:1', status: 'recorded' },
+        { request_id: 'fb-single', status: 'recorded' },
+        { request_id: 'no-such-request', status: 'unknown' },
+      ],
+      recorded: 3,
+      duplicate: 0,
+      unknown: 1,
+    });
+
+    const again = await postJson(`${server.url}/feedback`, { request_id: 'fb-single', label: true });
+    expect(again).toMatchObject({ status: 200, body: { request_id: 'fb-single', status: 'duplicate' } });
+    const unknown = await postJson(`${server.url}/feedback`, { request_id: 'still-unknown', label: true });
+    expect(unknown.status).toBe(404);
+    expect(unknown.contentType).toMatch(/problem\+json/);
+
+    // The labels are stored now; the predictions reach the log within a flush interval.
+    let rows: Record<string, unknown>[] = [];
+    for (const deadline = Date.now() + 5_000; rows.length < 3 && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 50));
+      ({ rows } = await db.pool.query(
+        `SELECT l.request_id, l.prediction, f.label, f.observed_at
+           FROM prediction_logs l JOIN prediction_labels f USING (model_name, request_id)
+          WHERE l.model_name = $1 AND l.request_id IN ('fb-batch:0', 'fb-batch:1', 'fb-single', 'no-such-request')
+          ORDER BY l.request_id`,
+        [v1.modelName],
+      ));
+    }
+    expect(rows.map((r) => [r.request_id, r.label])).toEqual([
+      ['fb-batch:0', 1],
+      ['fb-batch:1', 0],
+      ['fb-single', 0],
+    ]);
+    expect((rows[0].observed_at as Date).toISOString()).toBe('2001-03-05T10:00:00.000Z');
+  });
+
+  it('refuses bad feedback with field-level messages', async () => {
+    const res = await postJson(`${server.url}/feedback`, [
+      { request_id: 'x', label: 'yes' },
+      { label: 1 },
+      { request_id: 'y', label: 2 },
+      { request_id: 'z', label: 1, observed_at: 'yesterday', extra: 1 },
+    ]);
+    expect(res.status).toBe(422);
+    const fields = (res.body as { errors: { field: string }[] }).errors.map((e) => e.field);
+    expect(fields).toEqual(
+      expect.arrayContaining(['0.label', '1.request_id', '2.label', '3.observed_at', '3.extra']),
+    );
+  });
+});
+
+describe('status endpoints', () => {
+  it('/healthz, /readyz and /v1/model describe the served model', async () => {
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${server.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({
+      ready: true,
+      model: { name: v1.modelName, version: 'v1' },
+      prediction_log: { database_reachable: true },
+    });
+    const model = (await (await fetch(`${server.url}/v1/model`)).json()) as Record<string, unknown>;
+    expect(model).toMatchObject({
+      name: v1.modelName,
+      version: 'v1',
+      task: 'binary-classification',
+      digests: { 'model.onnx': sha256(v1.modelBytes) },
+      metrics: { holdout: { roc_auc: 0.71 } },
+    });
+    expect((model.schema as { digest: string }).digest).toBe(v1.schema.digest);
+  });
+
+  it('/metrics exposes the counters the issue lists', async () => {
+    await postJson(`${server.url}/predict`, fixtureRecord(5));
+    await new Promise((r) => setTimeout(r, 200));
+    const text = await metricsText();
+    for (const name of [
+      'mlcycle_http_requests_total{route="/predict",status="200"}',
+      'mlcycle_http_request_duration_seconds_bucket',
+      'mlcycle_predictions_total{model_version="v1",class=',
+      'mlcycle_prediction_probability_bucket',
+      'mlcycle_unseen_category_total{feature=',
+      'mlcycle_prediction_log_queue_depth',
+      'mlcycle_prediction_log_rows_written_total',
+      'mlcycle_prediction_log_write_failures_total',
+      'mlcycle_prediction_log_rows_dropped_total',
+      `mlcycle_model_info{model_name="${v1.modelName}",model_version="v1"`,
+    ]) {
+      expect(text).toContain(name);
+    }
+    expect(await metricValue('mlcycle_prediction_log_rows_written_total')).toBeGreaterThan(0);
+  });
+
+  it('/openapi.json is generated from the schemas, with the model’s record', async () => {
+    const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as {
+      openapi: string;
+      paths: Record<
+        string,
+        { post?: { requestBody: { content: Record<string, { schema: Record<string, unknown> }> } } }
+      >;
+    };
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/predict',
+        '/predict_batch',
+        '/feedback',
+        '/healthz',
+        '/readyz',
+        '/metrics',
+        '/v1/model',
+      ]),
+    );
+    const record = JSON.stringify(
+      doc.paths['/predict']!.post!.requestBody.content['application/json']!.schema,
+    );
+    for (const f of v1.schema.features) expect(record).toContain(`"${f.name}"`);
+    expect(record).toContain('"additionalProperties":false');
+  });
+});
+
+describe('model switching', () => {
+  it('POST /admin/model switches versions with the token and refuses without it', async () => {
+    const refused = await postJson(`${server.url}/admin/model`, { location: v2.dir });
+    expect(refused.status).toBe(401);
+    const switched = await postJson(
+      `${server.url}/admin/model`,
+      { location: v2.dir },
+      { authorization: `Bearer ${ADMIN_TOKEN}` },
+    );
+    expect(switched).toMatchObject({ status: 200, body: { version: 'v2' } });
+    const records = [fixtureRecord(4)];
+    const expected = await referenceOutputs(v2.modelBytes, v2.schema, records);
+    const res = await postJson(`${server.url}/predict`, records[0]);
+    expect(res.body).toMatchObject({ model_version: 'v2', probability: expected.probabilities![0] });
+    const bad = await postJson(
+      `${server.url}/admin/model`,
+      { location: join(dir, 'missing') },
+      { authorization: `Bearer ${ADMIN_TOKEN}` },
+    );
+    expect(bad.status).toBe(422);
+    expect(server.model().version).toBe('v2');
+    await server.switchModel({ kind: 'location', location: v1.dir });
+    expect((await postJson(`${server.url}/predict`, records[0])).body).toMatchObject({ model_version: 'v1' });
+  });
+});
+
+describe('loading', () => {
+  it('refuses a model whose bytes do not match the recorded digest', async () => {
+    const tampered = await writeFixtureModel(join(dir, 'tampered'), { modelName: uniqueModelName() });
+    const bytes = await readFile(join(tampered.dir, 'model.onnx'));
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 1;
+    await writeFile(join(tampered.dir, 'model.onnx'), bytes);
+    const error = await loadModel({ kind: 'location', location: tampered.dir }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ModelLoadError);
+    expect((error as Error).message).toMatch(
+      /model\.onnx .* has digest sha256:[0-9a-f]+ but sha256:[0-9a-f]+ was recorded/,
+    );
+  });
+
+  it('refuses a directory without manifest.json, naming it', async () => {
+    const error = await loadModel({ kind: 'location', location: join(dir, 'nowhere') }).catch(
+      (e: unknown) => e,
+    );
+    expect((error as Error).message).toMatch(/manifest\.json not found/);
+  });
+
+  it('loads a registered version from MinIO through the registry, verifying the recorded digests', async () => {
+    const s3 = testS3();
+    const name = uniqueModelName('serve-reg');
+    const local = await writeFixtureModel(join(dir, 'registry'), { modelName: name, version: 'v1' });
+    const prefix = `s3://mlcycle-serve-test/models/${name}/v1`;
+    const store = openObjectStore(prefix, s3);
+    const artifacts = [];
+    for (const file of ['model.onnx', 'schema.json', 'metrics.json']) {
+      const body = await readFile(join(local.dir, file));
+      await store.put(file, body);
+      artifacts.push({ name: file, uri: store.uriFor(file), sha256: sha256(body), sizeBytes: body.length });
+    }
+    await saveVersion(db.pool, {
+      modelName: name,
+      version: 'v1',
+      task: 'binary-classification',
+      status: 'registered',
+      deployable: true,
+      artifactRoot: prefix,
+      artifacts,
+    });
+    const fromRegistry = await startServer({
+      model: { kind: 'registry', modelName: name, version: 'v1' },
+      pool: db.pool,
+      s3,
+    });
+    try {
+      const records = [fixtureRecord(12)];
+      const expected = await referenceOutputs(local.modelBytes, local.schema, records);
+      const res = await postJson(`${fromRegistry.url}/predict`, records[0]);
+      expect(res.body).toMatchObject({
+        model_name: name,
+        model_version: 'v1',
+        probability: expected.probabilities![0],
+      });
+    } finally {
+      await fromRegistry.close();
+    }
+
+    // The same version with a wrong recorded digest is refused.
+    await saveVersion(db.pool, {
+      modelName: name,
+      version: 'v1',
+      task: 'binary-classification',
+      status: 'registered',
+      deployable: true,
+      artifactRoot: prefix,
+      artifacts: artifacts.map((a) =>
+        a.name === 'schema.json' ? { ...a, sha256: sha256('something else') } : a,
+      ),
+    });
+    const error = await loadModel(
+      { kind: 'registry', modelName: name, version: 'v1' },
+      { pool: db.pool, s3 },
+    ).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/schema\.json .* was recorded/);
+  });
+});
