@@ -1,3 +1,4 @@
+// biome-ignore-all lint/correctness/noPrecisionLoss: published coefficients are kept digit for digit, as in Cephes/SciPy
 /**
  * The two-sided one-sample Kolmogorov distribution, Pr(D_n > x) — SciPy's `kstwo.sf(x, n)` —
  * which `scipy.stats.ks_2samp` uses for its asymptotic p-value (and therefore Evidently, when a

@@ -32,7 +32,7 @@ export function ksStatistic(a: Float64Array, b: Float64Array): number {
     if (diff < minS) minS = diff;
   }
   const minusMin = Math.min(Math.max(-minS, 0), 1);
-  return minusMin > maxS ? minusMin : maxS;
+  return Math.max(minusMin, maxS);
 }
 
 function gcd(a: number, b: number): number {

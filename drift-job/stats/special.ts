@@ -1,3 +1,4 @@
+// biome-ignore-all lint/correctness/noPrecisionLoss: published coefficients are kept digit for digit, as in Cephes/SciPy
 /**
  * Special functions behind the drift p-values: the normal CDF (for the Z-test), the log-gamma
  * function and the regularized upper incomplete gamma function (for the chi-squared survival
