@@ -1,0 +1,214 @@
+import { z } from 'zod';
+import {
+  Conditions,
+  type CustomObject,
+  Duration,
+  immutable,
+  ObjectName,
+  ObservedGeneration,
+  Timestamp,
+} from './common.js';
+
+/** Standard 5-field cron, or one of the @-shortcuts a CronJob accepts. */
+const CRON = /^(@(yearly|annually|monthly|weekly|daily|hourly)|(\S+\s+){4}\S+)$/;
+
+export const DriftMethod = z.enum(['auto', 'ks', 'chisquare', 'z', 'wasserstein', 'jensenshannon', 'psi']);
+
+export const DriftMonitorSpec = z
+  .object({
+    deployment: immutable(ObjectName, 'spec.deployment').describe(
+      'Name of the ModelDeployment (same namespace) whose prediction logs are monitored.',
+    ),
+    schedule: z
+      .string()
+      .regex(CRON, 'a cron schedule such as "0 * * * *" or @hourly')
+      .describe('When to run, in cron syntax (UTC), as in a CronJob.'),
+    suspend: z.boolean().default(false).describe('Pause scheduled runs without deleting the monitor.'),
+    window: Duration.default('24h').describe('How far back each run looks in the prediction logs, e.g. 24h.'),
+    drift: z
+      .object({
+        share: z
+          .number()
+          .gt(0)
+          .max(1)
+          .default(0.5)
+          .describe('Dataset drift when at least this share of the features drifted.'),
+        method: DriftMethod.default('auto').describe(
+          'Statistical test for every feature; auto picks per feature type and sample size as Evidently does.',
+        ),
+        threshold: z
+          .number()
+          .gt(0)
+          .optional()
+          .describe('Drift threshold of the chosen method (p-value for tests, distance otherwise).'),
+      })
+      .optional()
+      .describe('How drift is decided.'),
+    quality: z
+      .object({
+        tolerance: z
+          .number()
+          .min(0)
+          .max(1)
+          .default(0.05)
+          .describe(
+            'Quality is degraded when the metric on labelled logs falls by more than this from holdout.',
+          ),
+        minLabels: z
+          .number()
+          .int()
+          .min(1)
+          .default(100)
+          .describe('No quality verdict with fewer labelled predictions than this.'),
+      })
+      .optional()
+      .describe('How quality is judged from delayed labels (sent to /feedback).'),
+    actions: z
+      .object({
+        alertWebhook: z
+          .string()
+          .regex(/^https?:\/\/\S+$/, 'an http(s) URL')
+          .optional()
+          .describe('Slack-compatible webhook called when a verdict changes.'),
+        rollbackOnQualityDegraded: z
+          .boolean()
+          .default(true)
+          .describe('Roll the ModelDeployment back to its previous good version when quality is degraded.'),
+        rollbackOnSustainedDrift: z
+          .boolean()
+          .default(false)
+          .describe('Also roll back on sustained drift (without a quality verdict).'),
+        sustainedDriftRuns: z
+          .number()
+          .int()
+          .min(1)
+          .max(100)
+          .default(3)
+          .describe('Consecutive drifted runs that make drift sustained.'),
+      })
+      .optional()
+      .describe('What to do about the verdicts.'),
+    retrain: z
+      .object({
+        datasetUri: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('Train on this data instead of the serving version dataset.'),
+        recentRows: z
+          .number()
+          .int()
+          .min(100)
+          .optional()
+          .describe('Train on only the most recent rows of the dataset.'),
+        trials: z.number().int().min(1).max(1000).optional().describe('Search budget of the retraining.'),
+      })
+      .optional()
+      .describe(
+        'Present: sustained drift creates a new ModelVersion from the serving version spec, on recent data. It is not served automatically.',
+      ),
+  })
+  .describe('Scheduled drift and quality monitoring of one ModelDeployment.');
+export type DriftMonitorSpec = z.output<typeof DriftMonitorSpec>;
+
+export const RunVerdict = z.enum([
+  'NoDrift',
+  'Drift',
+  'SustainedDrift',
+  'QualityDegraded',
+  'InsufficientData',
+  'Failed',
+]);
+export type RunVerdict = z.infer<typeof RunVerdict>;
+
+export const QualityVerdict = z.enum(['Ok', 'Degraded', 'InsufficientData', 'NotEvaluated']);
+export type QualityVerdict = z.infer<typeof QualityVerdict>;
+
+/** What one drift run reports into the DriftMonitor status (written by the drift Job). */
+export const DriftRunReport = z
+  .object({
+    lastRun: z
+      .object({
+        id: z.string().min(1).describe('Unique id of the run (the drift_runs row).'),
+        time: Timestamp.describe('When the run finished.'),
+        jobName: z.string().optional().describe('The Job that ran it.'),
+        modelVersion: z.string().optional().describe('Registry version whose logs were evaluated.'),
+        verdict: RunVerdict.describe('The run outcome decided by the lifecycle policy.'),
+        reportUri: z.string().optional().describe('URI of report.html.'),
+        message: z.string().optional().describe('One line on the outcome.'),
+      })
+      .describe('The last finished run.'),
+    datasetDrift: z
+      .boolean()
+      .optional()
+      .describe('Whether the share of drifted features reached spec.drift.share.'),
+    driftShare: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe('Share of features that drifted in the last run.'),
+    driftedFeatures: z
+      .array(z.string())
+      .max(500)
+      .optional()
+      .describe('Features that drifted in the last run.'),
+    predictionDrift: z.boolean().optional().describe('Whether the prediction distribution drifted.'),
+    consecutiveDriftedRuns: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe('Drifted runs in a row, up to and including the last one.'),
+    quality: z
+      .object({
+        verdict: QualityVerdict.describe('Ok, Degraded, InsufficientData (too few labels) or NotEvaluated.'),
+        metric: z.string().optional().describe('Metric compared, e.g. roc_auc or rmse.'),
+        value: z.number().optional().describe('Its value on the labelled logs of the window.'),
+        reference: z.number().optional().describe('Its holdout value at registration.'),
+        labelledRows: z
+          .number()
+          .int()
+          .min(0)
+          .optional()
+          .describe('Logged predictions with a label in the window.'),
+      })
+      .optional()
+      .describe('Quality on delayed labels in the last run.'),
+    rows: z
+      .object({
+        reference: z.number().int().min(0).describe('Rows of the reference sample.'),
+        current: z.number().int().min(0).describe('Logged predictions in the window.'),
+      })
+      .optional()
+      .describe('Row counts of the last run.'),
+  })
+  .describe('The facts of the last drift run.');
+export type DriftRunReport = z.output<typeof DriftRunReport>;
+
+export const DriftMonitorStatus = DriftRunReport.partial()
+  .extend({
+    observedGeneration: ObservedGeneration.optional(),
+    cronJobName: z.string().optional().describe('The CronJob that runs the checks.'),
+    conditions: Conditions.optional(),
+    lastAction: z
+      .object({
+        runId: z.string().describe('The run the action answered.'),
+        action: z.enum(['None', 'Alert', 'Rollback', 'Retrain']).describe('What the operator did.'),
+        time: Timestamp.describe('When.'),
+        detail: z
+          .string()
+          .optional()
+          .describe('What exactly, e.g. rolled back from flights-v2 to flights-v1.'),
+      })
+      .optional()
+      .describe('The operator action on the last run whose verdict asked for one.'),
+    handledRunId: z
+      .string()
+      .optional()
+      .describe('The last run the operator applied the policy to (each run is acted on once).'),
+  })
+  .describe('The last run facts (written by the drift Job) and the operator actions.');
+export type DriftMonitorStatus = z.output<typeof DriftMonitorStatus>;
+
+export type DriftMonitor = CustomObject<DriftMonitorSpec, DriftMonitorStatus>;
