@@ -49,10 +49,25 @@ die() { log "error: $*"; exit 1; }
 # One services command at a time per state dir: services-up racing services-down would
 # leave half a cluster. The lock sits beside the state dir because services-down deletes
 # the dir itself.
+# Held for seconds at most (starting a server), so a long wait means a stuck holder:
+# say who it is instead of hanging a test run.
 take_lock() {
   mkdir -p "$(dirname "$STATE")"
   exec 8>"$STATE.lock"
-  flock 8
+  flock -w 180 8 || die "$STATE.lock is held for 3 min; it is open in: $(lock_holders)"
+}
+
+# "pid name, ..." of the processes outside our own process group that have the lock
+# file open.
+lock_holders() {
+  local pid pgid out="" ours
+  ours="$(ps -o pgid= -p $$ | tr -d ' ')"
+  for pid in $(fuser "$STATE.lock" 2>/dev/null); do
+    pgid="$(ps -o pgid= -p "$pid" | tr -d ' ')"
+    # Empty: the process is gone already (fuser lists its own short-lived helpers).
+    [[ -z "$pgid" || "$pgid" == "$ours" ]] || out+="$pid $(ps -p "$pid" -o comm=), "
+  done
+  echo "${out%, }"
 }
 
 # The settings that must match between a running service and this invocation.
