@@ -1,0 +1,283 @@
+/**
+ * The lifecycle policy: from the facts of a monitoring run (drift, quality on delayed labels) and
+ * the history of earlier runs, decide the run's verdict and what should happen — alert, retrain,
+ * roll back, or nothing because there was not enough data. One pure module, so the drift job, the
+ * operator and the demo cannot disagree about when to act.
+ *
+ * Rules (documented for users in the DriftMonitor spec):
+ * - A run with fewer rows than `minRows` in its window makes no drift claim: `InsufficientData`.
+ * - Drift runs in a row are counted backwards from the current run; `InsufficientData` runs neither
+ *   extend nor break the streak (no evidence either way); a `NoDrift` run breaks it.
+ * - Verdict precedence: QualityDegraded > InsufficientData > SustainedDrift (streak ≥
+ *   `sustainedDriftRuns`) > Drift > NoDrift. Quality needs labels, not a full window, so a degraded
+ *   quality verdict stands even when the window is too small for a drift verdict.
+ * - An alert is due when the verdict differs from the last alerted one (no alert state yet counts
+ *   as NoDrift): a change, not every run.
+ * - Retrain once per streak, when it becomes sustained and retraining is configured.
+ * - Roll back on QualityDegraded (if enabled), or on SustainedDrift (if enabled), when there is a
+ *   previous good version to go back to.
+ */
+import type { QualityVerdict, RunVerdict } from './resources/drift-monitor.js';
+
+export type { QualityVerdict, RunVerdict } from './resources/drift-monitor.js';
+
+/** What the drift statistics said about the window. */
+export type DriftFact = 'drift' | 'no_drift' | 'insufficient_data';
+
+export interface PolicySettings {
+  /** Consecutive drifted runs that make drift sustained (≥ 1). */
+  sustainedDriftRuns: number;
+  rollbackOnQualityDegraded: boolean;
+  rollbackOnSustainedDrift: boolean;
+  /** Whether sustained drift asks for a new model version. */
+  retrainOnSustainedDrift: boolean;
+}
+
+export const DEFAULT_POLICY: PolicySettings = {
+  sustainedDriftRuns: 3,
+  rollbackOnQualityDegraded: true,
+  rollbackOnSustainedDrift: false,
+  retrainOnSustainedDrift: true,
+};
+
+/** An earlier run, as stored (oldest first in a history). */
+export interface PastRun {
+  drift: DriftFact;
+  verdict: RunVerdict;
+  /** The policy asked for a retraining on that run. */
+  retrainRequested?: boolean;
+}
+
+export interface RunInput {
+  drift: DriftFact;
+  quality: QualityVerdict;
+  /** Earlier runs of the same monitor, oldest first. */
+  history: readonly PastRun[];
+  /** The verdict the last alert announced; null when none was ever sent. */
+  lastAlertedVerdict: RunVerdict | null;
+  /** A previous good version exists to roll back to. */
+  canRollback: boolean;
+  settings: PolicySettings;
+}
+
+export interface Alert {
+  from: RunVerdict;
+  to: RunVerdict;
+  message: string;
+}
+
+export interface RunDecision {
+  verdict: RunVerdict;
+  /** Drifted runs in a row, including this one (InsufficientData runs skipped). */
+  consecutiveDriftedRuns: number;
+  alert: Alert | null;
+  retrain: boolean;
+  rollback: boolean;
+  insufficientData: boolean;
+  /** Why, in plain words, one entry per decision taken. */
+  reasons: string[];
+}
+
+/** The drift fact of a window: no claim below `minRows` rows. */
+export function driftFact(currentRows: number, minRows: number, datasetDrift: boolean): DriftFact {
+  if (currentRows < minRows) return 'insufficient_data';
+  return datasetDrift ? 'drift' : 'no_drift';
+}
+
+/** Drifted runs in a row ending with `current`, skipping runs without enough data. */
+export function consecutiveDrifted(history: readonly PastRun[], current: DriftFact): number {
+  if (current === 'no_drift') return 0;
+  let count = current === 'drift' ? 1 : 0;
+  for (let i = history.length - 1; i >= 0; i--) {
+    const run = history[i]!;
+    if (run.drift === 'insufficient_data') continue;
+    if (run.drift === 'no_drift') break;
+    count++;
+  }
+  return count;
+}
+
+function retrainAlreadyRequested(history: readonly PastRun[]): boolean {
+  for (let i = history.length - 1; i >= 0; i--) {
+    const run = history[i]!;
+    if (run.drift === 'insufficient_data') continue;
+    if (run.drift === 'no_drift') return false;
+    if (run.retrainRequested) return true;
+  }
+  return false;
+}
+
+const VERDICT_WORDS: Record<RunVerdict, string> = {
+  NoDrift: 'no drift',
+  Drift: 'drift detected',
+  SustainedDrift: 'sustained drift',
+  QualityDegraded: 'quality degraded',
+  InsufficientData: 'insufficient data',
+  Failed: 'monitoring run failed',
+};
+
+/** Applies the policy to one run. */
+export function decideRun(input: RunInput): RunDecision {
+  const { settings } = input;
+  if (!Number.isInteger(settings.sustainedDriftRuns) || settings.sustainedDriftRuns < 1) {
+    throw new RangeError(
+      `sustainedDriftRuns must be a positive integer (got ${settings.sustainedDriftRuns})`,
+    );
+  }
+  const streak = consecutiveDrifted(input.history, input.drift);
+  const sustained = input.drift === 'drift' && streak >= settings.sustainedDriftRuns;
+  let verdict: RunVerdict;
+  if (input.quality === 'Degraded') verdict = 'QualityDegraded';
+  else if (input.drift === 'insufficient_data') verdict = 'InsufficientData';
+  else if (sustained) verdict = 'SustainedDrift';
+  else if (input.drift === 'drift') verdict = 'Drift';
+  else verdict = 'NoDrift';
+
+  const reasons: string[] = [];
+  const previous = input.lastAlertedVerdict ?? 'NoDrift';
+  const alert: Alert | null =
+    verdict === previous
+      ? null
+      : { from: previous, to: verdict, message: `${VERDICT_WORDS[previous]} → ${VERDICT_WORDS[verdict]}` };
+  if (alert) reasons.push(`alert: verdict changed from ${previous} to ${verdict}`);
+
+  const retrain = sustained && settings.retrainOnSustainedDrift && !retrainAlreadyRequested(input.history);
+  if (retrain)
+    reasons.push(`retrain: ${streak} drifted runs in a row (sustained at ${settings.sustainedDriftRuns})`);
+
+  const wantsRollback =
+    (verdict === 'QualityDegraded' && settings.rollbackOnQualityDegraded) ||
+    (sustained && settings.rollbackOnSustainedDrift);
+  const rollback = wantsRollback && input.canRollback;
+  if (rollback)
+    reasons.push(`rollback: ${VERDICT_WORDS[verdict === 'QualityDegraded' ? verdict : 'SustainedDrift']}`);
+  if (wantsRollback && !input.canRollback) reasons.push('no rollback: there is no previous good version');
+
+  const insufficientData = input.drift === 'insufficient_data';
+  if (insufficientData) reasons.push('no drift claim: too few rows in the window');
+
+  return { verdict, consecutiveDriftedRuns: streak, alert, retrain, rollback, insufficientData, reasons };
+}
+
+/** Whether larger values of a metric are better. */
+export const METRIC_DIRECTION: Record<string, 'higher' | 'lower'> = {
+  roc_auc: 'higher',
+  accuracy: 'higher',
+  precision: 'higher',
+  recall: 'higher',
+  f1: 'higher',
+  log_loss: 'lower',
+  rmse: 'lower',
+  mae: 'lower',
+};
+
+export function metricDirection(metric: string): 'higher' | 'lower' {
+  const direction = METRIC_DIRECTION[metric];
+  if (!direction)
+    throw new RangeError(`unknown metric ${metric} (known: ${Object.keys(METRIC_DIRECTION).join(', ')})`);
+  return direction;
+}
+
+export interface QualityInput {
+  metric: string;
+  /** The metric on the labelled rows of the window (undefined when it could not be computed). */
+  value: number | undefined;
+  /** Its holdout value at registration (undefined when unknown). */
+  holdout: number | undefined;
+  labelledRows: number;
+  minLabels: number;
+  /** Degraded when worse than holdout by more than this fraction of the holdout value. */
+  tolerance: number;
+}
+
+export interface QualityJudgement {
+  verdict: QualityVerdict;
+  metric: string;
+  value?: number;
+  reference?: number;
+  labelledRows: number;
+  /** Relative change towards worse (positive = worse), when both values are known. */
+  worsening?: number;
+  reason: string;
+}
+
+/** Quality verdict on delayed labels: none below `minLabels`, degraded beyond `tolerance`. */
+export function judgeQuality(input: QualityInput): QualityJudgement {
+  const base = { metric: input.metric, labelledRows: input.labelledRows };
+  if (input.labelledRows === 0)
+    return { ...base, verdict: 'NotEvaluated', reason: 'no labelled predictions' };
+  if (input.labelledRows < input.minLabels) {
+    return {
+      ...base,
+      verdict: 'InsufficientData',
+      reason: `${input.labelledRows} labelled predictions, fewer than the ${input.minLabels} needed`,
+    };
+  }
+  if (input.value === undefined || !Number.isFinite(input.value)) {
+    return {
+      ...base,
+      verdict: 'NotEvaluated',
+      reason: `${input.metric} could not be computed on the labels`,
+    };
+  }
+  if (input.holdout === undefined || !Number.isFinite(input.holdout)) {
+    return {
+      ...base,
+      value: input.value,
+      verdict: 'NotEvaluated',
+      reason: `no holdout ${input.metric} to compare with`,
+    };
+  }
+  const direction = metricDirection(input.metric);
+  const diff = direction === 'higher' ? input.holdout - input.value : input.value - input.holdout;
+  const scale = Math.abs(input.holdout) || 1;
+  const worsening = diff / scale;
+  const degraded = worsening > input.tolerance;
+  return {
+    ...base,
+    value: input.value,
+    reference: input.holdout,
+    worsening,
+    verdict: degraded ? 'Degraded' : 'Ok',
+    reason: `${input.metric} ${input.value.toFixed(4)} vs holdout ${input.holdout.toFixed(4)}: ${(worsening * 100).toFixed(1)}% worse, tolerance ${(input.tolerance * 100).toFixed(1)}%`,
+  };
+}
+
+export interface PromotionInput {
+  metric: string;
+  /** Both measured on the same labelled window. */
+  champion: number | undefined;
+  challenger: number | undefined;
+  labelledRows: number;
+  minLabels: number;
+  /** The challenger must be better by at least this much, in the metric's units. */
+  margin: number;
+}
+
+export interface PromotionDecision {
+  promote: boolean;
+  reason: string;
+}
+
+/** Champion vs challenger on the same labelled window: promote only a clear winner. */
+export function decidePromotion(input: PromotionInput): PromotionDecision {
+  if (input.labelledRows < input.minLabels) {
+    return {
+      promote: false,
+      reason: `${input.labelledRows} labelled rows, fewer than the ${input.minLabels} needed to compare`,
+    };
+  }
+  if (input.challenger === undefined || !Number.isFinite(input.challenger)) {
+    return { promote: false, reason: `the challenger has no ${input.metric} on the window` };
+  }
+  if (input.champion === undefined || !Number.isFinite(input.champion)) {
+    return { promote: true, reason: `no champion ${input.metric} to beat` };
+  }
+  const gain =
+    metricDirection(input.metric) === 'higher'
+      ? input.challenger - input.champion
+      : input.champion - input.challenger;
+  const promote = gain >= input.margin && gain > 0;
+  const words = `${input.metric}: challenger ${input.challenger.toFixed(4)}, champion ${input.champion.toFixed(4)}, margin ${input.margin}`;
+  return { promote, reason: promote ? `challenger wins (${words})` : `champion stays (${words})` };
+}
