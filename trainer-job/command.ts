@@ -1,12 +1,281 @@
+import { z } from 'zod';
 import { defineCommand } from '../core/command.js';
-import { UserError } from '../core/errors.js';
+import { fields, setting } from '../core/config.js';
+import { databaseSettings } from '../core/db/index.js';
+import { Task } from '../core/feature-schema.js';
+import { s3Settings } from '../core/object-store/index.js';
+import { createProgress } from './progress.js';
+import { TRAIN_DEFAULTS, trainModel } from './train.js';
 
-// Not built yet: tracked in issue #4. Says so plainly instead of pretending.
+const date = z
+  .string()
+  .refine((s) => !Number.isNaN(Date.parse(s)), 'expected a date such as 2001-03-01 or 2001-03-01T00:00:00Z')
+  .transform((s) => new Date(s));
+const optionalNumber = z.coerce.number().finite().optional();
+
+export const trainSettings = {
+  dataset: setting({
+    flag: 'dataset',
+    env: 'MLCYCLE_DATASET',
+    description: 'dataset: builtin:flights, a .parquet/.csv/.json file, or s3://bucket/key',
+    schema: z.string({ message: 'required: pass --dataset (e.g. builtin:flights)' }).min(1),
+  }),
+  out: setting({
+    flag: 'out',
+    env: 'MLCYCLE_OUT',
+    description: 'write the artifacts into this directory or s3:// prefix (the version directory itself)',
+    schema: z.string().min(1).optional(),
+  }),
+  store: setting({
+    flag: 'store',
+    env: 'MLCYCLE_STORE',
+    description: 'artifact store root used when --out is absent: <store>/models/<model>/<version>/',
+    schema: z.string().min(1).default(TRAIN_DEFAULTS.store),
+  }),
+  modelName: setting({
+    flag: 'model-name',
+    env: 'MLCYCLE_MODEL_NAME',
+    description: 'model name (default flights-delay for builtin:flights)',
+    schema: z
+      .string()
+      .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a DNS-1123 label, e.g. flights-delay')
+      .optional(),
+  }),
+  version: setting({
+    flag: 'version',
+    env: 'MLCYCLE_MODEL_VERSION',
+    description: 'version label (default: the next free vN in the registry, or v1)',
+    schema: z
+      .string()
+      .regex(/^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/, 'e.g. v3')
+      .optional(),
+  }),
+  task: setting({
+    flag: 'task',
+    env: 'MLCYCLE_TASK',
+    description: 'binary-classification or regression (default: from the target)',
+    schema: Task.optional(),
+  }),
+  target: setting({
+    flag: 'target',
+    env: 'MLCYCLE_TARGET',
+    description: 'target column (builtin:flights: delayed = delay >= 15 min, or delay for regression)',
+    schema: z.string().min(1).optional(),
+  }),
+  timeColumn: setting({
+    flag: 'time-column',
+    env: 'MLCYCLE_TIME_COLUMN',
+    description: 'timestamp column to split by time (default: the only timestamp column)',
+    schema: z.string().min(1).optional(),
+  }),
+  exclude: setting({
+    flag: 'exclude',
+    env: 'MLCYCLE_EXCLUDE',
+    description: 'comma-separated columns not to use as features',
+    schema: z
+      .string()
+      .default('')
+      .transform((s) =>
+        s
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean),
+      ),
+  }),
+  since: setting({
+    flag: 'since',
+    env: 'MLCYCLE_SINCE',
+    description: 'use rows at or after this time',
+    schema: date.optional(),
+  }),
+  until: setting({
+    flag: 'until',
+    env: 'MLCYCLE_UNTIL',
+    description: 'use rows before this time',
+    schema: date.optional(),
+  }),
+  rows: setting({
+    flag: 'rows',
+    env: 'MLCYCLE_ROWS',
+    description: `sample this many rows evenly over the period (builtin:flights default ${TRAIN_DEFAULTS.flightsRows})`,
+    schema: fields.positiveInt.optional(),
+  }),
+  seed: setting({
+    flag: 'seed',
+    env: 'MLCYCLE_SEED',
+    description: 'random seed',
+    schema: fields.nonNegativeInt.default(TRAIN_DEFAULTS.seed),
+  }),
+  trials: setting({
+    flag: 'trials',
+    env: 'MLCYCLE_TRIALS',
+    description: 'hyperparameter trials (random search + successive halving)',
+    schema: fields.positiveInt.max(256).default(TRAIN_DEFAULTS.trials),
+  }),
+  minRounds: setting({
+    flag: 'min-rounds',
+    env: 'MLCYCLE_MIN_ROUNDS',
+    description: 'trees per trial at the first halving rung',
+    schema: fields.positiveInt.default(TRAIN_DEFAULTS.minRounds),
+  }),
+  maxRounds: setting({
+    flag: 'max-rounds',
+    env: 'MLCYCLE_MAX_ROUNDS',
+    description: 'maximum trees of the final model (early stopping may stop sooner)',
+    schema: fields.positiveInt.max(5000).default(TRAIN_DEFAULTS.maxRounds),
+  }),
+  earlyStoppingRounds: setting({
+    flag: 'early-stopping-rounds',
+    env: 'MLCYCLE_EARLY_STOPPING_ROUNDS',
+    description: 'stop after this many trees without validation improvement (0 = never)',
+    schema: fields.nonNegativeInt.default(TRAIN_DEFAULTS.earlyStoppingRounds),
+  }),
+  validationFraction: setting({
+    flag: 'validation-fraction',
+    env: 'MLCYCLE_VALIDATION_FRACTION',
+    description: 'share of the (time-sorted) rows for validation',
+    schema: z.coerce.number().gt(0).lt(0.5).default(TRAIN_DEFAULTS.validationFraction),
+  }),
+  holdoutFraction: setting({
+    flag: 'holdout-fraction',
+    env: 'MLCYCLE_HOLDOUT_FRACTION',
+    description: 'share of the most recent rows held out for evaluation',
+    schema: z.coerce.number().gt(0).lt(0.5).default(TRAIN_DEFAULTS.holdoutFraction),
+  }),
+  trainUntil: setting({
+    flag: 'train-until',
+    env: 'MLCYCLE_TRAIN_UNTIL',
+    description: 'train on rows before this time (instead of the fractions)',
+    schema: date.optional(),
+  }),
+  validationUntil: setting({
+    flag: 'validation-until',
+    env: 'MLCYCLE_VALIDATION_UNTIL',
+    description: 'validate on rows before this time; the rest is the holdout',
+    schema: date.optional(),
+  }),
+  referenceRows: setting({
+    flag: 'reference-rows',
+    env: 'MLCYCLE_REFERENCE_ROWS',
+    description: 'rows of the holdout kept in reference.parquet',
+    schema: fields.positiveInt.default(TRAIN_DEFAULTS.referenceRows),
+  }),
+  gateMinRocAuc: setting({
+    flag: 'gate-min-roc-auc',
+    env: 'MLCYCLE_GATE_MIN_ROC_AUC',
+    description: `gate: minimum holdout ROC AUC (classification, default ${TRAIN_DEFAULTS.gate.minRocAuc})`,
+    schema: z.coerce.number().min(0).max(1).default(TRAIN_DEFAULTS.gate.minRocAuc),
+  }),
+  gateMinLift: setting({
+    flag: 'gate-min-lift',
+    env: 'MLCYCLE_GATE_MIN_LIFT',
+    description: `gate: margin over the baseline: ROC AUC points, or relative RMSE reduction (default ${TRAIN_DEFAULTS.gate.minLift})`,
+    schema: z.coerce.number().min(0).max(1).default(TRAIN_DEFAULTS.gate.minLift),
+  }),
+  gateMaxRmse: setting({
+    flag: 'gate-max-rmse',
+    env: 'MLCYCLE_GATE_MAX_RMSE',
+    description: 'gate: maximum holdout RMSE (regression)',
+    schema: optionalNumber,
+  }),
+  gateMinR2: setting({
+    flag: 'gate-min-r2',
+    env: 'MLCYCLE_GATE_MIN_R2',
+    description: 'gate: minimum holdout R² (regression)',
+    schema: optionalNumber,
+  }),
+  gateMustBeatChampion: setting({
+    flag: 'gate-must-beat-champion',
+    env: 'MLCYCLE_GATE_MUST_BEAT_CHAMPION',
+    description: 'gate: must beat the registry champion on the same holdout',
+    schema: z.boolean().default(false),
+    boolean: true,
+  }),
+  noRegister: setting({
+    flag: 'no-register',
+    env: 'MLCYCLE_NO_REGISTER',
+    description: 'write the artifacts only; do not record the version in the registry',
+    schema: z.boolean().default(false),
+    boolean: true,
+  }),
+  quiet: setting({
+    flag: 'quiet',
+    env: 'MLCYCLE_QUIET',
+    description: 'no progress output',
+    schema: z.boolean().default(false),
+    boolean: true,
+  }),
+  ...databaseSettings,
+  ...s3Settings,
+};
+
 export const trainCommand = defineCommand({
   name: 'train',
-  summary: '(not available yet, issue #4)',
-  settings: {},
-  run: async () => {
-    throw new UserError('`mlcycle train` is not available in this build yet (issue #4)', { exitCode: 69 });
+  summary: 'train, evaluate, gate and register a model version',
+  description: [
+    'Trains a gradient-boosted tree model (tuned by random search + successive halving) and a',
+    'linear baseline on a time split of the dataset, evaluates them on the holdout, applies the',
+    'quality gate, exports one ONNX graph (preprocessing + model), checks it against the',
+    'TypeScript model, writes model.onnx, schema.json, metrics.json, trials.json,',
+    'reference.parquet, report.html and manifest.json, and records the version in the registry.',
+    'Prints a JSON summary on stdout. Exit codes: 0 trained (registered or rejected by the gate),',
+    '2 bad settings, 3 bad data, 1 unexpected failure.',
+  ].join('\n'),
+  settings: trainSettings,
+  run: async (v) => {
+    const result = await trainModel({
+      dataset: v.dataset,
+      out: v.out,
+      store: v.store,
+      modelName: v.modelName,
+      version: v.version,
+      task: v.task,
+      target: v.target,
+      timeColumn: v.timeColumn,
+      exclude: v.exclude,
+      since: v.since,
+      until: v.until,
+      rows: v.rows,
+      seed: v.seed,
+      trials: v.trials,
+      minRounds: v.minRounds,
+      maxRounds: v.maxRounds,
+      earlyStoppingRounds: v.earlyStoppingRounds,
+      validationFraction: v.validationFraction,
+      holdoutFraction: v.holdoutFraction,
+      trainUntil: v.trainUntil,
+      validationUntil: v.validationUntil,
+      referenceRows: v.referenceRows,
+      gate: {
+        minRocAuc: v.gateMinRocAuc,
+        minLift: v.gateMinLift,
+        maxRmse: v.gateMaxRmse,
+        minR2: v.gateMinR2,
+        mustBeatChampion: v.gateMustBeatChampion,
+      },
+      register: !v.noRegister,
+      databaseUrl: v.databaseUrl,
+      dataDir: v.dataDir,
+      s3: v,
+      progress: createProgress(process.stderr, !v.quiet),
+    });
+    const summary = {
+      model: result.modelName,
+      version: result.version,
+      task: result.task,
+      status: result.status,
+      deployable: result.deployable,
+      registered: result.registered,
+      gate: { passed: result.gate.passed, reasons: result.gate.reasons },
+      holdout: result.metrics.holdout,
+      baseline: result.metrics.baseline,
+      onnx_parity: result.metrics.onnx_parity,
+      artifact_root: result.artifactRoot,
+      artifacts: result.artifacts,
+      schema_digest: result.schemaDigest,
+      seconds: Number(result.seconds.toFixed(2)),
+    };
+    process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    return 0;
   },
 });

@@ -36,3 +36,24 @@ export function featureImportance(model: GbdtModel): number[] {
   const total = gain.reduce((a, b) => a + b, 0);
   return gain.map((g) => (total > 0 ? g / total : 0));
 }
+
+/**
+ * Raw scores computed the way onnxruntime's TreeEnsembleRegressor does: leaf weights and the
+ * sum in float32, tree by tree, the base value added last. The exported model is evaluated
+ * with these, so the metrics describe exactly what serving computes.
+ */
+export function predictRawFloat32(
+  model: GbdtModel,
+  features: readonly Float32Array[],
+  numRows: number,
+): Float64Array {
+  const acc = new Float32Array(numRows);
+  for (const tree of model.trees) {
+    const weights = Float32Array.from(tree.value);
+    for (let i = 0; i < numRows; i++) acc[i] = acc[i]! + weights[leafOfRow(tree, features, i)]!;
+  }
+  const base = Math.fround(model.baseScore);
+  const out = new Float64Array(numRows);
+  for (let i = 0; i < numRows; i++) out[i] = Math.fround(acc[i]! + base);
+  return out;
+}

@@ -1,0 +1,102 @@
+import { canonicalJson, sha256 } from '../core/digest.js';
+import { UserError } from '../core/errors.js';
+import {
+  joinKey,
+  type ObjectStore,
+  openObjectStore,
+  type S3SettingsValues,
+} from '../core/object-store/index.js';
+import type { ArtifactRecord } from '../core/registry.js';
+
+export const MANIFEST = 'manifest.json';
+
+/**
+ * The directory (or s3:// prefix) of one model version. Artifacts are written one by one
+ * (each atomically), and `manifest.json` — the digest of every artifact — last: a directory
+ * without a manifest is not a model version, so a failed run never looks complete. On
+ * failure the written artifacts are removed.
+ */
+export class VersionDirectory {
+  private readonly written: ArtifactRecord[] = [];
+
+  private constructor(
+    readonly store: ObjectStore,
+    readonly prefix: string,
+  ) {}
+
+  /** `out` is the version directory itself; otherwise `<store>/models/<model>/<version>/`. */
+  static open(
+    target: { out?: string | undefined; store: string },
+    modelName: string,
+    version: string,
+    s3: S3SettingsValues,
+  ): VersionDirectory {
+    if (target.out) return new VersionDirectory(openObjectStore(target.out, s3), '');
+    return new VersionDirectory(openObjectStore(target.store, s3), joinKey('models', modelName, version));
+  }
+
+  get root(): string {
+    return this.prefix === '' ? this.store.root : this.store.uriFor(this.prefix);
+  }
+
+  key(name: string): string {
+    return this.prefix === '' ? name : joinKey(this.prefix, name);
+  }
+
+  /**
+   * Refuses a directory that already holds another complete version; the same version is
+   * replaced (a retried run converges), its old manifest removed first.
+   */
+  async claim(modelName: string, version: string): Promise<void> {
+    const manifestKey = this.key(MANIFEST);
+    if (!(await this.store.exists(manifestKey))) return;
+    let existing: { modelName?: string; version?: string } = {};
+    try {
+      existing = JSON.parse((await this.store.get(manifestKey)).toString('utf8'));
+    } catch {
+      // An unreadable manifest is treated as someone else's version.
+    }
+    if (existing.modelName !== modelName || existing.version !== version) {
+      throw new UserError(
+        `${this.root} already holds model version ${existing.modelName ?? '?'}/${existing.version ?? '?'}: choose another --out (or pass --version ${existing.version ?? ''} to replace it)`,
+      );
+    }
+    await this.store.delete(manifestKey);
+  }
+
+  async put(name: string, body: Uint8Array | string, contentType: string): Promise<ArtifactRecord> {
+    const key = this.key(name);
+    await this.store.put(key, body, contentType);
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+    const record: ArtifactRecord = {
+      name,
+      uri: this.store.uriFor(key),
+      sha256: sha256(bytes),
+      sizeBytes: bytes.byteLength,
+    };
+    this.written.push(record);
+    return record;
+  }
+
+  /** Writes the manifest last: from now on the directory is a complete version. */
+  async seal(modelName: string, version: string, extra: Record<string, unknown>): Promise<ArtifactRecord[]> {
+    const manifest = {
+      modelName,
+      version,
+      ...extra,
+      artifacts: this.written.map((a) => ({ name: a.name, sha256: a.sha256, sizeBytes: a.sizeBytes })),
+    };
+    await this.store.put(
+      this.key(MANIFEST),
+      `${JSON.stringify(JSON.parse(canonicalJson(manifest)), null, 2)}\n`,
+      'application/json',
+    );
+    return [...this.written];
+  }
+
+  /** Removes what this run wrote (best effort: the manifest is absent anyway). */
+  async discard(): Promise<void> {
+    for (const a of this.written) await this.store.delete(this.key(a.name)).catch(() => {});
+    this.written.length = 0;
+  }
+}

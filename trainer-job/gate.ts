@@ -1,0 +1,109 @@
+import type { Task } from '../core/feature-schema.js';
+
+/**
+ * The quality gate: the decision whether a trained version may be deployed. Every check that
+ * fails adds a reason; the version passes when there are none.
+ */
+export interface GateOptions {
+  /** Classification: minimum holdout ROC AUC. */
+  minRocAuc?: number | undefined;
+  /**
+   * Must beat the trivial baseline by this margin: ROC AUC points (classification) or the
+   * relative RMSE reduction (regression, 0.05 = 5% lower RMSE).
+   */
+  minLift: number;
+  /** Regression: maximum holdout RMSE. */
+  maxRmse?: number | undefined;
+  /** Regression: minimum holdout R². */
+  minR2?: number | undefined;
+  mustBeatChampion: boolean;
+}
+
+export interface ChampionComparison {
+  version: string;
+  /** The champion's metric on this run's holdout (roc_auc or rmse); undefined if it could not be scored. */
+  value?: number | undefined;
+  error?: string | undefined;
+}
+
+export interface GateOutcome {
+  passed: boolean;
+  reasons: string[];
+  checks: { name: string; passed: boolean; detail: string }[];
+}
+
+const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : String(x));
+
+export function evaluateGate(
+  task: Task,
+  holdout: Record<string, number>,
+  baseline: Record<string, number>,
+  options: GateOptions,
+  champion?: ChampionComparison | undefined,
+): GateOutcome {
+  const checks: GateOutcome['checks'] = [];
+  const check = (name: string, passed: boolean, detail: string) => checks.push({ name, passed, detail });
+  if (task === 'binary-classification') {
+    const auc = holdout.roc_auc!;
+    if (options.minRocAuc !== undefined) {
+      check(
+        'min_roc_auc',
+        auc >= options.minRocAuc,
+        `holdout ROC AUC ${fmt(auc)} vs required ${fmt(options.minRocAuc)}`,
+      );
+    }
+    const lift = auc - baseline.roc_auc!;
+    check(
+      'min_lift',
+      lift >= options.minLift,
+      `ROC AUC lift over the baseline ${fmt(lift)} vs required ${fmt(options.minLift)}`,
+    );
+    check(
+      'log_loss_beats_baseline',
+      holdout.log_loss! < baseline.log_loss!,
+      `holdout log loss ${fmt(holdout.log_loss!)} vs baseline ${fmt(baseline.log_loss!)}`,
+    );
+  } else {
+    const rmse = holdout.rmse!;
+    const lift = 1 - rmse / baseline.rmse!;
+    check(
+      'min_lift',
+      lift >= options.minLift,
+      `RMSE reduction over the baseline ${fmt(lift)} vs required ${fmt(options.minLift)}`,
+    );
+    if (options.maxRmse !== undefined) {
+      check(
+        'max_rmse',
+        rmse <= options.maxRmse,
+        `holdout RMSE ${fmt(rmse)} vs allowed ${fmt(options.maxRmse)}`,
+      );
+    }
+    if (options.minR2 !== undefined) {
+      check(
+        'min_r2',
+        holdout.r2! >= options.minR2,
+        `holdout R² ${fmt(holdout.r2!)} vs required ${fmt(options.minR2)}`,
+      );
+    }
+  }
+  if (options.mustBeatChampion && champion) {
+    const metric = task === 'binary-classification' ? 'roc_auc' : 'rmse';
+    if (champion.value === undefined) {
+      check(
+        'beats_champion',
+        false,
+        `champion ${champion.version} could not be scored: ${champion.error ?? 'unknown error'}`,
+      );
+    } else {
+      const ours = holdout[metric]!;
+      const better = metric === 'roc_auc' ? ours > champion.value : ours < champion.value;
+      check(
+        'beats_champion',
+        better,
+        `holdout ${metric} ${fmt(ours)} vs champion ${champion.version} ${fmt(champion.value)} on the same rows`,
+      );
+    }
+  }
+  const reasons = checks.filter((c) => !c.passed).map((c) => `${c.name}: ${c.detail}`);
+  return { passed: reasons.length === 0, reasons, checks };
+}
