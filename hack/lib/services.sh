@@ -13,7 +13,7 @@
 #   MLCYCLE_PG_BINDIR    PostgreSQL server binaries          (default: newest installed)
 # Non-default ports keep clear of a system PostgreSQL on 5432 and MinIO's usual 9000.
 
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # the variables are used by the sourcing scripts
 
 STATE="${MLCYCLE_STATE:-/tmp/mlcycle-services}"
 STATE="${STATE%/}"
@@ -103,7 +103,7 @@ find_pg_bin() {
   else
     PG_BIN=""
     # Newest major version first (sort -V), Debian's layout.
-    for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -rV); do
+    for dir in $(printf '%s\n' /usr/lib/postgresql/*/bin | sort -rV); do
       if [[ -x "$dir/postgres" && -x "$dir/initdb" && -x "$dir/psql" ]]; then
         PG_BIN="$dir"
         break
@@ -251,6 +251,7 @@ minio_start() {
   # (a CI step or a test runner that started services-up). The inner shell writes its
   # own pid, then execs MinIO, so the pid file holds MinIO's pid. 8>&- as in pg_start.
   # MINIO_UPDATE=off: no update checks against the internet (there is none here).
+  # shellcheck disable=SC2016  # $$ and $1 are for the inner shell
   MINIO_ROOT_USER="$S3_ACCESS_KEY" MINIO_ROOT_PASSWORD="$S3_SECRET_KEY" \
     MINIO_SITE_REGION="$S3_REGION" MINIO_UPDATE=off MINIO_BROWSER=on \
     setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$MINIO_PID" \
