@@ -111,13 +111,14 @@ find_pg_bin() {
     done
     if [[ -z "$PG_BIN" ]]; then
       [[ $EUID -eq 0 ]] || die "PostgreSQL server not installed; as root: apt-get install postgresql"
+      [[ "${1:-}" != installed ]] || die "apt-get installed postgresql, but no server binaries in /usr/lib/postgresql"
       log "installing PostgreSQL from Debian's packages"
       # The package also creates a default cluster on port 5432; we leave it alone and
-      # run our own cluster on $PG_PORT.
+      # run our own cluster on $PG_PORT. The lock timeout waits out a concurrent apt.
       export DEBIAN_FRONTEND=noninteractive
-      apt-get update -qq >&2
-      apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends postgresql >&2
-      find_pg_bin
+      apt-get -o DPkg::Lock::Timeout=300 update -qq >&2
+      apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends postgresql >&2
+      find_pg_bin installed
       return
     fi
   fi
