@@ -80,6 +80,7 @@ export async function prepareData(options: DataOptions): Promise<PreparedData> {
       );
     }
   }
+  for (const name of featureNames) checkFeatureName(name, targetName);
   if (featureNames.length === 0)
     throw new DataError(`dataset ${options.dataset} has no feature columns left`);
 
@@ -125,6 +126,23 @@ export async function prepareData(options: DataOptions): Promise<PreparedData> {
     rowsRead: table.numRows,
     rowsDropped: table.numRows - usable.length,
   };
+}
+
+const FEATURE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+// reference.parquet and the prediction logs add these columns beside the features.
+const RESERVED = new Set(['prediction', 'probability']);
+
+function checkFeatureName(name: string, target: string): void {
+  if (!FEATURE_NAME.test(name)) {
+    throw new DataError(
+      `column ${JSON.stringify(name)} cannot be a feature name (a letter or _ then up to 62 letters, digits or _): rename it or drop it with --exclude`,
+    );
+  }
+  if (RESERVED.has(name) || name === target) {
+    throw new DataError(
+      `column ${name} cannot be a feature: the name is reserved for the model's output; drop it with --exclude ${name}`,
+    );
+  }
 }
 
 function flightsTarget(table: Table, task: Task | undefined, target: string | undefined) {
