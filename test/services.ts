@@ -5,7 +5,9 @@
 export function requireEnv(name: string): string {
   const value = process.env[name];
   if (!value) {
-    throw new Error(`${name} is not set: start the test services with hack/services-up (npm test does it for you)`);
+    throw new Error(
+      `${name} is not set: start the test services with hack/services-up (npm test does it for you)`,
+    );
   }
   return value;
 }
