@@ -1,0 +1,326 @@
+import type {
+  V1CronJob,
+  V1Deployment,
+  V1Job,
+  V1PodSpec,
+  V1ResourceRequirements,
+  V1Service,
+} from '@kubernetes/client-node';
+import {
+  API_VERSION,
+  type CustomObject,
+  type DriftMonitor,
+  type ModelDeployment,
+  type ModelVersion,
+  type OwnerReference,
+  type ResourceRequirements,
+} from '../core/resources/index.js';
+import { ANNOTATIONS, driftCronJobName, LABELS, MANAGER, serverName, trainerJobName } from './naming.js';
+import type { WorkloadConfig } from './workload-config.js';
+
+/**
+ * Builders of the objects the operator owns. Pure functions of the custom resource and the
+ * operator's configuration, so a reconcile can compare what exists with what should.
+ */
+
+export const SERVER_PORT = 8080;
+
+export function ownerRef(owner: CustomObject<unknown, unknown>): OwnerReference {
+  if (!owner.metadata.uid) throw new Error(`${owner.kind} ${owner.metadata.name} has no uid yet`);
+  return {
+    apiVersion: API_VERSION,
+    kind: owner.kind,
+    name: owner.metadata.name,
+    uid: owner.metadata.uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+export function artifactPrefix(cfg: WorkloadConfig, model: string, version: string): string {
+  return `${cfg.artifactRoot.replace(/\/+$/, '')}/models/${model}/${version}`;
+}
+
+const podSecurityContext = {
+  runAsNonRoot: true,
+  runAsUser: 10001,
+  runAsGroup: 10001,
+  fsGroup: 10001,
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
+const containerSecurityContext = {
+  readOnlyRootFilesystem: true,
+  allowPrivilegeEscalation: false,
+  capabilities: { drop: ['ALL'] },
+};
+
+function resources(
+  r: ResourceRequirements | undefined,
+  fallback: V1ResourceRequirements,
+): V1ResourceRequirements {
+  if (!r) return fallback;
+  const asStrings = (m: Record<string, string | number> | undefined) =>
+    m ? Object.fromEntries(Object.entries(m).map(([k, v]) => [k, String(v)])) : undefined;
+  return { requests: asStrings(r.requests), limits: asStrings(r.limits) };
+}
+
+/** The common shape of every mlcycle Pod: non-root, read-only root, scratch space in /tmp. */
+function podSpec(
+  cfg: WorkloadConfig,
+  c: {
+    name: string;
+    args: string[];
+    resources: V1ResourceRequirements;
+    env?: { name: string; value: string }[];
+  },
+  extra: Partial<V1PodSpec>,
+): V1PodSpec {
+  return {
+    securityContext: podSecurityContext,
+    automountServiceAccountToken: false,
+    volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '2Gi' } }],
+    containers: [
+      {
+        name: c.name,
+        image: cfg.image,
+        imagePullPolicy: cfg.imagePullPolicy,
+        args: c.args,
+        envFrom: [{ secretRef: { name: cfg.workloadSecret } }],
+        env: [{ name: 'MLCYCLE_DATA_DIR', value: '/tmp/mlcycle' }, ...(c.env ?? [])],
+        resources: c.resources,
+        securityContext: containerSecurityContext,
+        volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+        terminationMessagePolicy: 'FallbackToLogsOnError',
+      },
+    ],
+    ...extra,
+  };
+}
+
+/** `mlcycle train` arguments for a ModelVersion spec. */
+export function trainerArgs(mv: ModelVersion, cfg: WorkloadConfig): string[] {
+  const s = mv.spec;
+  const args = [
+    'train',
+    '--dataset',
+    s.dataset.uri,
+    '--model-name',
+    s.model,
+    '--model-version',
+    s.version,
+    '--task',
+    s.task,
+    '--out',
+    artifactPrefix(cfg, s.model, s.version),
+    '--seed',
+    String(s.training?.seed ?? 42),
+  ];
+  const opt = (flag: string, v: string | number | boolean | undefined) => {
+    if (v !== undefined) args.push(flag, String(v));
+  };
+  opt('--target', s.dataset.target);
+  opt('--time-column', s.dataset.timeColumn);
+  opt('--limit', s.dataset.limit);
+  opt('--since', s.dataset.since);
+  opt('--until', s.dataset.until);
+  opt('--validation-fraction', s.dataset.split?.validation);
+  opt('--holdout-fraction', s.dataset.split?.holdout);
+  opt('--algorithm', s.training?.algorithm);
+  opt('--trials', s.training?.trials);
+  opt('--gate-min-roc-auc', s.gate?.minRocAuc);
+  opt('--gate-max-rmse', s.gate?.maxRmse);
+  opt('--gate-min-lift', s.gate?.minLiftOverBaseline);
+  if (s.gate?.mustBeatChampion) args.push('--gate-beat-champion');
+  return args;
+}
+
+export function trainerJob(mv: ModelVersion, cfg: WorkloadConfig): V1Job {
+  const generation = mv.metadata.generation ?? 1;
+  const name = trainerJobName(mv.metadata.name, generation);
+  const labels = {
+    [LABELS.managedBy]: MANAGER,
+    [LABELS.partOf]: 'mlcycle',
+    [LABELS.component]: 'trainer',
+    [LABELS.modelVersion]: mv.metadata.name,
+    [LABELS.generation]: String(generation),
+  };
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name, namespace: mv.metadata.namespace, labels, ownerReferences: [ownerRef(mv)] },
+    spec: {
+      // A failed training is nearly always deterministic (bad data, gate, bug): no blind retries.
+      backoffLimit: 0,
+      activeDeadlineSeconds: 6 * 3600,
+      template: {
+        metadata: { labels },
+        spec: podSpec(
+          cfg,
+          {
+            name: 'trainer',
+            args: trainerArgs(mv, cfg),
+            resources: resources(mv.spec.resources, {
+              requests: { cpu: '1', memory: '1Gi' },
+              limits: { memory: '6Gi' },
+            }),
+          },
+          { restartPolicy: 'Never' },
+        ),
+      },
+    },
+  };
+}
+
+export function serverLabels(md: ModelDeployment): Record<string, string> {
+  return { [LABELS.component]: 'inference-server', [LABELS.modelDeployment]: md.metadata.name };
+}
+
+export function serverDeployment(md: ModelDeployment, mv: ModelVersion, cfg: WorkloadConfig): V1Deployment {
+  const name = serverName(md.metadata.name);
+  const selector = serverLabels(md);
+  const labels = { ...selector, [LABELS.managedBy]: MANAGER, [LABELS.partOf]: 'mlcycle' };
+  const args = [
+    'serve',
+    '--model-name',
+    mv.spec.model,
+    '--model-version',
+    mv.spec.version,
+    '--port',
+    String(SERVER_PORT),
+  ];
+  if (md.spec.maxBatch !== undefined) args.push('--batch-max', String(md.spec.maxBatch));
+  if (md.spec.logging?.queueBound !== undefined)
+    args.push('--log-queue-max', String(md.spec.logging.queueBound));
+  const probe = (path: string) => ({
+    httpGet: { path, port: 'http' },
+    periodSeconds: 5,
+    timeoutSeconds: 3,
+    failureThreshold: 3,
+  });
+  const spec = podSpec(
+    cfg,
+    {
+      name: 'server',
+      args,
+      resources: resources(md.spec.resources, {
+        requests: { cpu: '250m', memory: '512Mi' },
+        limits: { memory: '2Gi' },
+      }),
+    },
+    { terminationGracePeriodSeconds: 45 },
+  );
+  const container = spec.containers[0];
+  if (container) {
+    container.ports = [{ name: 'http', containerPort: SERVER_PORT, protocol: 'TCP' }];
+    container.readinessProbe = probe('/readyz');
+    container.livenessProbe = { ...probe('/healthz'), initialDelaySeconds: 10 };
+  }
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: md.metadata.namespace, labels, ownerReferences: [ownerRef(md)] },
+    spec: {
+      replicas: md.spec.replicas,
+      selector: { matchLabels: selector },
+      // A new version only takes traffic once ready; the old one serves until then.
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+      revisionHistoryLimit: 5,
+      template: {
+        metadata: {
+          labels: { ...labels, [LABELS.modelVersion]: mv.metadata.name },
+          annotations: { [ANNOTATIONS.servingVersion]: mv.metadata.name },
+        },
+        spec,
+      },
+    },
+  };
+}
+
+export function serverService(md: ModelDeployment): V1Service {
+  const name = serverName(md.metadata.name);
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name,
+      namespace: md.metadata.namespace,
+      labels: { ...serverLabels(md), [LABELS.managedBy]: MANAGER, [LABELS.partOf]: 'mlcycle' },
+      ownerReferences: [ownerRef(md)],
+    },
+    spec: {
+      selector: serverLabels(md),
+      ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }],
+    },
+  };
+}
+
+export function driftArgs(dm: DriftMonitor, serving: ModelVersion, cfg: WorkloadConfig): string[] {
+  const ns = dm.metadata.namespace ?? 'default';
+  const args = [
+    'drift',
+    '--model-name',
+    serving.spec.model,
+    '--model-version',
+    serving.spec.version,
+    '--window',
+    dm.spec.window,
+    '--out',
+    `${cfg.artifactRoot.replace(/\/+$/, '')}/drift/${ns}/${dm.metadata.name}`,
+    '--drift-monitor',
+    `${ns}/${dm.metadata.name}`,
+  ];
+  const opt = (flag: string, v: string | number | undefined) => {
+    if (v !== undefined) args.push(flag, String(v));
+  };
+  opt('--drift-share', dm.spec.drift?.share);
+  if (dm.spec.drift?.method && dm.spec.drift.method !== 'auto') opt('--method', dm.spec.drift.method);
+  opt('--threshold', dm.spec.drift?.threshold);
+  opt('--quality-tolerance', dm.spec.quality?.tolerance);
+  opt('--min-labels', dm.spec.quality?.minLabels);
+  opt('--sustained-runs', dm.spec.actions?.sustainedDriftRuns);
+  opt('--alert-webhook', dm.spec.actions?.alertWebhook);
+  return args;
+}
+
+export function driftCronJob(dm: DriftMonitor, serving: ModelVersion, cfg: WorkloadConfig): V1CronJob {
+  const name = driftCronJobName(dm.metadata.name);
+  const labels = {
+    [LABELS.managedBy]: MANAGER,
+    [LABELS.partOf]: 'mlcycle',
+    [LABELS.component]: 'drift',
+    [LABELS.driftMonitor]: dm.metadata.name,
+  };
+  const spec = podSpec(
+    cfg,
+    {
+      name: 'drift',
+      args: driftArgs(dm, serving, cfg),
+      resources: { requests: { cpu: '500m', memory: '512Mi' }, limits: { memory: '4Gi' } },
+    },
+    {
+      restartPolicy: 'Never',
+      serviceAccountName: cfg.driftServiceAccount,
+      // The drift Job writes its verdict into the DriftMonitor status: it needs its token.
+      automountServiceAccountToken: true,
+    },
+  );
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'CronJob',
+    metadata: { name, namespace: dm.metadata.namespace, labels, ownerReferences: [ownerRef(dm)] },
+    spec: {
+      schedule: dm.spec.schedule,
+      timeZone: 'Etc/UTC',
+      suspend: dm.spec.suspend,
+      concurrencyPolicy: 'Forbid',
+      startingDeadlineSeconds: 600,
+      successfulJobsHistoryLimit: 3,
+      failedJobsHistoryLimit: 3,
+      jobTemplate: {
+        metadata: { labels },
+        spec: { backoffLimit: 1, activeDeadlineSeconds: 3600, template: { metadata: { labels }, spec } },
+      },
+    },
+  };
+}

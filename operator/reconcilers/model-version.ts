@@ -1,0 +1,311 @@
+import { errorMessage } from '../../core/errors.js';
+import { getVersion, type StoredVersion } from '../../core/registry.js';
+import {
+  type Condition,
+  type ModelVersion,
+  ModelVersionKind,
+  type ModelVersionPhase,
+  type ModelVersionStatus,
+  setCondition,
+} from '../../core/resources/index.js';
+import { trainerJob } from '../children.js';
+import {
+  childPaths,
+  type JobView,
+  type OperatorContext,
+  readCustom,
+  rfc3339,
+  writeStatus,
+} from '../context.js';
+import type { ReconcileResult, Reconciler } from '../controller.js';
+import { isAlreadyExists } from '../kube/client.js';
+import { LABELS, trainerJobName } from '../naming.js';
+
+const TERMINAL: readonly ModelVersionPhase[] = ['Registered', 'Rejected', 'Failed'];
+
+type JobState = 'pending' | 'running' | 'succeeded' | 'failed';
+
+export function jobState(job: JobView): JobState {
+  const c = job.status?.conditions ?? [];
+  if (c.some((x) => (x.type === 'Complete' || x.type === 'SuccessCriteriaMet') && x.status === 'True'))
+    return 'succeeded';
+  if (c.some((x) => (x.type === 'Failed' || x.type === 'FailureTarget') && x.status === 'True'))
+    return 'failed';
+  return (job.status?.active ?? 0) > 0 ? 'running' : 'pending';
+}
+
+/**
+ * ModelVersion → one trainer Job per generation → phase from the registry.
+ *
+ * How the operator learns the outcome: the trainer registers the version in PostgreSQL (status,
+ * gate outcome and reasons, metrics, artifact URIs and digests) in one transaction before it
+ * exits 0; the operator reads that row once the Job has succeeded. The registry is the
+ * authority (it is what `mlcycle serve --model-name/--model-version` loads), so the status
+ * can never claim a version the registry does not have. A failed Job's cause comes from its
+ * Pod's termination message (terminationMessagePolicy FallbackToLogsOnError: the last lines
+ * of the trainer's log, which end with its one-line error).
+ */
+export class ModelVersionReconciler implements Reconciler {
+  readonly kind = 'ModelVersion';
+
+  constructor(private readonly ctx: OperatorContext) {}
+
+  async reconcile(namespace: string, name: string): Promise<ReconcileResult | undefined> {
+    const ctx = this.ctx;
+    const mv = await readCustom<ModelVersion>(ctx, ModelVersionKind, namespace, name);
+    if (!mv || mv.metadata.deletionTimestamp) return undefined;
+    const generation = mv.metadata.generation ?? 1;
+    const status: ModelVersionStatus = { ...(mv.status ?? {}) };
+    if (status.observedGeneration === generation && status.phase && TERMINAL.includes(status.phase)) {
+      return undefined; // this generation's outcome is recorded; nothing left to do
+    }
+
+    await ctx.namespaces.ensure(ctx, namespace);
+    await this.stopOlderGenerations(mv, generation);
+
+    const jobName = trainerJobName(name, generation);
+    let job: JobView | undefined =
+      ctx.caches.jobs.get(namespace, jobName) ??
+      (await ctx.client.getOrUndefined<JobView>(childPaths.job(namespace, jobName)));
+    if (!job) job = await this.createJob(mv);
+
+    const state = jobState(job);
+    const next: ModelVersionStatus = {
+      ...status,
+      observedGeneration: generation,
+      jobName,
+      startTime:
+        status.jobName === jobName && status.startTime
+          ? status.startTime
+          : (job.metadata?.creationTimestamp ?? rfc3339(ctx.now())),
+    };
+    if (status.observedGeneration !== generation) {
+      // A new generation starts from a clean slate: the previous outcome no longer describes the spec.
+      for (const k of [
+        'holdout',
+        'baseline',
+        'gate',
+        'artifacts',
+        'score',
+        'scoreMetric',
+        'completionTime',
+        'message',
+      ] as const)
+        delete next[k];
+    }
+
+    if (state === 'pending' || state === 'running') {
+      const phase = state === 'running' ? 'Training' : 'Pending';
+      Object.assign(next, {
+        phase,
+        message:
+          state === 'running' ? `trainer Job ${jobName} is running` : `trainer Job ${jobName} is starting`,
+      });
+      next.conditions = this.conditions(next.conditions, generation, {
+        Trained: ['Unknown', state === 'running' ? 'JobRunning' : 'JobPending', next.message ?? ''],
+        Ready: ['False', 'Training', 'the version is not trained yet'],
+      });
+      await writeStatus(ctx, ModelVersionKind, mv, next);
+      return undefined; // the Job's next change brings us back
+    }
+
+    if (state === 'failed') {
+      const cause = await this.failureCause(namespace, jobName, job);
+      return this.finish(mv, next, 'Failed', `training failed: ${cause}`, 'Warning', 'TrainingFailed', {
+        Trained: ['False', 'JobFailed', cause],
+        Ready: ['False', 'TrainingFailed', cause],
+      });
+    }
+
+    // Succeeded: the registry says what came out.
+    let stored: StoredVersion | undefined;
+    try {
+      stored = await getVersion(await ctx.registry(), mv.spec.model, mv.spec.version);
+    } catch (err) {
+      throw new Error(
+        `cannot read the registry for ${mv.spec.model}/${mv.spec.version}: ${errorMessage(err)}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    if (!stored || stored.status === 'training') {
+      const why = `trainer Job ${jobName} succeeded but the registry has no finished record of ${mv.spec.model}/${mv.spec.version}`;
+      return this.finish(mv, next, 'Failed', why, 'Warning', 'NotRegistered', {
+        Trained: ['True', 'JobSucceeded', `trainer Job ${jobName} completed`],
+        Ready: ['False', 'NotRegistered', why],
+      });
+    }
+    Object.assign(next, outcomeFields(stored), {
+      completionTime: job.status?.completionTime ?? rfc3339(ctx.now()),
+    });
+    const reasons = stored.gate.reasons.join('; ');
+    if (stored.status === 'registered' && stored.deployable) {
+      const headline = next.scoreMetric
+        ? `holdout ${next.scoreMetric} ${next.score?.toFixed(4)}`
+        : 'registered';
+      return this.finish(
+        mv,
+        next,
+        'Registered',
+        `${headline}; gate passed${reasons ? `: ${reasons}` : ''}`,
+        'Normal',
+        'Registered',
+        {
+          Trained: ['True', 'JobSucceeded', `trainer Job ${jobName} completed`],
+          Ready: ['True', 'Registered', 'registered and deployable'],
+        },
+      );
+    }
+    if (stored.status === 'rejected' || stored.gate.passed === false) {
+      const why = `rejected by the gate: ${reasons || 'no reason recorded'}`;
+      return this.finish(mv, next, 'Rejected', why, 'Warning', 'Rejected', {
+        Trained: ['True', 'JobSucceeded', `trainer Job ${jobName} completed`],
+        Ready: ['False', 'GateFailed', why],
+      });
+    }
+    const why = `the registry records ${mv.spec.model}/${mv.spec.version} as ${stored.status}${reasons ? `: ${reasons}` : ''}`;
+    return this.finish(mv, next, 'Failed', why, 'Warning', 'TrainingFailed', {
+      Trained: ['False', 'RunFailed', why],
+      Ready: ['False', 'TrainingFailed', why],
+    });
+  }
+
+  private conditions(
+    current: Condition[] | undefined,
+    generation: number,
+    set: Record<string, [Condition['status'], string, string]>,
+  ): Condition[] {
+    let list = current ?? [];
+    for (const [type, [status, reason, message]] of Object.entries(set)) {
+      list = setCondition(
+        list,
+        { type, status, reason, message, observedGeneration: generation },
+        this.ctx.now(),
+      );
+    }
+    return list;
+  }
+
+  private async finish(
+    mv: ModelVersion,
+    next: ModelVersionStatus,
+    phase: ModelVersionPhase,
+    message: string,
+    eventType: 'Normal' | 'Warning',
+    reason: string,
+    conditions: Record<string, [Condition['status'], string, string]>,
+  ): Promise<undefined> {
+    next.phase = phase;
+    next.message = message;
+    next.completionTime ??= rfc3339(this.ctx.now());
+    next.conditions = this.conditions(next.conditions, next.observedGeneration ?? 1, conditions);
+    const wasRecorded =
+      mv.status?.phase === phase && mv.status.observedGeneration === next.observedGeneration;
+    await writeStatus(this.ctx, ModelVersionKind, mv, next);
+    if (!wasRecorded) await this.ctx.events.emit(mv, eventType, reason, message);
+    return undefined;
+  }
+
+  /** Creates the generation's Job; if it already exists (another replica, a restart), uses that one. */
+  private async createJob(mv: ModelVersion): Promise<JobView> {
+    const ctx = this.ctx;
+    const ns = mv.metadata.namespace ?? 'default';
+    const desired = trainerJob(mv, ctx.config);
+    const name = desired.metadata?.name ?? '';
+    try {
+      const created = await ctx.client.create<JobView>(childPaths.jobs(ns), desired);
+      ctx.metrics.childrenCreated.inc({ kind: 'Job' });
+      await ctx.events.emit(mv, 'Normal', 'TrainingStarted', `created trainer Job ${name}`);
+      return created;
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+      const existing = await ctx.client.getOrUndefined<JobView>(childPaths.job(ns, name));
+      if (!existing) throw new Error(`trainer Job ${name} exists and vanished; retrying`);
+      return existing;
+    }
+  }
+
+  /** A spec change makes the old generation's running Job pointless: stop it. */
+  private async stopOlderGenerations(mv: ModelVersion, generation: number): Promise<void> {
+    const ns = mv.metadata.namespace ?? 'default';
+    for (const job of this.ctx.caches.jobs.list(ns)) {
+      const labels = job.metadata?.labels ?? {};
+      if (labels[LABELS.modelVersion] !== mv.metadata.name) continue;
+      if (labels[LABELS.generation] === String(generation)) continue;
+      const state = jobState(job);
+      if (state === 'pending' || state === 'running') {
+        await this.ctx.client.delete(childPaths.job(ns, job.metadata?.name ?? ''), 'Background');
+      }
+    }
+  }
+
+  private async failureCause(ns: string, jobName: string, job: JobView): Promise<string> {
+    const failed = job.status?.conditions?.find((c) => c.type === 'Failed' && c.status === 'True');
+    try {
+      const pods = await this.ctx.client.list<{
+        status?: {
+          containerStatuses?: {
+            state?: { terminated?: { exitCode?: number; message?: string; reason?: string } };
+          }[];
+        };
+      }>(`/api/v1/namespaces/${ns}/pods`, `job-name=${jobName}`);
+      for (const pod of pods.items) {
+        const t = pod.status?.containerStatuses?.[0]?.state?.terminated;
+        if (t && t.exitCode !== 0) {
+          const msg = lastMeaningfulLine(t.message ?? '') || t.reason || 'no message';
+          return `exit code ${t.exitCode}: ${msg}`;
+        }
+      }
+    } catch (err) {
+      this.ctx.log.warn({ err, jobName }, 'could not read the trainer Pod');
+    }
+    return [failed?.reason, failed?.message].filter(Boolean).join(': ') || 'the trainer Job failed';
+  }
+}
+
+/** The last non-empty line of a log tail; a JSON log line gives its `msg`/`message`. */
+export function lastMeaningfulLine(text: string): string {
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const last = lines.at(-1) ?? '';
+  if (last.startsWith('{')) {
+    try {
+      const j = JSON.parse(last) as { msg?: string; message?: string; error?: string };
+      return (j.error ?? j.message ?? j.msg ?? last).slice(0, 500);
+    } catch {
+      // plain text
+    }
+  }
+  return last.slice(0, 500);
+}
+
+/** Status fields from a registry record: headline score, metrics, gate, artifacts. */
+export function outcomeFields(v: StoredVersion): Partial<ModelVersionStatus> {
+  const holdout = v.metrics.holdout;
+  const baseline = v.metrics.baseline;
+  const scoreMetric = v.task === 'regression' ? 'rmse' : 'roc_auc';
+  const score = holdout?.[scoreMetric];
+  const byName = (n: string) => v.artifacts.find((a) => a.name === n);
+  const fields: Partial<ModelVersionStatus> = {
+    gate: { passed: v.gate.passed ?? false, reasons: v.gate.reasons },
+    artifacts: {
+      root: v.artifactRoot ?? undefined,
+      model: byName('model.onnx')?.uri,
+      modelDigest: byName('model.onnx')?.sha256,
+      schema: byName('schema.json')?.uri,
+      schemaDigest: v.schemaDigest ?? undefined,
+      reference: byName('reference.parquet')?.uri,
+      report: byName('report.html')?.uri,
+    },
+  };
+  if (holdout) fields.holdout = holdout;
+  if (baseline) fields.baseline = baseline;
+  if (score !== undefined) {
+    fields.scoreMetric = scoreMetric;
+    fields.score = score;
+  }
+  return JSON.parse(JSON.stringify(fields)) as Partial<ModelVersionStatus>; // drop undefined
+}
