@@ -29,11 +29,12 @@ export async function publishDriftReport(
   }
   const client = opts.client ?? new KubeClient(loadKubeConfig(opts.kubeconfig));
   try {
-    await client.patch(
-      resourcePath(DriftMonitorKind, namespace, name, 'status'),
-      { status: parsed.data },
-      'merge',
-    );
+    // Every fact of the run is written, absent ones as null: nothing of an earlier run lingers.
+    const status: Record<string, unknown> = {};
+    for (const key of Object.keys(DriftRunReportSchema.shape)) {
+      status[key] = (parsed.data as Record<string, unknown>)[key] ?? null;
+    }
+    await client.patch(resourcePath(DriftMonitorKind, namespace, name, 'status'), { status }, 'merge');
   } catch (err) {
     if (err instanceof KubeApiError && (err.status === 404 || err.status === 403)) {
       throw new UserError(`cannot write the status of DriftMonitor ${target}: ${err.message}`, {
