@@ -41,7 +41,7 @@ function clean(node: Json, path: string): Json {
   }
   if (out['x-kubernetes-int-or-string'] === true) {
     // zod describes it as anyOf[string, number]; Kubernetes wants only the marker.
-    return pick(out, ['description', 'x-kubernetes-int-or-string', 'x-kubernetes-validations']);
+    return pick(out, ['description', 'x-kubernetes-int-or-string', 'maxLength', 'x-kubernetes-validations']);
   }
   if (out.anyOf || out.oneOf || out.allOf || out.not) {
     throw new Error(`${path}: unions are not structural; model it as one object with optional fields`);

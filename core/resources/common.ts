@@ -44,18 +44,29 @@ export const Duration = z.string().regex(/^[1-9]\d*(s|m|h|d)$/, 'a duration such
 /** A Kubernetes resource quantity (`500m`, `1Gi`, `2`), given as a string or a number. */
 export const Quantity = z
   .union([z.string().regex(/^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti|e[0-9]+)?$/), z.number().nonnegative()])
-  .meta({ 'x-kubernetes-int-or-string': true });
+  .meta({
+    'x-kubernetes-int-or-string': true,
+    maxLength: 64,
+    'x-kubernetes-validations': [
+      { rule: 'type(self) == int || isQuantity(self)', message: 'a quantity such as 500m, 1Gi or 2' },
+    ],
+  });
+
+const ResourceList = (what: string) =>
+  z
+    .object({
+      cpu: Quantity.optional().describe(`CPU ${what}, in cores: 500m, 1, 2.`),
+      memory: Quantity.optional().describe(`Memory ${what}: 512Mi, 2Gi.`),
+      'ephemeral-storage': Quantity.optional().describe(`Scratch disk ${what}: 1Gi.`),
+    })
+    .optional();
 
 export const ResourceRequirements = z
   .object({
-    requests: z
-      .partialRecord(z.enum(['cpu', 'memory', 'ephemeral-storage']), Quantity)
-      .optional()
-      .describe('Minimum compute resources the container is scheduled with, e.g. {cpu: 500m, memory: 1Gi}.'),
-    limits: z
-      .partialRecord(z.enum(['cpu', 'memory', 'ephemeral-storage']), Quantity)
-      .optional()
-      .describe('Maximum compute resources the container may use, e.g. {memory: 2Gi}.'),
+    requests: ResourceList('requested').describe(
+      'Minimum compute resources the container is scheduled with, e.g. {cpu: 500m, memory: 1Gi}.',
+    ),
+    limits: ResourceList('limit').describe('Maximum compute resources the container may use, e.g. {memory: 2Gi}.'),
   })
   .describe('Compute resources of the container, as in a Pod spec.');
 export type ResourceRequirements = z.infer<typeof ResourceRequirements>;
