@@ -107,7 +107,7 @@ export function trainerArgs(mv: ModelVersion, cfg: WorkloadConfig): string[] {
     s.dataset.uri,
     '--model-name',
     s.model,
-    '--model-version',
+    '--version',
     s.version,
     '--task',
     s.task,
@@ -121,17 +121,16 @@ export function trainerArgs(mv: ModelVersion, cfg: WorkloadConfig): string[] {
   };
   opt('--target', s.dataset.target);
   opt('--time-column', s.dataset.timeColumn);
-  opt('--limit', s.dataset.limit);
+  opt('--rows', s.dataset.rows);
   opt('--since', s.dataset.since);
   opt('--until', s.dataset.until);
   opt('--validation-fraction', s.dataset.split?.validation);
   opt('--holdout-fraction', s.dataset.split?.holdout);
-  opt('--algorithm', s.training?.algorithm);
   opt('--trials', s.training?.trials);
   opt('--gate-min-roc-auc', s.gate?.minRocAuc);
   opt('--gate-max-rmse', s.gate?.maxRmse);
   opt('--gate-min-lift', s.gate?.minLiftOverBaseline);
-  if (s.gate?.mustBeatChampion) args.push('--gate-beat-champion');
+  if (s.gate?.mustBeatChampion) args.push('--gate-must-beat-champion');
   return args;
 }
 

@@ -66,7 +66,9 @@ export const ResourceRequirements = z
     requests: ResourceList('requested').describe(
       'Minimum compute resources the container is scheduled with, e.g. {cpu: 500m, memory: 1Gi}.',
     ),
-    limits: ResourceList('limit').describe('Maximum compute resources the container may use, e.g. {memory: 2Gi}.'),
+    limits: ResourceList('limit').describe(
+      'Maximum compute resources the container may use, e.g. {memory: 2Gi}.',
+    ),
   })
   .describe('Compute resources of the container, as in a Pod spec.');
 export type ResourceRequirements = z.infer<typeof ResourceRequirements>;

@@ -95,12 +95,7 @@ export const DriftMonitorSpec = z
           .min(1)
           .optional()
           .describe('Train on this data instead of the serving version dataset.'),
-        recentRows: z
-          .number()
-          .int()
-          .min(100)
-          .optional()
-          .describe('Train on only the most recent rows of the dataset.'),
+        rows: z.number().int().min(100).optional().describe('Rows sampled for the retraining.'),
         trials: z.number().int().min(1).max(1000).optional().describe('Search budget of the retraining.'),
       })
       .optional()

@@ -41,12 +41,12 @@ export const DatasetSpec = z
       .describe(
         'Timestamp column used to split by time. Defaults to the dataset preset (builtin:flights: date).',
       ),
-    limit: z
+    rows: z
       .number()
       .int()
       .min(100)
       .optional()
-      .describe('Use at most this many rows (the most recent ones when the dataset is sorted by time).'),
+      .describe('Sample at most this many rows, evenly over the period. Defaults to the dataset preset.'),
     since: Timestamp.optional().describe(
       'Only rows at or after this time (RFC 3339); a retraining on recent data sets it.',
     ),
@@ -76,9 +76,11 @@ export const DatasetSpec = z
 export const TrainingSpec = z
   .object({
     algorithm: z
-      .enum(['gbdt', 'linear'])
+      .enum(['gbdt'])
       .default('gbdt')
-      .describe('gbdt: histogram gradient-boosted trees; linear: regularised linear/logistic baseline.'),
+      .describe(
+        'The learner: gbdt (histogram gradient-boosted trees, tuned). A regularised linear baseline is always trained beside it for comparison.',
+      ),
     trials: z
       .number()
       .int()
@@ -112,9 +114,10 @@ export const GateSpec = z
     minLiftOverBaseline: z
       .number()
       .min(0)
+      .max(1)
       .optional()
       .describe(
-        'Reject unless the holdout metric beats the trivial baseline (prior or mean) by this margin.',
+        'Reject unless the holdout metric beats the trivial baseline by this margin: ROC AUC points, or relative RMSE reduction.',
       ),
     mustBeatChampion: z
       .boolean()

@@ -209,7 +209,7 @@ export class DriftMonitorReconciler implements Reconciler {
       dataset: {
         ...serving.spec.dataset,
         ...(r?.datasetUri ? { uri: r.datasetUri } : {}),
-        ...(r?.recentRows ? { limit: r.recentRows } : {}),
+        ...(r?.rows ? { rows: r.rows } : {}),
       },
       training: {
         ...(serving.spec.training ?? { algorithm: 'gbdt', seed: 42 }),
