@@ -38,6 +38,8 @@ export interface PredictionLogOptions {
 
 export interface PredictionLogStatus {
   queueDepth: number;
+  /** Rows in INSERTs that have not finished yet. */
+  inFlightRows: number;
   spilledRows: number;
   /** False after a failed write, until a write succeeds. */
   databaseReachable: boolean;
@@ -69,6 +71,7 @@ ON CONFLICT (model_name, model_version, request_id) DO NOTHING`;
 export class PredictionLogWriter {
   private queue: PredictionLogRow[] = [];
   private inFlight = 0;
+  private inFlightRows = 0;
   private timer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private failures = 0;
@@ -81,6 +84,7 @@ export class PredictionLogWriter {
   private lastDropLog = 0;
   private readonly state: PredictionLogStatus = {
     queueDepth: 0,
+    inFlightRows: 0,
     spilledRows: 0,
     databaseReachable: true,
     lastError: null,
@@ -131,7 +135,12 @@ export class PredictionLogWriter {
   }
 
   status(): PredictionLogStatus {
-    return { ...this.state, queueDepth: this.queue.length, spilledRows: this.spill?.rows ?? 0 };
+    return {
+      ...this.state,
+      queueDepth: this.queue.length,
+      inFlightRows: this.inFlightRows,
+      spilledRows: this.spill?.rows ?? 0,
+    };
   }
 
   /** Whether a request id is still waiting in memory (so feedback for it is not "unknown"). */
@@ -233,8 +242,10 @@ export class PredictionLogWriter {
       const batch = this.queue.splice(0, this.options.batchMax);
       this.options.metrics.queueDepth.set(this.queue.length);
       this.inFlight++;
+      this.inFlightRows += batch.length;
       void this.write(batch).finally(() => {
         this.inFlight--;
+        this.inFlightRows -= batch.length;
         this.afterWrite();
       });
     }

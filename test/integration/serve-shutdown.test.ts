@@ -1,0 +1,100 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Database, openDatabase } from '../../core/db/index.js';
+import { fixtureRecord, writeFixtureModel } from '../fixtures/model.js';
+import { loadGenerator, tempDir, uniqueModelName } from '../fixtures/serve-helpers.js';
+import { testDatabaseUrl } from '../services.js';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+
+let db: Database;
+
+beforeAll(async () => {
+  if (!existsSync(join(ROOT, 'dist/inference-server/index.js'))) {
+    throw new Error('dist/ is missing: run `npm run build` before this test (it runs ./bin/mlcycle serve)');
+  }
+  db = await openDatabase({ databaseUrl: testDatabaseUrl(), dataDir: await tempDir('shutdown-db') });
+});
+
+afterAll(async () => {
+  await db?.close();
+});
+
+/** Starts `./bin/mlcycle serve` and resolves with its URL once it says it is ready. */
+async function spawnServer(
+  args: string[],
+): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
+  const child = spawn(process.execPath, [join(ROOT, 'bin/mlcycle'), 'serve', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, MLCYCLE_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.once('line', (line) => resolve((JSON.parse(line) as { url: string }).url));
+    child.once('exit', (code) =>
+      reject(new Error(`mlcycle serve exited with ${code} before it was ready:\n${stderr}`)),
+    );
+  });
+  return { child, url, stderr: () => stderr };
+}
+
+describe('mlcycle serve, SIGTERM under load', () => {
+  it('finishes in-flight requests, writes every acknowledged prediction, exits 0', async () => {
+    const dir = await tempDir('shutdown');
+    const model = await writeFixtureModel(join(dir, 'model'), {
+      modelName: uniqueModelName('serve-sigterm'),
+    });
+    // A long flush interval and a large batch keep rows queued in memory until shutdown, so
+    // the test proves the drain, not a lucky earlier flush.
+    const { child, url, stderr } = await spawnServer([
+      '--model',
+      model.dir,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--database-url',
+      testDatabaseUrl(),
+      '--log-spill-dir',
+      'off',
+      '--log-flush-interval',
+      '1h',
+      '--log-batch-max',
+      '1000000',
+    ]);
+    const load = loadGenerator(url, fixtureRecord, 16);
+    await new Promise((r) => setTimeout(r, 2_000));
+    const queued = await db.pool.query(
+      'SELECT count(*)::int AS n FROM prediction_logs WHERE model_name = $1',
+      [model.modelName],
+    );
+    expect(queued.rows[0].n).toBe(0); // nothing written yet: all of it waits in the queue
+
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    const code = await exited;
+    const result = await load.stop();
+    expect(code, stderr()).toBe(0);
+    expect(result.acknowledged.length).toBeGreaterThan(200);
+
+    const { rows } = await db.pool.query<{ request_id: string }>(
+      'SELECT request_id FROM prediction_logs WHERE model_name = $1',
+      [model.modelName],
+    );
+    const logged = new Set(rows.map((r) => r.request_id));
+    const lost = result.acknowledged.filter((id) => !logged.has(id));
+    expect(lost).toEqual([]);
+    // Only requests that were sent can be logged; none twice (unique key).
+    expect(rows.length).toBe(logged.size);
+    expect(rows.length).toBeGreaterThanOrEqual(result.acknowledged.length);
+    expect(stderr()).toContain('prediction log flushed');
+  });
+});
