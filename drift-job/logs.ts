@@ -1,0 +1,160 @@
+import type { Column, Table } from '../core/dataset/index.js';
+import { MISSING_CODE } from '../core/dataset/index.js';
+import type { Pool } from '../core/db/index.js';
+import type { Feature, FeatureSchema } from '../core/feature-schema.js';
+
+export interface LogWindow {
+  modelName: string;
+  modelVersion: string;
+  since: Date;
+  until: Date;
+}
+
+export interface LoggedWindow {
+  table: Table;
+  /** Per feature: values that were present but not of the schema's type (read as missing). */
+  invalid: Record<string, number>;
+  /** Per feature: rows whose logged record lacks the key entirely. */
+  absent: Record<string, number>;
+}
+
+const FETCH_ROWS = 20_000;
+
+/** Collects one feature's values, typed by the schema. */
+class FeatureColumn {
+  private readonly numbers: Float64Array | undefined;
+  private readonly codes: Int32Array | undefined;
+  private readonly dictionary: string[] = [];
+  private readonly index = new Map<string, number>();
+  invalid = 0;
+  absent = 0;
+
+  constructor(
+    private readonly feature: Feature,
+    rows: number,
+  ) {
+    if (feature.type === 'category') this.codes = new Int32Array(rows).fill(MISSING_CODE);
+    else this.numbers = new Float64Array(rows).fill(Number.NaN);
+  }
+
+  set(row: number, text: string | null, present: boolean): void {
+    if (!present) this.absent++;
+    if (text === null) return;
+    if (this.codes) {
+      let code = this.index.get(text);
+      if (code === undefined) {
+        code = this.dictionary.length;
+        this.dictionary.push(text);
+        this.index.set(text, code);
+      }
+      this.codes[row] = code;
+      return;
+    }
+    let v: number;
+    switch (this.feature.type) {
+      case 'boolean':
+        v = text === 'true' ? 1 : text === 'false' ? 0 : Number.NaN;
+        break;
+      case 'timestamp':
+        v = Date.parse(text);
+        break;
+      default:
+        v = text.trim() === '' ? Number.NaN : Number(text);
+    }
+    if (Number.isNaN(v)) this.invalid++;
+    this.numbers![row] = v;
+  }
+
+  build(rows: number): Column {
+    if (this.codes)
+      return { kind: 'string', codes: this.codes.subarray(0, rows), dictionary: this.dictionary };
+    const kind =
+      this.feature.type === 'boolean'
+        ? 'boolean'
+        : this.feature.type === 'timestamp'
+          ? 'timestamp'
+          : 'number';
+    return { kind, values: this.numbers!.subarray(0, rows) };
+  }
+}
+
+/**
+ * Reads the prediction logs of one model version in [since, until), with the labels that arrived
+ * through /feedback, into a Table: one column per schema feature (typed from the JSON as logged),
+ * `prediction`, `probability`, and the schema's target column holding the label (NaN when none).
+ * Streams through a server-side cursor, so a million rows never sit in memory as objects.
+ */
+export async function readLogWindow(
+  pool: Pool,
+  schema: FeatureSchema,
+  window: LogWindow,
+): Promise<LoggedWindow> {
+  const params = [window.modelName, window.modelVersion, window.since, window.until];
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const { rows: countRows } = await client.query<{ n: string }>(
+      `SELECT count(*) AS n FROM prediction_logs
+       WHERE model_name = $1 AND model_version = $2 AND created_at >= $3 AND created_at < $4`,
+      params,
+    );
+    const total = Number(countRows[0]!.n);
+    const features = schema.features;
+    const keyParams = features.map((_, i) => `$${5 + i}`);
+    const featureSelect = features
+      .map((_, i) => `l.features ->> ${keyParams[i]}, l.features ? ${keyParams[i]}`)
+      .join(', ');
+    await client.query(
+      `DECLARE drift_window NO SCROLL CURSOR FOR
+       SELECT l.prediction, l.probability, lb.label${featureSelect ? `, ${featureSelect}` : ''}
+       FROM prediction_logs l
+       LEFT JOIN prediction_labels lb ON lb.model_name = l.model_name AND lb.request_id = l.request_id
+       WHERE l.model_name = $1 AND l.model_version = $2 AND l.created_at >= $3 AND l.created_at < $4
+       ORDER BY l.created_at, l.id`,
+      [...params, ...features.map((f) => f.name)],
+    );
+    const columns = features.map((f) => new FeatureColumn(f, total));
+    const prediction = new Float64Array(total).fill(Number.NaN);
+    const probability = new Float64Array(total).fill(Number.NaN);
+    const label = new Float64Array(total).fill(Number.NaN);
+    let n = 0;
+    for (;;) {
+      const batch = await client.query({ text: `FETCH ${FETCH_ROWS} FROM drift_window`, rowMode: 'array' });
+      if (batch.rows.length === 0) break;
+      for (const row of batch.rows as unknown[][]) {
+        // Rows logged after the count was taken are left for the next window.
+        if (n >= total) break;
+        prediction[n] = row[0] === null ? Number.NaN : Number(row[0]);
+        probability[n] = row[1] === null ? Number.NaN : Number(row[1]);
+        label[n] = row[2] === null ? Number.NaN : Number(row[2]);
+        for (let k = 0; k < columns.length; k++) {
+          columns[k]!.set(n, row[3 + 2 * k] as string | null, row[4 + 2 * k] as boolean);
+        }
+        n++;
+      }
+      if (n >= total) break;
+    }
+    await client.query('CLOSE drift_window');
+    await client.query('COMMIT');
+    const table: Table = {
+      numRows: n,
+      columns: {
+        ...Object.fromEntries(features.map((f, k) => [f.name, columns[k]!.build(n)])),
+        prediction: { kind: 'number', values: prediction.subarray(0, n) },
+        probability: { kind: 'number', values: probability.subarray(0, n) },
+        [schema.target.name]: { kind: 'number', values: label.subarray(0, n) },
+      },
+    };
+    if (schema.task === 'regression') delete table.columns.probability;
+    return {
+      table,
+      invalid: Object.fromEntries(features.map((f, k) => [f.name, columns[k]!.invalid])),
+      absent: Object.fromEntries(features.map((f, k) => [f.name, columns[k]!.absent])),
+    };
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,102 @@
+import type { RunDecision } from '../core/policy.js';
+import type { Analysis } from './analyze.js';
+import type { ColumnDrift } from './drift.js';
+import type { QualityReport } from './quality.js';
+import type { ColumnSummary } from './summary.js';
+
+export const REPORT_SCHEMA_VERSION = 1;
+
+/**
+ * report.json, schema version 1. Stable: fields are only ever added. Documented field by field in
+ * drift-job/README.md. Numbers that could not be computed are null (JSON has no NaN).
+ */
+export interface DriftReport {
+  schema_version: 1;
+  run_id: string;
+  generated_at: string;
+  model: { name: string | null; version: string | null; task: string; schema_digest: string };
+  inputs: { reference: string; current: string };
+  /** The window of prediction logs, when the current data came from them. */
+  window: { since: string; until: string } | null;
+  rows: { reference: number; current: number; labelled: number };
+  /** Whether the share of drifted features reached `drift_share_threshold`. */
+  dataset_drift: boolean;
+  /** Drifted features / analysed features. */
+  drift_share: number;
+  drift_share_threshold: number;
+  drifted_features: string[];
+  features: ColumnDrift[];
+  /** Features not tested for drift, with the reason. */
+  excluded_features: { name: string; reason: string }[];
+  prediction_drift: { drifted: boolean; columns: ColumnDrift[] };
+  quality: QualityReport;
+  summary: { features: ColumnSummary[]; outputs: ColumnSummary[] };
+  /** The lifecycle policy's reading of this run (core/policy.ts). */
+  verdict: {
+    verdict: string;
+    drift: string;
+    consecutive_drifted_runs: number;
+    alert: { from: string; to: string; message: string } | null;
+    retrain: boolean;
+    rollback: boolean;
+    insufficient_data: boolean;
+    reasons: string[];
+  };
+  warnings: string[];
+}
+
+export interface ReportContext {
+  runId: string;
+  generatedAt: Date;
+  modelName: string | null;
+  modelVersion: string | null;
+  task: string;
+  schemaDigest: string;
+  referenceUri: string;
+  currentUri: string;
+  window: { since: Date; until: Date } | null;
+}
+
+export function buildReport(ctx: ReportContext, analysis: Analysis, decision: RunDecision): DriftReport {
+  return {
+    schema_version: REPORT_SCHEMA_VERSION,
+    run_id: ctx.runId,
+    generated_at: ctx.generatedAt.toISOString(),
+    model: {
+      name: ctx.modelName,
+      version: ctx.modelVersion,
+      task: ctx.task,
+      schema_digest: ctx.schemaDigest,
+    },
+    inputs: { reference: ctx.referenceUri, current: ctx.currentUri },
+    window: ctx.window
+      ? { since: ctx.window.since.toISOString(), until: ctx.window.until.toISOString() }
+      : null,
+    rows: analysis.rows,
+    dataset_drift: analysis.drift.dataset_drift,
+    drift_share: analysis.drift.drift_share,
+    drift_share_threshold: analysis.drift.share_threshold,
+    drifted_features: analysis.drift.features.filter((f) => f.drifted).map((f) => f.name),
+    features: analysis.drift.features,
+    excluded_features: analysis.excluded,
+    prediction_drift: analysis.predictionDrift,
+    quality: analysis.quality,
+    summary: analysis.summary,
+    verdict: {
+      verdict: decision.verdict,
+      drift: analysis.driftFact,
+      consecutive_drifted_runs: decision.consecutiveDriftedRuns,
+      alert: decision.alert,
+      retrain: decision.retrain,
+      rollback: decision.rollback,
+      insufficient_data: decision.insufficientData,
+      reasons: decision.reasons,
+    },
+    warnings: analysis.warnings,
+  };
+}
+
+/** JSON text of a report; non-finite numbers become null. */
+export function reportJson(report: DriftReport): string {
+  return `${JSON.stringify(report, (_key, value) => (typeof value === 'number' && !Number.isFinite(value) ? null : value), 2)}\n`;
+}

@@ -1,0 +1,116 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { readDataset, type Table } from '../core/dataset/index.js';
+import type { Pool } from '../core/db/index.js';
+import { DataError, errorMessage } from '../core/errors.js';
+import { type FeatureSchema, parseFeatureSchema } from '../core/feature-schema.js';
+import { openObjectStore, parseS3Uri, type S3SettingsValues } from '../core/object-store/index.js';
+import { getVersion } from '../core/registry.js';
+
+/** Reads a small text object by URI: a file path or s3://bucket/key. */
+export async function readTextUri(uri: string, s3?: S3SettingsValues): Promise<string> {
+  if (uri.startsWith('s3://')) {
+    const { bucket, key } = parseS3Uri(uri);
+    return (await openObjectStore(`s3://${bucket}`, s3).get(key)).toString('utf8');
+  }
+  return readFile(uri, 'utf8');
+}
+
+/** The URI of a file beside another (same directory or S3 prefix). */
+export function siblingUri(uri: string, name: string): string {
+  if (uri.startsWith('s3://')) return `${uri.replace(/\/[^/]*$/, '')}/${name}`;
+  return join(dirname(uri), name);
+}
+
+export interface ModelArtifacts {
+  referenceUri: string;
+  schemaUri: string;
+  /** metrics.json, when known. */
+  metricsUri: string | undefined;
+  /** The schema digest the registry recorded for the version. */
+  registeredSchemaDigest: string | undefined;
+  task: string | undefined;
+  /** Holdout metrics from the registry (split `holdout`). */
+  registryHoldout: Record<string, number> | undefined;
+}
+
+/** Where a registered version's reference, schema and metrics are, from the registry. */
+export async function registeredArtifacts(
+  pool: Pool,
+  modelName: string,
+  version: string,
+): Promise<ModelArtifacts> {
+  const stored = await getVersion(pool, modelName, version);
+  if (!stored) {
+    throw new DataError(
+      `model version ${modelName}/${version} is not in the registry: pass --reference and --schema`,
+    );
+  }
+  const byName = new Map(stored.artifacts.map((a) => [a.name, a.uri]));
+  const root = stored.artifactRoot?.replace(/\/+$/, '');
+  const find = (name: string): string | undefined =>
+    byName.get(name) ?? (root ? `${root}/${name}` : undefined);
+  const referenceUri = find('reference.parquet');
+  const schemaUri = find('schema.json');
+  if (!referenceUri || !schemaUri) {
+    throw new DataError(
+      `the registry has no reference.parquet/schema.json for ${modelName}/${version} (artifact root ${stored.artifactRoot ?? 'unknown'})`,
+    );
+  }
+  return {
+    referenceUri,
+    schemaUri,
+    metricsUri: find('metrics.json'),
+    registeredSchemaDigest: stored.schemaDigest ?? undefined,
+    task: stored.task,
+    registryHoldout: stored.metrics.holdout,
+  };
+}
+
+export async function loadSchema(uri: string, s3?: S3SettingsValues): Promise<FeatureSchema> {
+  let text: string;
+  try {
+    text = await readTextUri(uri, s3);
+  } catch (err) {
+    throw new DataError(`cannot read the feature schema ${uri}: ${errorMessage(err)}`, { cause: err });
+  }
+  try {
+    return parseFeatureSchema(text);
+  } catch (err) {
+    throw new DataError(`invalid feature schema ${uri}: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+/** Holdout metrics from metrics.json (`holdout` object); undefined when the file is absent. */
+export async function loadHoldoutMetrics(
+  uri: string,
+  s3?: S3SettingsValues,
+): Promise<Record<string, number> | undefined> {
+  let text: string;
+  try {
+    text = await readTextUri(uri, s3);
+  } catch {
+    return undefined;
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new DataError(`invalid metrics file ${uri}: ${errorMessage(err)}`);
+  }
+  const holdout = (doc as { holdout?: unknown }).holdout;
+  if (!holdout || typeof holdout !== 'object') return undefined;
+  return Object.fromEntries(
+    Object.entries(holdout as Record<string, unknown>).filter(
+      (e): e is [string, number] => typeof e[1] === 'number',
+    ),
+  );
+}
+
+export async function loadTable(uri: string, what: string, s3?: S3SettingsValues): Promise<Table> {
+  try {
+    return await readDataset(uri, { s3: s3 ?? { s3Region: 'us-east-1' } });
+  } catch (err) {
+    throw new DataError(`cannot read the ${what} data ${uri}: ${errorMessage(err)}`, { cause: err });
+  }
+}

@@ -1,0 +1,76 @@
+import { errorMessage } from '../core/errors.js';
+import type { DriftReport } from './report.js';
+
+export interface WebhookResult {
+  delivered: boolean;
+  attempts: number;
+  error: string | null;
+}
+
+/** The alert body: Slack-compatible (`text`), with the facts under `mlcycle` for other receivers. */
+export function alertPayload(report: DriftReport, reportUri: string | null): Record<string, unknown> {
+  const model = report.model.name
+    ? `${report.model.name}${report.model.version ? ` ${report.model.version}` : ''}`
+    : 'model';
+  const alert = report.verdict.alert;
+  const drifted = report.drifted_features.length
+    ? ` Drifted: ${report.drifted_features.slice(0, 10).join(', ')}.`
+    : '';
+  const quality =
+    report.quality.verdict === 'Degraded' || report.quality.verdict === 'Ok'
+      ? ` Quality ${report.quality.verdict.toLowerCase()}: ${report.quality.metric} ${report.quality.value?.toFixed(4)} vs holdout ${report.quality.reference?.toFixed(4)} on ${report.quality.labelledRows} labels.`
+      : '';
+  const text = `mlcycle drift: ${model}: ${alert ? alert.message : report.verdict.verdict}. Drift share ${(report.drift_share * 100).toFixed(0)}% (${report.rows.current} rows).${drifted}${quality}${reportUri ? ` Report: ${reportUri}` : ''}`;
+  return {
+    text,
+    mlcycle: {
+      run_id: report.run_id,
+      model: report.model,
+      verdict: report.verdict.verdict,
+      previous_verdict: alert?.from ?? null,
+      dataset_drift: report.dataset_drift,
+      drift_share: report.drift_share,
+      drifted_features: report.drifted_features,
+      prediction_drift: report.prediction_drift.drifted,
+      quality: {
+        verdict: report.quality.verdict,
+        metric: report.quality.metric,
+        value: report.quality.value ?? null,
+        reference: report.quality.reference ?? null,
+        labelled_rows: report.quality.labelledRows,
+      },
+      rows: report.rows,
+      report: reportUri,
+    },
+  };
+}
+
+/** POSTs the alert; retries transient failures (network, 5xx, 429) a few times with backoff. */
+export async function postWebhook(
+  url: string,
+  payload: Record<string, unknown>,
+  options: { attempts?: number; timeoutMs?: number; backoffMs?: number } = {},
+): Promise<WebhookResult> {
+  const maxAttempts = options.attempts ?? 3;
+  let error: string | null = null;
+  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    try {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(payload),
+        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+      });
+      await response.arrayBuffer().catch(() => undefined);
+      if (response.ok) return { delivered: true, attempts: attempt, error: null };
+      error = `HTTP ${response.status}`;
+      if (response.status < 500 && response.status !== 429)
+        return { delivered: false, attempts: attempt, error };
+    } catch (err) {
+      error = errorMessage(err);
+    }
+    if (attempt < maxAttempts)
+      await new Promise((r) => setTimeout(r, (options.backoffMs ?? 500) * 2 ** (attempt - 1)));
+  }
+  return { delivered: false, attempts: maxAttempts, error };
+}
