@@ -18,6 +18,7 @@ export const MANIFEST = 'manifest.json';
  */
 export class VersionDirectory {
   private readonly written: ArtifactRecord[] = [];
+  private sealed = false;
 
   private constructor(
     readonly store: ObjectStore,
@@ -86,6 +87,7 @@ export class VersionDirectory {
       ...extra,
       artifacts: this.written.map((a) => ({ name: a.name, sha256: a.sha256, sizeBytes: a.sizeBytes })),
     };
+    this.sealed = true;
     await this.store.put(
       this.key(MANIFEST),
       `${JSON.stringify(JSON.parse(canonicalJson(manifest)), null, 2)}\n`,
@@ -94,8 +96,10 @@ export class VersionDirectory {
     return [...this.written];
   }
 
-  /** Removes what this run wrote (best effort: the manifest is absent anyway). */
+  /** Removes what this run wrote, the manifest first (a failure after sealing, e.g. in the registry). */
   async discard(): Promise<void> {
+    if (this.sealed) await this.store.delete(this.key(MANIFEST)).catch(() => {});
+    this.sealed = false;
     for (const a of this.written) await this.store.delete(this.key(a.name)).catch(() => {});
     this.written.length = 0;
   }

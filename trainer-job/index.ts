@@ -9,4 +9,5 @@ export {
   type TrainOptions,
   type TrainResult,
   trainModel,
+  trainOptions,
 } from './train.js';

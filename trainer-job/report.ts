@@ -177,7 +177,7 @@ function trialsSection(trials: Trial[]): string {
       .join('');
     return `<svg width="${(W * 1.6).toFixed(0)}" height="${H}" role="img" aria-label="trial history"><rect x="${PAD}" y="10" width="${(W * 1.6 - PAD - 10).toFixed(0)}" height="${H - PAD - 10}" fill="none" stroke="#999"/>${lines}
 <text x="${PAD}" y="${H - PAD + 14}">0</text><text x="${(W * 1.6 - 10).toFixed(0)}" y="${H - PAD + 14}" text-anchor="end">${maxR} trees</text>
-<text x="${PAD - 4}" y="18" text-anchor="end">${maxL.toFixed(4)}</text><text x="${PAD - 4}" y="${H - PAD - 4}" text-anchor="end">${minL.toFixed(4)}</text>
+<text x="${PAD + 4}" y="22">${maxL.toFixed(4)}</text><text x="${PAD + 4}" y="${H - PAD - 6}">${minL.toFixed(4)}</text>
 <text x="${(W * 0.8).toFixed(0)}" y="${H - 6}" text-anchor="middle">validation loss by trees grown (green: winner)</text></svg>`;
   })();
   const rows = trials

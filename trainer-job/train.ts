@@ -92,6 +92,20 @@ export const TRAIN_DEFAULTS = {
   dataDir: '.mlcycle',
 } as const;
 
+/**
+ * Options with every default filled in, for in-process callers (the demo, the operator):
+ * `trainModel(trainOptions({ dataset: 'builtin:flights', out: dir, pool }))`.
+ */
+export function trainOptions(options: Partial<TrainOptions> & { dataset: string }): TrainOptions {
+  return {
+    ...TRAIN_DEFAULTS,
+    register: true,
+    s3: { s3Region: 'us-east-1' },
+    ...options,
+    gate: { ...TRAIN_DEFAULTS.gate, ...options.gate },
+  };
+}
+
 export interface TrainResult {
   modelName: string;
   version: string;
@@ -138,7 +152,9 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
   const log = options.logger ?? createLogger('trainer');
   const progress = options.progress ?? createProgress(process.stderr, false);
   const isFlights = options.dataset === FLIGHTS_DATASET;
-  const modelName = options.modelName ?? (isFlights ? 'flights-delay' : undefined);
+  const modelName =
+    options.modelName ??
+    (isFlights ? (options.task === 'regression' ? 'flights-delay-minutes' : 'flights-delay') : undefined);
   if (!modelName) throw new UserError('--model-name is required for datasets other than builtin:flights');
 
   progress.step(`reading ${options.dataset}`);
@@ -174,6 +190,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
   const pool = options.register ? (options.pool ?? db!.pool) : undefined;
   let directory: VersionDirectory | undefined;
   try {
+    if (pool) await checkRegisteredTask(pool, modelName, data.task);
     const version = options.version ?? (pool ? await nextVersion(pool, modelName) : 'v1');
     directory = VersionDirectory.open(
       { out: options.out, store: options.store },
@@ -432,6 +449,17 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
     throw err;
   } finally {
     await db?.close();
+  }
+}
+
+/** A model keeps one task for life; say so before training rather than after. */
+async function checkRegisteredTask(pool: Pool, modelName: string, task: Task): Promise<void> {
+  const { rows } = await pool.query<{ task: string }>('SELECT task FROM models WHERE name = $1', [modelName]);
+  const registered = rows[0]?.task;
+  if (registered && registered !== task) {
+    throw new UserError(
+      `model ${modelName} is registered as a ${registered} model; a ${task} version needs another --model-name`,
+    );
   }
 }
 
