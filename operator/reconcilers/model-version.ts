@@ -229,10 +229,11 @@ export class ModelVersionReconciler implements Reconciler {
   /** A spec change makes the old generation's running Job pointless: stop it. */
   private async stopOlderGenerations(mv: ModelVersion, generation: number): Promise<void> {
     const ns = mv.metadata.namespace ?? 'default';
-    for (const job of this.ctx.caches.jobs.list(ns)) {
-      const labels = job.metadata?.labels ?? {};
-      if (labels[LABELS.modelVersion] !== mv.metadata.name) continue;
-      if (labels[LABELS.generation] === String(generation)) continue;
+    const jobs = await this.ctx.client.list<JobView>(
+      childPaths.jobs(ns),
+      `${LABELS.modelVersion}=${mv.metadata.name},${LABELS.generation}!=${generation}`,
+    );
+    for (const job of jobs.items) {
       const state = jobState(job);
       if (state === 'pending' || state === 'running') {
         await this.ctx.client.delete(childPaths.job(ns, job.metadata?.name ?? ''), 'Background');

@@ -1,9 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
+import type { Pool } from '../../core/db/index.js';
 import { createLogger } from '../../core/log.js';
 import { KubeClient, loadKubeConfig } from '../../operator/kube/client.js';
+import { OperatorManager } from '../../operator/manager.js';
+import type { WorkloadConfig } from '../../operator/workload-config.js';
+import { testDatabaseUrl, testS3 } from '../services.js';
 import { kubeconfig } from './kube.js';
 
 /** Shared setup of the operator's cluster tests: a client, the CRDs, throwaway namespaces. */
@@ -84,4 +88,85 @@ export async function eventually<T>(
       throw new Error(`timed out after ${timeoutMs} ms: ${what}${last ? ` (${String(last)})` : ''}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/** Loads hack/services-up's env file (the cluster vitest config has no global setup). */
+export function loadServicesEnv(): void {
+  const file = `${process.env.MLCYCLE_STATE ?? '/tmp/mlcycle-services'}/services.env`;
+  if (!existsSync(file)) return;
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+    if (m && process.env[m[1] as string] === undefined) process.env[m[1] as string] = m[2] as string;
+  }
+}
+
+/**
+ * The settings Pods in the cluster use: the same host PostgreSQL and MinIO as the tests, seen
+ * through the selector-less Services hack/cluster-up creates in mlcycle-system.
+ */
+export function inClusterWorkloadEnv(): Record<string, string> {
+  const db = new URL(testDatabaseUrl());
+  db.hostname = 'postgres.mlcycle-system.svc.cluster.local';
+  db.port = '5432';
+  const s3 = testS3();
+  return {
+    MLCYCLE_DATABASE_URL: db.toString(),
+    MLCYCLE_S3_ENDPOINT: 'http://minio.mlcycle-system.svc.cluster.local:9000',
+    MLCYCLE_S3_ACCESS_KEY: s3.s3AccessKey,
+    MLCYCLE_S3_SECRET_KEY: s3.s3SecretKey,
+    MLCYCLE_S3_REGION: s3.s3Region,
+  };
+}
+
+export const TEST_REPORTER_ROLE = 'mlcycle-drift-reporter-test';
+
+/** The ClusterRole the drift Jobs are bound to (the chart installs it; tests bring their own). */
+export async function installReporterRole(c: KubeClient): Promise<void> {
+  await c.patch(
+    `/apis/rbac.authorization.k8s.io/v1/clusterroles/${TEST_REPORTER_ROLE}`,
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: TEST_REPORTER_ROLE },
+      rules: [{ apiGroups: ['mlcycle.dev'], resources: ['driftmonitors/status'], verbs: ['get', 'patch'] }],
+    },
+    'apply',
+  );
+}
+
+export function workloadConfig(overrides: Partial<WorkloadConfig> = {}): WorkloadConfig {
+  return {
+    image: process.env.MLCYCLE_IMAGE ?? 'mlcycle:dev',
+    imagePullPolicy: 'Never',
+    artifactRoot: 's3://mlcycle-optest',
+    workloadSecret: 'mlcycle-workload',
+    workloadEnv: inClusterWorkloadEnv(),
+    driftServiceAccount: 'mlcycle-drift',
+    driftReporterClusterRole: TEST_REPORTER_ROLE,
+    ...overrides,
+  };
+}
+
+/** An operator running in this process against the real API server (informers, queues, reconcilers). */
+export async function startOperator(opts: {
+  client: KubeClient;
+  namespace: string;
+  pool: Pool;
+  config?: Partial<WorkloadConfig>;
+  start?: boolean;
+}): Promise<OperatorManager> {
+  const manager = new OperatorManager({
+    client: opts.client,
+    config: workloadConfig(opts.config),
+    log,
+    registry: async () => opts.pool,
+    namespace: opts.namespace,
+    identity: `test-${randomBytes(2).toString('hex')}`,
+    workers: 2,
+  });
+  if (opts.start !== false) {
+    await manager.startInformers();
+    manager.startControllers();
+  }
+  return manager;
 }
