@@ -239,7 +239,7 @@ export function judgeQuality(input: QualityInput): QualityJudgement {
     reference: input.holdout,
     worsening,
     verdict: degraded ? 'Degraded' : 'Ok',
-    reason: `${input.metric} ${input.value.toFixed(4)} vs holdout ${input.holdout.toFixed(4)}: ${(worsening * 100).toFixed(1)}% worse, tolerance ${(input.tolerance * 100).toFixed(1)}%`,
+    reason: `${input.metric} ${input.value.toFixed(4)} vs holdout ${input.holdout.toFixed(4)}: ${Math.abs(worsening * 100).toFixed(1)}% ${worsening > 0 ? 'worse' : 'better'}, tolerance ${(input.tolerance * 100).toFixed(1)}%`,
   };
 }
 

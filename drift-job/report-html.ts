@@ -129,7 +129,7 @@ function chart(s: ColumnSummary, drift: ColumnDrift | undefined): string {
     const h = s.histogram;
     const labels = h.reference.map((_, i) => `${num(h.edges[i]!)} – ${num(h.edges[i + 1]!)}`);
     body = bars(labels, h.reference, h.current);
-    axis = `<text x="${PAD}" y="${H - 6}">${esc(num(h.edges[0]!))}</text><text x="${W}" y="${H - 6}" text-anchor="end">${esc(num(h.edges[h.edges.length - 1]!))}</text>`;
+    axis = `<text x="${PAD}" y="${H - 6}">${esc(value(h.edges[0]!, s.type))}</text><text x="${W}" y="${H - 6}" text-anchor="end">${esc(value(h.edges[h.edges.length - 1]!, s.type))}</text>`;
   } else {
     const ref = new Map((s.reference.top ?? []).map((t) => [t.value, t.share]));
     const cur = new Map((s.current.top ?? []).map((t) => [t.value, t.share]));
@@ -154,9 +154,22 @@ function chart(s: ColumnSummary, drift: ColumnDrift | undefined): string {
 <div class="legend"><span class="sw" style="background:var(--ref)"></span>reference<span class="sw" style="background:var(--cur)"></span>current</div></div>`;
 }
 
-function sideCells(side: SideSummary): string {
+/** Timestamps are summarised in epoch milliseconds; people read them as UTC times. */
+function value(v: number | undefined, type: string): string {
+  if (v === undefined) return '—';
+  if (type === 'timestamp' && Number.isFinite(v)) return new Date(v).toISOString().replace('.000Z', 'Z');
+  return num(v);
+}
+
+function duration(ms: number | undefined): string {
+  if (ms === undefined || !Number.isFinite(ms)) return '—';
+  return ms >= 86_400_000 ? `${num(ms / 86_400_000, 2)} d` : `${num(ms / 3_600_000, 2)} h`;
+}
+
+function sideCells(side: SideSummary, type: string): string {
   const n = side.numeric;
-  return `<td class="n">${side.rows}</td><td class="n">${pct(side.missing_share)}</td><td class="n">${n ? num(n.mean) : '—'}</td><td class="n">${n ? num(n.std) : '—'}</td><td class="n">${n ? num(n.p50) : '—'}</td><td class="n">${side.unique}</td>`;
+  const std = type === 'timestamp' ? duration(n?.std) : n ? num(n.std) : '—';
+  return `<td class="n">${side.rows}</td><td class="n">${pct(side.missing_share)}</td><td class="n">${n ? esc(value(n.mean, type)) : '—'}</td><td class="n">${std}</td><td class="n">${n ? esc(value(n.p50, type)) : '—'}</td><td class="n">${side.unique}</td>`;
 }
 
 function summaryTable(items: ColumnSummary[]): string {
@@ -169,8 +182,8 @@ function summaryTable(items: ColumnSummary[]): string {
               ?.slice(0, 3)
               .map((t) => `${t.value} ${pct(t.share)}`)
               .join(', ') ?? '—');
-      return `<tr><td rowspan="2">${esc(s.name)}</td><td rowspan="2">${esc(s.type)}</td><td>reference</td>${sideCells(s.reference)}<td>${esc(range(s.reference))}</td><td class="n">—</td></tr>
-<tr><td>current</td>${sideCells(s.current)}<td>${esc(range(s.current))}</td><td class="n">${pct(s.current.unseen_share)}</td></tr>`;
+      return `<tr><td rowspan="2">${esc(s.name)}</td><td rowspan="2">${esc(s.type)}</td><td>reference</td>${sideCells(s.reference, s.type)}<td>${esc(range(s.reference))}</td><td class="n">—</td></tr>
+<tr><td>current</td>${sideCells(s.current, s.type)}<td>${esc(range(s.current))}</td><td class="n">${pct(s.current.unseen_share)}</td></tr>`;
     })
     .join('\n');
   return `<table><thead><tr><th>Column</th><th>Type</th><th>Side</th><th>Rows</th><th>Missing</th><th>Mean</th><th>Std</th><th>Median</th><th>Unique</th><th>Range / top values</th><th>Unseen</th></tr></thead><tbody>${rows}</tbody></table>`;
