@@ -18,7 +18,7 @@ export interface Result {
   stderr: string;
 }
 
-/** Runs kubectl; throws with its stderr unless `allowFail`. */
+/** Runs kubectl synchronously; throws with its stderr unless `allowFail`. */
 export function kubectl(
   args: string[],
   opts: { input?: string; allowFail?: boolean; timeoutMs?: number } = {},
@@ -50,9 +50,59 @@ export function getJson<T = Record<string, unknown>>(args: string[]): T {
   return JSON.parse(kubectl(['get', ...args, '-o', 'json']).stdout) as T;
 }
 
+/**
+ * Runs kubectl asynchronously (a blocked worker would starve vitest's RPC); rejects with
+ * its stderr unless `allowFail`.
+ */
+export function kubectlAsync(
+  args: string[],
+  opts: { input?: string; allowFail?: boolean; timeoutMs?: number } = {},
+): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(kubectlPath, args, {
+      env: { ...process.env, KUBECONFIG: kubeconfig },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => proc.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+    proc.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    proc.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    proc.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    proc.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const res = { status: code ?? -1, stdout, stderr };
+      if (res.status !== 0 && !opts.allowFail) {
+        const why = signal ? `killed by ${signal}` : `exit ${res.status}`;
+        reject(new Error(`kubectl ${args.join(' ')} failed (${why}): ${stderr.trim() || stdout.trim()}`));
+      } else {
+        resolve(res);
+      }
+    });
+    proc.stdin.end(opts.input ?? '');
+  });
+}
+
+/** `kubectl apply` of objects given as plain JS values (async). */
+export async function applyAsync(...objects: object[]): Promise<string> {
+  const list = { apiVersion: 'v1', kind: 'List', items: objects };
+  return (await kubectlAsync(['apply', '-f', '-'], { input: JSON.stringify(list) })).stdout;
+}
+
+export async function getJsonAsync<T = Record<string, unknown>>(args: string[]): Promise<T> {
+  return JSON.parse((await kubectlAsync(['get', ...args, '-o', 'json'])).stdout) as T;
+}
+
 export async function waitFor<T>(
   what: string,
-  fn: () => T | undefined | false,
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
   timeoutMs: number,
   intervalMs = 1000,
 ): Promise<T> {
@@ -60,7 +110,7 @@ export async function waitFor<T>(
   let last: unknown;
   for (;;) {
     try {
-      const v = fn();
+      const v = await fn();
       if (v !== undefined && v !== false) return v;
     } catch (err) {
       last = err;

@@ -1,6 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apply, getJson, kubeconfig, kubectl, kubectlPath, portForward, waitFor } from './kube.js';
+import {
+  applyAsync,
+  getJsonAsync,
+  kubeconfig,
+  kubectlAsync,
+  kubectlPath,
+  portForward,
+  waitFor,
+} from './kube.js';
 
 /**
  * Smoke test of the local Kubernetes (hack/cluster-up): the API machinery the operator
@@ -50,8 +58,8 @@ function job(name: string, c: ReturnType<typeof container>) {
 async function jobLogs(name: string, timeoutMs = 120_000): Promise<string> {
   const outcome = await waitFor(
     `job ${name}`,
-    () => {
-      const j = getJson<{ status?: { conditions?: { type: string; status: string }[] } }>([
+    async () => {
+      const j = await getJsonAsync<{ status?: { conditions?: { type: string; status: string }[] } }>([
         '-n',
         NS,
         'job',
@@ -64,11 +72,13 @@ async function jobLogs(name: string, timeoutMs = 120_000): Promise<string> {
     },
     timeoutMs,
   );
-  const logs = kubectl(['-n', NS, 'logs', `job/${name}`], { allowFail: true });
+  const logs = await kubectlAsync(['-n', NS, 'logs', `job/${name}`], { allowFail: true });
   if (outcome !== 'Complete') {
-    const pods = kubectl(['-n', NS, 'describe', 'pods', '-l', `job-name=${name}`], {
-      allowFail: true,
-    }).stdout;
+    const pods = (
+      await kubectlAsync(['-n', NS, 'describe', 'pods', '-l', `job-name=${name}`], {
+        allowFail: true,
+      })
+    ).stdout;
     throw new Error(`job ${name} failed:\n${logs.stdout}${logs.stderr}\n${pods}`);
   }
   return logs.stdout;
@@ -87,22 +97,24 @@ function servicesEnv(): Record<string, string> {
 
 describe('local Kubernetes cluster', () => {
   beforeAll(async () => {
-    const ready = kubectl(['get', '--raw', '/readyz'], { allowFail: true });
+    const ready = await kubectlAsync(['get', '--raw', '/readyz'], { allowFail: true });
     if (ready.status !== 0) {
       throw new Error(
         `no cluster at ${kubeconfig} (kubectl ${kubectlPath}): run hack/cluster-up first\n${ready.stderr}`,
       );
     }
-    kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true'], { timeoutMs: 180_000 });
-    kubectl(['delete', 'crd', CRD, '--ignore-not-found']);
-    apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
+    await kubectlAsync(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true'], {
+      timeoutMs: 180_000,
+    });
+    await kubectlAsync(['delete', 'crd', CRD, '--ignore-not-found']);
+    await applyAsync({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
     await waitFor(
       'default service account',
-      () => kubectl(['-n', NS, 'get', 'sa', 'default']).status === 0,
+      async () => (await kubectlAsync(['-n', NS, 'get', 'sa', 'default'], { allowFail: true })).status === 0,
       60_000,
     );
     // Started first: the CronJob controller fires at the next full minute.
-    apply({
+    await applyAsync({
       apiVersion: 'batch/v1',
       kind: 'CronJob',
       metadata: { name: 'tick', namespace: NS },
@@ -126,14 +138,16 @@ describe('local Kubernetes cluster', () => {
     });
   });
 
-  afterAll(() => {
+  afterAll(async () => {
     if (process.env.MLCYCLE_CLUSTER_SMOKE_KEEP) return;
-    kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--wait=false'], { allowFail: true });
-    kubectl(['delete', 'crd', CRD, '--ignore-not-found', '--wait=false'], { allowFail: true });
+    await kubectlAsync(['delete', 'namespace', NS, '--ignore-not-found', '--wait=false'], {
+      allowFail: true,
+    });
+    await kubectlAsync(['delete', 'crd', CRD, '--ignore-not-found', '--wait=false'], { allowFail: true });
   });
 
   it('serves a CustomResourceDefinition with a status subresource and validation', async () => {
-    apply({
+    await applyAsync({
       apiVersion: 'apiextensions.k8s.io/v1',
       kind: 'CustomResourceDefinition',
       metadata: { name: CRD },
@@ -171,16 +185,20 @@ describe('local Kubernetes cluster', () => {
         ],
       },
     });
-    kubectl(['wait', '--for=condition=Established', `crd/${CRD}`, '--timeout=60s']);
-    await waitFor('widgets discoverable', () => kubectl(['-n', NS, 'get', 'widgets']).status === 0, 30_000);
+    await kubectlAsync(['wait', '--for=condition=Established', `crd/${CRD}`, '--timeout=60s']);
+    await waitFor(
+      'widgets discoverable',
+      async () => (await kubectlAsync(['-n', NS, 'get', 'widgets'], { allowFail: true })).status === 0,
+      30_000,
+    );
 
-    apply({
+    await applyAsync({
       apiVersion: 'smoke.mlcycle.dev/v1alpha1',
       kind: 'Widget',
       metadata: { name: 'w', namespace: NS },
       spec: { size: 2 },
     });
-    kubectl([
+    await kubectlAsync([
       '-n',
       NS,
       'patch',
@@ -192,7 +210,7 @@ describe('local Kubernetes cluster', () => {
       JSON.stringify({ status: { phase: 'Ready', observedGeneration: 1 } }),
     ]);
     // A write to the main resource ignores status; a write to /status ignores spec.
-    kubectl([
+    await kubectlAsync([
       '-n',
       NS,
       'patch',
@@ -202,7 +220,7 @@ describe('local Kubernetes cluster', () => {
       '-p',
       JSON.stringify({ spec: { size: 3 }, status: { phase: 'Hacked' } }),
     ]);
-    const w = getJson<{
+    const w = await getJsonAsync<{
       metadata: { generation: number };
       spec: { size: number };
       status: { phase: string };
@@ -210,9 +228,9 @@ describe('local Kubernetes cluster', () => {
     expect(w.status.phase).toBe('Ready');
     expect(w.spec.size).toBe(3);
     expect(w.metadata.generation).toBe(2);
-    expect(kubectl(['-n', NS, 'get', 'widget', 'w']).stdout).toMatch(/w\s+Ready/);
+    expect((await kubectlAsync(['-n', NS, 'get', 'widget', 'w'])).stdout).toMatch(/w\s+Ready/);
 
-    const bad = kubectl(['apply', '-f', '-'], {
+    const bad = await kubectlAsync(['apply', '-f', '-'], {
       allowFail: true,
       input: JSON.stringify({
         apiVersion: 'smoke.mlcycle.dev/v1alpha1',
@@ -226,14 +244,14 @@ describe('local Kubernetes cluster', () => {
   });
 
   it('runs the mlcycle image as a Job to completion (read-only root, non-root)', async () => {
-    apply(job('version', container('mlcycle', { args: ['--version'] })));
+    await applyAsync(job('version', container('mlcycle', { args: ['--version'] })));
     expect((await jobLogs('version')).trim()).toBe(VERSION);
   });
 
   it('serves a Deployment through a Service: port-forward, cluster DNS and ClusterIP', async () => {
     const server =
       "require('node:http').createServer((q, s) => s.end('hello from ' + require('node:os').hostname())).listen(8080)";
-    apply(
+    await applyAsync(
       {
         apiVersion: 'apps/v1',
         kind: 'Deployment',
@@ -262,7 +280,9 @@ describe('local Kubernetes cluster', () => {
         spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] },
       },
     );
-    kubectl(['-n', NS, 'rollout', 'status', 'deployment/web', '--timeout=120s'], { timeoutMs: 130_000 });
+    await kubectlAsync(['-n', NS, 'rollout', 'status', 'deployment/web', '--timeout=120s'], {
+      timeoutMs: 130_000,
+    });
 
     const { port, proc } = await portForward(NS, 'service/web', 80);
     try {
@@ -274,7 +294,7 @@ describe('local Kubernetes cluster', () => {
 
     // From another pod: the Service name through CoreDNS, the ClusterIP through kube-proxy.
     const client = `fetch('http://web.${NS}.svc.cluster.local/').then(r => r.text()).then(t => console.log(t))`;
-    apply(job('dns', container('client', { command: ['node', '-e', client] })));
+    await applyAsync(job('dns', container('client', { command: ['node', '-e', client] })));
     expect(await jobLogs('dns')).toMatch(/^hello from web-/);
   });
 
@@ -307,7 +327,7 @@ describe('local Kubernetes cluster', () => {
         await s3.removeObject(bucket, 'hello.txt');
         console.log(JSON.stringify({ pgUser: r.rows[0].u, pgVersion: r.rows[0].v, s3: text }));
       })().catch((e) => { console.error(e); process.exit(1); });`;
-    apply(
+    await applyAsync(
       job(
         'services',
         container('client', {
@@ -334,8 +354,8 @@ describe('local Kubernetes cluster', () => {
   it('runs a CronJob that produces a completed Job', async () => {
     const name = await waitFor(
       'a Job owned by CronJob tick',
-      () => {
-        const jobs = getJson<{
+      async () => {
+        const jobs = await getJsonAsync<{
           items: { metadata: { name: string; ownerReferences?: { kind: string; name: string }[] } }[];
         }>(['-n', NS, 'jobs']);
         return jobs.items.find((j) =>
