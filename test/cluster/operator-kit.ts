@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,7 +9,7 @@ import { KubeClient, loadKubeConfig } from '../../operator/kube/client.js';
 import { OperatorManager } from '../../operator/manager.js';
 import type { WorkloadConfig } from '../../operator/workload-config.js';
 import { testDatabaseUrl, testS3 } from '../services.js';
-import { kubeconfig } from './kube.js';
+import { cacheDir, kubeconfig } from './kube.js';
 
 /** Shared setup of the operator's cluster tests: a client, the CRDs, throwaway namespaces. */
 
@@ -170,3 +171,47 @@ export async function startOperator(opts: {
   }
   return manager;
 }
+
+export interface ToolResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command without blocking the worker (vitest's RPC needs the event loop). */
+export function runTool(
+  cmd: string,
+  args: string[],
+  opts: { input?: string; timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<ToolResult> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(cmd, args, {
+      env: { ...process.env, KUBECONFIG: kubeconfig, ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => proc.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+    proc.stdout.on('data', (b: Buffer) => {
+      stdout += b.toString();
+    });
+    proc.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
+    proc.on('error', (err) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot run ${cmd}: ${err.message}`));
+    });
+    proc.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ status: code ?? -1, stdout, stderr });
+    });
+    proc.stdin.end(opts.input ?? '');
+  });
+}
+
+export const kubectlBin = process.env.KUBECTL ?? join(cacheDir, 'bin', 'kubectl');
+export const helmBin = process.env.HELM ?? join(cacheDir, 'bin', 'helm');
+export const kubectlRun = (args: string[], input?: string, timeoutMs?: number) =>
+  runTool(kubectlBin, args, { input, timeoutMs });
+export const helmRun = (args: string[], timeoutMs?: number) => runTool(helmBin, args, { timeoutMs });
