@@ -279,6 +279,7 @@ export function driftArgs(dm: DriftMonitor, serving: ModelVersion, cfg: Workload
   opt('--min-labels', dm.spec.quality?.minLabels);
   opt('--sustained-runs', dm.spec.actions?.sustainedDriftRuns);
   opt('--alert-webhook', dm.spec.actions?.alertWebhook);
+  if (dm.spec.retrain) args.push('--retrain-on-sustained-drift');
   return args;
 }
 
