@@ -95,7 +95,7 @@ export async function loadModel(source: ModelSource, context: LoadContext = {}):
   const session = await createSession(files.bytes['model.onnx']!, files.source);
   try {
     checkContract(session, schema, files.source);
-    const predict = predictor(session, schema);
+    const predict = coalescing(predictor(session, schema));
     await warmUp(predict, schema);
     return {
       name: files.name,
@@ -316,6 +316,67 @@ function predictor(
       return { predictions, probabilities: out[OUTPUT_PROBABILITY]!.data as Float32Array };
     }
     return { predictions: Float64Array.from(out[OUTPUT_PREDICTION]!.data as Float32Array) };
+  };
+}
+
+type Predict = (records: readonly FeatureRecord[]) => Promise<PredictionOutputs>;
+
+/**
+ * Merges the calls made in one turn of the event loop into one inference. onnxruntime-node
+ * runs a session synchronously on the main thread, with a fixed cost per call that dwarfs a
+ * single row's work; under load many one-record requests arrive in the same turn, and one
+ * call for all of them serves each sooner than a queue of calls would. Large calls (batch
+ * requests) go straight through. If a merged call fails, each part is retried alone, so one
+ * bad call cannot fail its neighbours.
+ */
+export function coalescing(predict: Predict, mergeBelow = 64, maxRows = 1_024): Predict {
+  let pending: {
+    records: readonly FeatureRecord[];
+    resolve: (o: PredictionOutputs) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
+  let rows = 0;
+  const flush = async () => {
+    const jobs = pending;
+    pending = [];
+    rows = 0;
+    if (jobs.length === 0) return;
+    if (jobs.length === 1) {
+      const job = jobs[0]!;
+      predict(job.records).then(job.resolve, job.reject);
+      return;
+    }
+    const all: FeatureRecord[] = [];
+    for (const job of jobs) for (const r of job.records) all.push(r);
+    let out: PredictionOutputs;
+    try {
+      out = await predict(all);
+    } catch {
+      for (const job of jobs) predict(job.records).then(job.resolve, job.reject);
+      return;
+    }
+    let offset = 0;
+    for (const job of jobs) {
+      const end = offset + job.records.length;
+      const part: PredictionOutputs = { predictions: out.predictions.subarray(offset, end) };
+      if (out.probabilities) part.probabilities = out.probabilities.subarray(offset, end);
+      job.resolve(part);
+      offset = end;
+    }
+  };
+  return (records) => {
+    if (records.length >= mergeBelow) return predict(records);
+    return new Promise((resolve, reject) => {
+      if (pending.length === 0) setImmediate(flush);
+      else if (rows + records.length > maxRows) {
+        // Full: send what is waiting now; this call starts the next group (its flush is
+        // already scheduled by the group's first call, or is scheduled here).
+        void flush();
+        setImmediate(flush);
+      }
+      pending.push({ records, resolve, reject });
+      rows += records.length;
+    });
   };
 }
 

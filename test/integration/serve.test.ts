@@ -77,6 +77,18 @@ describe('predictions', () => {
     }
   });
 
+  it('answers concurrent /predict requests (merged into one inference) each with its own outputs', async () => {
+    const records = Array.from({ length: 64 }, (_, i) => fixtureRecord(500 + i));
+    const expected = await referenceOutputs(v1.modelBytes, v1.schema, records);
+    const answers = await Promise.all(records.map((r) => postJson(`${server.url}/predict`, r)));
+    answers.forEach((res, i) => {
+      expect(res.body).toMatchObject({
+        prediction: expected.predictions[i],
+        probability: expected.probabilities![i],
+      });
+    });
+  });
+
   it('answers /predict_batch with one result per record, in order', async () => {
     const records = Array.from({ length: 500 }, (_, i) => fixtureRecord(1000 + i));
     const expected = await referenceOutputs(v1.modelBytes, v1.schema, records);
@@ -293,6 +305,23 @@ describe('prediction log', () => {
     });
     expect(row!.latency_ms as number).toBeGreaterThan(0);
     expect(Math.abs((row!.created_at as Date).getTime() - Date.now())).toBeLessThan(60_000);
+  });
+
+  it('logs records whose strings jsonb cannot hold (U+0000, lone surrogates) with U+FFFD instead', async () => {
+    const record = { ...fixtureRecord(8), origin: 'A\u0000B', destination: 'x\ud800y' };
+    const res = await postJson(`${server.url}/predict`, record, { 'x-request-id': 'nul-1' });
+    expect(res.status).toBe(200);
+    let row: { features: Record<string, unknown> } | undefined;
+    for (const deadline = Date.now() + 5_000; !row && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 50));
+      const { rows } = await db.pool.query(
+        'SELECT features FROM prediction_logs WHERE model_name = $1 AND request_id = $2',
+        [v1.modelName, 'nul-1'],
+      );
+      row = rows[0];
+    }
+    expect(row?.features).toMatchObject({ origin: 'A\ufffdB', destination: 'x\ufffdy' });
+    expect(server.predictionLog().rowsDropped).toBe(0);
   });
 
   it('logs a repeated request id for the same version once, and answers both', async () => {

@@ -1,0 +1,251 @@
+/**
+ * Load benchmark of `mlcycle serve` logging to a real PostgreSQL, with the load generator on
+ * the same machine. Prints figures; asserts nothing about speed.
+ *
+ *   npm run build && node dist/bench/serve-load.js [--model DIR] [--seconds 20]
+ *
+ * Needs `wrk` (Debian package) and a PostgreSQL URL in MLCYCLE_DATABASE_URL, or the test
+ * services from hack/services-up. Without --model it serves the flights-like fixture model.
+ *
+ * 1. /predict at full speed (wrk, 64 connections): requests/s and latency percentiles.
+ * 2. /predict at a fixed 2,000 requests/s (open loop, latency measured from the scheduled send
+ *    time, so a stall is not hidden): p50/p99/p99.9.
+ * 3. /predict_batch with 1,000-record requests: records/s.
+ * 4. SIGTERM, then rows in PostgreSQL for this run = successful responses the server sent.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs, promisify } from 'node:util';
+import pg from 'pg';
+import { fixtureRecord, writeFixtureModel } from '../test/fixtures/model.js';
+
+const run = promisify(execFile);
+const ROOT = new URL('../../', import.meta.url).pathname;
+
+const { values: args } = parseArgs({
+  options: {
+    model: { type: 'string' },
+    seconds: { type: 'string', default: '20' },
+    connections: { type: 'string', default: '64' },
+    rate: { type: 'string', default: '2000' },
+  },
+});
+const seconds = Number(args.seconds);
+
+function databaseUrl(): string {
+  if (process.env.MLCYCLE_DATABASE_URL) return process.env.MLCYCLE_DATABASE_URL;
+  const file = `${process.env.MLCYCLE_STATE ?? '/tmp/mlcycle-services'}/services.env`;
+  const match = existsSync(file)
+    ? /^MLCYCLE_TEST_DATABASE_URL=(.*)$/m.exec(readFileSync(file, 'utf8'))
+    : null;
+  if (!match) throw new Error('set MLCYCLE_DATABASE_URL or start the test services with hack/services-up');
+  return match[1]!;
+}
+
+async function startServer(
+  model: string,
+  url: string,
+  spill: string,
+): Promise<{ child: ChildProcess; base: string }> {
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, 'bin/mlcycle'), 'serve', '--model', model, '--host', '127.0.0.1', '--port', '0'],
+    {
+      env: {
+        ...process.env,
+        MLCYCLE_DATABASE_URL: url,
+        MLCYCLE_LOG_SPILL_DIR: spill,
+        MLCYCLE_LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const base = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', (line) =>
+      resolve((JSON.parse(line) as { url: string }).url),
+    );
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  return { child, base };
+}
+
+interface WrkResult {
+  requests: number;
+  non2xx: number;
+  seconds: number;
+  rps: number;
+  latency: Record<string, string>;
+}
+
+/** Runs wrk with a Lua script that gives every request a unique X-Request-Id. */
+async function wrk(
+  base: string,
+  script: string,
+  connections: number,
+  duration: number,
+  threads = 1,
+): Promise<WrkResult> {
+  const { stdout } = await run(
+    'wrk',
+    [`-t${threads}`, `-c${connections}`, `-d${duration}s`, '--latency', '-s', script, base],
+    { maxBuffer: 1 << 20 },
+  ).catch((err: Error) => {
+    throw new Error(`wrk failed (apt-get install wrk): ${err.message}`);
+  });
+  const total = /(\d+) requests in ([\d.]+)(m?s)/.exec(stdout);
+  const latency: Record<string, string> = {};
+  for (const m of stdout.matchAll(/^\s+(50|75|90|99)%\s+([\d.]+\w+)/gm)) latency[`p${m[1]}`] = m[2]!;
+  const requests = Number(total?.[1] ?? 0);
+  const secs = Number(total?.[2] ?? 0) / (total?.[3] === 'ms' ? 1000 : 1);
+  return {
+    requests,
+    non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0),
+    seconds: secs,
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? 0),
+    latency,
+  };
+}
+
+function luaScript(path: string, bodyFile: string, prefix: string): string {
+  return `
+local counter = 0
+local threads = 0
+local body = io.open("${bodyFile}"):read("*a")
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+function request()
+  counter = counter + 1
+  return wrk.format("POST", "${path}", {["Content-Type"] = "application/json",
+    ["X-Request-Id"] = "${prefix}-" .. tid .. "-" .. counter}, body)
+end
+`;
+}
+
+/** Open-loop load at a fixed rate; latency from each request's scheduled time to its answer. */
+async function fixedRate(base: string, rate: number, duration: number, body: string) {
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const url = new URL('/predict', base);
+  const latencies: number[] = [];
+  let errors = 0;
+  let n = 0;
+  const start = performance.now();
+  const total = rate * duration;
+  await new Promise<void>((resolve) => {
+    let done = 0;
+    const tick = () => {
+      const now = performance.now();
+      const due = Math.min(total, Math.floor(((now - start) / 1000) * rate));
+      while (n < due) {
+        const scheduled = start + (n / rate) * 1000;
+        const id = `rate-${randomUUID()}`;
+        n++;
+        const req = request(
+          url,
+          { method: 'POST', agent, headers: { 'content-type': 'application/json', 'x-request-id': id } },
+          (res) => {
+            res.resume();
+            res.on('end', () => {
+              if (res.statusCode === 200) latencies.push(performance.now() - scheduled);
+              else errors++;
+              if (++done === total) resolve();
+            });
+          },
+        );
+        req.on('error', () => {
+          errors++;
+          if (++done === total) resolve();
+        });
+        req.end(body);
+      }
+      if (n < total) setTimeout(tick, 1);
+    };
+    tick();
+  });
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const q = (p: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!.toFixed(2);
+  return { sent: total, ok: latencies.length, errors, p50: q(0.5), p99: q(0.99), p999: q(0.999), max: q(1) };
+}
+
+async function serverCounter(base: string, route: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const series = `mlcycle_http_requests_total{route="${route}",status="200"} `;
+  const line = text.split('\n').find((l) => l.startsWith(series));
+  return line ? Number(line.slice(series.length)) : 0;
+}
+
+async function main() {
+  const dir = await mkdtemp(join(tmpdir(), 'mlcycle-bench-'));
+  const url = databaseUrl();
+  const modelName = `bench-${randomUUID().slice(0, 8)}`;
+  const modelDir = args.model ?? (await writeFixtureModel(join(dir, 'model'), { modelName })).dir;
+  const manifest = JSON.parse(readFileSync(join(modelDir, 'manifest.json'), 'utf8')) as { modelName: string };
+  const prefix = randomUUID().slice(0, 8);
+  const single = join(dir, 'single.json');
+  const batch = join(dir, 'batch.json');
+  await writeFile(single, JSON.stringify(fixtureRecord(1)));
+  await writeFile(batch, JSON.stringify(Array.from({ length: 1000 }, (_, i) => fixtureRecord(i))));
+  for (const [name, path, body] of [
+    ['predict.lua', '/predict', single],
+    ['warm.lua', '/predict', single],
+    ['batch.lua', '/predict_batch', batch],
+  ] as const) {
+    await writeFile(join(dir, name), luaScript(path, body, `${prefix}-${name}`));
+  }
+
+  const { child, base } = await startServer(modelDir, url, join(dir, 'spill'));
+  const cores = (await import('node:os')).cpus().length;
+  const load = (await import('node:os')).loadavg()[0]!.toFixed(2);
+  console.log(
+    `mlcycle serve load benchmark — model ${manifest.modelName}, ${cores} cores, load average ${load}`,
+  );
+  console.log(`server ${base}, PostgreSQL logging on, wrk on the same machine\n`);
+
+  await wrk(base, join(dir, 'warm.lua'), 16, 3);
+  const full = await wrk(base, join(dir, 'predict.lua'), Number(args.connections), seconds);
+  console.log(
+    `/predict, ${args.connections} connections, ${seconds} s: ${full.rps.toFixed(0)} requests/s ` +
+      `(${full.requests} requests, ${full.non2xx} non-2xx); latency p50 ${full.latency.p50}, p90 ${full.latency.p90}, p99 ${full.latency.p99}`,
+  );
+
+  const rate = Number(args.rate);
+  const fixed = await fixedRate(base, rate, seconds, readFileSync(single, 'utf8'));
+  console.log(
+    `/predict at ${rate} requests/s for ${seconds} s: ${fixed.ok}/${fixed.sent} ok, ${fixed.errors} errors; ` +
+      `latency p50 ${fixed.p50} ms, p99 ${fixed.p99} ms, p99.9 ${fixed.p999} ms, max ${fixed.max} ms`,
+  );
+
+  const batched = await wrk(base, join(dir, 'batch.lua'), 4, seconds);
+  console.log(
+    `/predict_batch, 1,000 records per request, 4 connections, ${seconds} s: ${(batched.rps * 1000).toFixed(0)} records/s ` +
+      `(${batched.requests} requests, ${batched.non2xx} non-2xx); latency p50 ${batched.latency.p50}, p99 ${batched.latency.p99}`,
+  );
+
+  const ok = (await serverCounter(base, '/predict')) + 1000 * (await serverCounter(base, '/predict_batch'));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const stopAt = performance.now();
+  child.kill('SIGTERM');
+  const code = await exited;
+  const drainMs = performance.now() - stopAt;
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  const { rows } = await pool.query('SELECT count(*)::int AS n FROM prediction_logs WHERE model_name = $1', [
+    manifest.modelName,
+  ]);
+  await pool.end();
+  console.log(
+    `\nafter SIGTERM (exit ${code}, ${drainMs.toFixed(0)} ms to drain): ${rows[0].n} rows in PostgreSQL, ` +
+      `${ok} predictions answered 200 by the server (incl. warm-up) → ${rows[0].n === ok ? 'every row accounted for' : 'MISMATCH'}`,
+  );
+  if (rows[0].n !== ok) process.exitCode = 1;
+}
+
+await main();
