@@ -1,5 +1,6 @@
 import type { Column } from '../core/dataset/index.js';
 import { MISSING_CODE } from '../core/dataset/index.js';
+import { sortFloat64 } from './stats/sort.js';
 
 /** Descriptive statistics of one column on one side (reference or current). */
 export interface SideSummary {
@@ -49,10 +50,15 @@ export function quantile(sorted: Float64Array, q: number): number {
   return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * frac;
 }
 
-/** Finite values of a numeric column, ascending, with counts of what was dropped. */
+// Sorting a million values is the costliest step of a run; drift and summary share one sort.
+const sortedCache = new WeakMap<Column, { values: Float64Array; missing: number; nonFinite: number }>();
+
+/** Finite values of a numeric column, ascending, with counts of what was dropped (memoised). */
 export function finiteSorted(column: Column): { values: Float64Array; missing: number; nonFinite: number } {
   if (column.kind === 'string')
     return { values: new Float64Array(0), missing: column.codes.length, nonFinite: 0 };
+  const cached = sortedCache.get(column);
+  if (cached) return cached;
   const src = column.values;
   const out = new Float64Array(src.length);
   let n = 0;
@@ -66,7 +72,9 @@ export function finiteSorted(column: Column): { values: Float64Array; missing: n
       if (!Number.isNaN(v)) nonFinite++;
     }
   }
-  return { values: out.slice(0, n).sort(), missing, nonFinite };
+  const result = { values: sortFloat64(out.subarray(0, n)), missing, nonFinite };
+  sortedCache.set(column, result);
+  return result;
 }
 
 function numericSummary(column: Column): SideSummary {

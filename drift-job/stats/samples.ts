@@ -1,4 +1,5 @@
 import { type Column, MISSING_CODE } from '../../core/dataset/index.js';
+import { finiteSorted } from '../summary.js';
 import type { ColumnKind, ColumnSample } from './drift-methods.js';
 
 export interface SampleOptions {
@@ -16,23 +17,11 @@ export function toSample(column: Column, kind: ColumnKind, options: SampleOption
     if (column.kind === 'string') {
       throw new TypeError('a text column cannot be analysed as numerical');
     }
-    const src = column.values;
-    let n = 0;
-    let hadMissing = false;
+    const { values, missing } = finiteSorted(column);
     let integral = true;
-    const values = new Float64Array(src.length);
-    for (let i = 0; i < src.length; i++) {
-      const v = src[i]!;
-      if (Number.isFinite(v)) {
-        values[n++] = v;
-        if (integral && !Number.isInteger(v)) integral = false;
-      } else {
-        hadMissing = true;
-      }
-    }
-    const kept = values.slice(0, n).sort();
+    for (let i = 0; i < values.length && integral; i++) if (!Number.isInteger(values[i]!)) integral = false;
     // pandas keeps an integer dtype only for a column without missing values.
-    return { kind, values: kept, integer: Boolean(options.integer) && !hadMissing && integral };
+    return { kind, values, integer: Boolean(options.integer) && missing === 0 && integral };
   }
   const counts = new Map<string, number>();
   let size = 0;

@@ -1,0 +1,29 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { sortFloat64 } from './sort.js';
+
+describe('sortFloat64', () => {
+  it('orders like Float64Array.prototype.sort, negatives, zeros and duplicates included', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ noNaN: true, noDefaultInfinity: true }), { minLength: 2048, maxLength: 6000 }),
+        (xs) => {
+          const values = Float64Array.from(xs);
+          const want = values.slice().sort();
+          const got = sortFloat64(values);
+          expect(got.length).toBe(want.length);
+          for (let i = 0; i < want.length; i++) expect(Object.is(got[i], want[i]), `index ${i}`).toBe(true);
+        },
+      ),
+      { numRuns: 30 },
+    );
+  });
+
+  it('sorts a large column of few distinct values and leaves the input alone', () => {
+    const values = Float64Array.from({ length: 100_000 }, (_, i) => ((i * 7919) % 13) - 6.5);
+    const copy = values.slice();
+    const got = sortFloat64(values);
+    for (let i = 1; i < got.length; i++) expect(got[i - 1]! <= got[i]!).toBe(true);
+    expect(values).toEqual(copy);
+  });
+});
