@@ -61,7 +61,9 @@ def main():
         # Comparable budget: the same random-search space as our tuner, each trial with full
         # early stopping on the validation split (more generous than successive halving).
         rng = np.random.default_rng(args.get("seed", 42))
-        train = lgb.Dataset(x_train, y_train, feature_name=names, free_raw_data=False)
+        # feature_pre_filter off: trials change min_data_in_leaf on the same Dataset.
+        train = lgb.Dataset(x_train, y_train, feature_name=names, free_raw_data=False,
+                            params={"feature_pre_filter": False, "max_bin": 255})
         valid = lgb.Dataset(x_valid, y_valid, reference=train)
         best = None
         t0 = time.perf_counter()

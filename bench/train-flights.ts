@@ -33,6 +33,7 @@ const { values: args } = parseArgs({
     trees: { type: 'string', default: '50' },
     leaves: { type: 'string', default: '63' },
     'skip-default-run': { type: 'boolean', default: false },
+    'skip-per-tree': { type: 'boolean', default: false },
   },
 });
 const rows = Number(args.rows);
@@ -87,21 +88,19 @@ function lightgbm(request: Record<string, unknown>): Record<string, number> | un
 }
 
 const work = await mkdtemp(join(tmpdir(), 'mlcycle-bench-'));
-try {
-  console.log(`# trainer benchmark (node ${process.version}, ${new Date().toISOString()})`);
 
-  // 1. Time per tree.
+async function perTree(): Promise<void> {
   const big = join(work, 'big');
-  let t = performance.now();
+  const t0 = performance.now();
   // Sample enough rows that the training split (70% of the time-sorted rows) has --rows rows.
   const { out: m } = await matrices(
     Math.ceil(rows / (1 - TRAIN_DEFAULTS.validationFraction - TRAIN_DEFAULTS.holdoutFraction)),
     big,
   );
   console.log(
-    `\n## time per tree: train ${m.train!.y.length} rows × ${m.train!.x.length} features (data stage ${((performance.now() - t) / 1000).toFixed(1)} s)`,
+    `\n## time per tree: train ${m.train!.y.length} rows × ${m.train!.x.length} features (data stage ${((performance.now() - t0) / 1000).toFixed(1)} s)`,
   );
-  t = performance.now();
+  let t = performance.now();
   const trainSet = binTrainingSet(m.train!.x, m.train!.y);
   const binning = (performance.now() - t) / 1000;
   const booster = new Booster(trainSet, undefined, {
@@ -124,9 +123,17 @@ try {
       `LightGBM (${threads} thread${threads > 1 ? 's' : ''}): binning ${lgbFixed.binning_seconds!.toFixed(2)} s, ${lgbFixed.ms_per_tree!.toFixed(1)} ms/tree, holdout ROC AUC ${lgbFixed.holdout_roc_auc!.toFixed(4)}, peak RSS ${lgbFixed.peak_rss_mb!.toFixed(0)} MB (v${lgbFixed.lightgbm_version}); mlcycle/LightGBM time per tree ${(msPerTree / lgbFixed.ms_per_tree!).toFixed(2)}×`,
     );
   }
+}
+
+try {
+  console.log(`# trainer benchmark (node ${process.version}, ${new Date().toISOString()})`);
+
+  // 1. Time per tree.
+  if (!args['skip-per-tree']) await perTree();
 
   // 2 + 3. The default run and LightGBM with a comparable budget on the same rows.
   if (!args['skip-default-run']) {
+    let t: number;
     const small = join(work, 'default');
     await matrices(TRAIN_DEFAULTS.flightsRows, small);
     t = performance.now();

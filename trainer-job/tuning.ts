@@ -101,7 +101,7 @@ export function tune(train: BinnedDataset, valid: BinnedDataset, options: Tuning
     seed: options.seed,
   };
   const trials: Trial[] = [];
-  const boosters: Booster[] = [];
+  const boosters: (Booster | undefined)[] = [];
   for (let t = 0; t < Math.max(1, options.trials); t++) {
     const params = sampleParams(rng, base, t);
     trials.push({ trial: t, params, rungs: [], seconds: 0 });
@@ -147,7 +147,11 @@ export function tune(train: BinnedDataset, valid: BinnedDataset, options: Tuning
     const keep = Math.max(1, Math.ceil(alive.length / options.eta));
     // Ties broken by trial number, so the order (and the winner) is reproducible.
     const ranked = [...alive].sort((a, b) => boosters[a]!.bestLoss - boosters[b]!.bestLoss || a - b);
-    for (const i of ranked.slice(keep)) trials[i]!.eliminated_at_rung = rung;
+    for (const i of ranked.slice(keep)) {
+      trials[i]!.eliminated_at_rung = rung;
+      // Its scores and buffers are not needed any more: let them go.
+      boosters[i] = undefined;
+    }
     alive = ranked.slice(0, keep).sort((a, b) => a - b);
     if (alive.length === 1 && rung + 1 < rungRounds.length - 1) {
       // One survivor: go straight to the final budget.

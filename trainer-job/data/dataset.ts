@@ -147,7 +147,12 @@ function checkFeatureName(name: string, target: string): void {
 
 function flightsTarget(table: Table, task: Task | undefined, target: string | undefined) {
   const delay = (table.columns.delay as { values: Float64Array }).values;
-  const chosen = task ?? 'binary-classification';
+  const chosen = task ?? (target === 'delay' ? 'regression' : 'binary-classification');
+  if ((chosen === 'regression') !== (target === undefined ? chosen === 'regression' : target === 'delay')) {
+    throw new DataError(
+      `builtin:flights: the ${chosen} target is ${chosen === 'regression' ? 'delay' : 'delayed'}, not ${target}`,
+    );
+  }
   if (target !== undefined && target !== 'delay' && target !== 'delayed') {
     throw new DataError(
       `builtin:flights has targets "delayed" (classification) and "delay" (regression), not ${JSON.stringify(target)}`,
