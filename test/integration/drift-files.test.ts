@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parseSettings } from '../../core/config.js';
 import { DataError } from '../../core/errors.js';
@@ -27,6 +29,56 @@ async function runCli(args: string[]): Promise<{ code: number; stdout: string }>
 async function readReport(dir: string): Promise<DriftReport> {
   return JSON.parse(await readFile(join(dir, 'report.json'), 'utf8')) as DriftReport;
 }
+
+/** The real entry point on the built output (npm test builds first). */
+async function runBin(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)('node', ['bin/mlcycle', 'drift', ...args]);
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('bin/mlcycle drift', () => {
+  it('writes both reports and exits 0 on drift; 3 on unreadable data; 2 on a bad flag', async () => {
+    const model = await writeModelFiles();
+    const current = await writeCurrent(
+      model.dir,
+      'bin.parquet',
+      generateRows(2000, 70, { xShift: 1, colorWeights: [1, 1, 5] }),
+    );
+    const out = join(model.dir, 'bin-out');
+    const ok = await runBin(['--reference', model.reference, '--current', current, '--out', out]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ verdict: 'Drift', dataset_drift: true });
+    expect((await readReport(out)).dataset_drift).toBe(true);
+    expect(await readFile(join(out, 'report.html'), 'utf8')).toContain('Drift detected');
+    const missing = await runBin([
+      '--reference',
+      model.reference,
+      '--current',
+      join(model.dir, 'nope.parquet'),
+      '--out',
+      out,
+    ]);
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toMatch(/cannot read the current data/);
+    const bad = await runBin([
+      '--reference',
+      model.reference,
+      '--current',
+      current,
+      '--out',
+      out,
+      '--drift-share',
+      '2',
+    ]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--drift-share/);
+  });
+});
 
 describe('mlcycle drift on files', () => {
   it('writes report.html and report.json; a clearly shifted window drifts, exit code 0', async () => {
