@@ -167,6 +167,18 @@ describe('bad input: a clear message, an error, and no artifacts', () => {
     );
   });
 
+  it('an identifier-like text column', async () => {
+    const path = await csv(
+      'ids.csv',
+      'at,id,target',
+      rowsOf(15_000, (i) => `${day(i)},id-${i},${i % 2}`),
+    );
+    await expectRejected(
+      options(path),
+      /feature id has 10500 distinct values .*looks like an identifier; drop it with --exclude id/,
+    );
+  });
+
   it('a feature name the schema cannot carry', async () => {
     const path = await csv(
       'names.csv',

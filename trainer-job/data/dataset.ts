@@ -90,7 +90,7 @@ export async function prepareData(options: DataOptions): Promise<PreparedData> {
   const usable: number[] = [];
   for (let i = 0; i < table.numRows; i++) {
     const t = timeMs[i]!;
-    if (!Number.isNaN(target[i]!) && !Number.isNaN(t) && t >= since && t < until) usable.push(i);
+    if (Number.isFinite(target[i]!) && !Number.isNaN(t) && t >= since && t < until) usable.push(i);
   }
   if (usable.length === 0) {
     throw new DataError(
@@ -249,7 +249,11 @@ function requestColumn(name: string, column: Column, rows: Uint32Array): Request
     const codes = Int32Array.from(rows, (r) => column.codes[r]!);
     return { name, type: 'category', column: { kind: 'string', codes, dictionary: column.dictionary } };
   }
-  const values = Float64Array.from(rows, (r) => column.values[r]!);
+  // ±Infinity cannot be a request value (the server refuses it): treat it as missing.
+  const values = Float64Array.from(rows, (r) => {
+    const v = column.values[r]!;
+    return Number.isFinite(v) ? v : Number.NaN;
+  });
   const type = column.kind === 'timestamp' ? 'timestamp' : column.kind === 'boolean' ? 'boolean' : 'number';
   return { name, type, column: { kind: column.kind, values } };
 }
@@ -286,6 +290,9 @@ function checkTarget(task: Task, target: Float64Array, splits: Splits, name: str
   }
 }
 
+/** More levels than this and a text column is an identifier, not a category. */
+export const MAX_CATEGORIES = 10_000;
+
 /** An all-missing or constant feature cannot help and usually means a broken column. */
 function checkFeature(feature: RequestColumn, splits: Splits): void {
   const [a, b] = splits.train;
@@ -298,6 +305,15 @@ function checkFeature(feature: RequestColumn, splits: Splits): void {
     if (missing) continue;
     if (first === undefined) first = v;
     else if (v !== first) varies = true;
+  }
+  if (column.kind === 'string') {
+    const seen = new Set<number>();
+    for (let i = a; i < b; i++) if (column.codes[i]! >= 0) seen.add(column.codes[i]!);
+    if (seen.size > MAX_CATEGORIES) {
+      throw new DataError(
+        `feature ${feature.name} has ${seen.size} distinct values in the training split (at most ${MAX_CATEGORIES}): it looks like an identifier; drop it with --exclude ${feature.name}`,
+      );
+    }
   }
   if (first === undefined) {
     throw new DataError(
