@@ -51,15 +51,14 @@ export interface Analysis {
 }
 
 /** How a schema feature enters the drift statistics; undefined = left out. */
-function driftKind(feature: Feature): { kind: 'numerical' | 'categorical'; integer: boolean } | undefined {
+function driftKind(feature: Feature): { kind: 'numerical' | 'categorical' } | undefined {
   switch (feature.type) {
     case 'number':
-      return { kind: 'numerical', integer: false };
     case 'integer':
-      return { kind: 'numerical', integer: true };
+      return { kind: 'numerical' };
     case 'boolean':
     case 'category':
-      return { kind: 'categorical', integer: false };
+      return { kind: 'categorical' };
     case 'timestamp':
       return undefined;
   }
@@ -70,7 +69,7 @@ export function featureSpecs(options: AnalysisOptions, warnings: string[]): Drif
   for (const feature of options.schema.features) {
     const k = driftKind(feature);
     if (!k) continue;
-    const spec: DriftColumnSpec = { name: feature.name, kind: k.kind, integer: k.integer };
+    const spec: DriftColumnSpec = { name: feature.name, kind: k.kind };
     const override = options.perFeature?.[feature.name];
     if (override?.method) spec.method = override.method;
     else if (options.method) {

@@ -14,8 +14,6 @@ import { sampleSize, toSample } from './stats/samples.js';
 export interface DriftColumnSpec {
   name: string;
   kind: ColumnKind;
-  /** An integer feature (affects Sturges bin widths, as pandas' int64 dtype does in Evidently). */
-  integer?: boolean;
   /** Overrides the default method. */
   method?: DriftMethod;
   /** Overrides the method's default threshold. */
@@ -76,8 +74,8 @@ export function columnDrift(reference: Table, current: Table, spec: DriftColumnS
   let ref: ReturnType<typeof toSample>;
   let cur: ReturnType<typeof toSample>;
   try {
-    ref = toSample(refColumn, spec.kind, { integer: spec.integer ?? false });
-    cur = toSample(curColumn, spec.kind, { integer: spec.integer ?? false });
+    ref = toSample(refColumn, spec.kind);
+    cur = toSample(curColumn, spec.kind);
   } catch (err) {
     throw new DataError(`column ${spec.name}: ${(err as Error).message}`);
   }

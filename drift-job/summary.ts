@@ -1,6 +1,6 @@
 import type { Column } from '../core/dataset/index.js';
 import { MISSING_CODE } from '../core/dataset/index.js';
-import { sortFloat64 } from './stats/sort.js';
+import { sortFinite } from './stats/sort.js';
 
 /** Descriptive statistics of one column on one side (reference or current). */
 export interface SideSummary {
@@ -59,20 +59,7 @@ export function finiteSorted(column: Column): { values: Float64Array; missing: n
     return { values: new Float64Array(0), missing: column.codes.length, nonFinite: 0 };
   const cached = sortedCache.get(column);
   if (cached) return cached;
-  const src = column.values;
-  const out = new Float64Array(src.length);
-  let n = 0;
-  let nonFinite = 0;
-  let missing = 0;
-  for (let i = 0; i < src.length; i++) {
-    const v = src[i]!;
-    if (Number.isFinite(v)) out[n++] = v;
-    else {
-      missing++;
-      if (!Number.isNaN(v)) nonFinite++;
-    }
-  }
-  const result = { values: sortFloat64(out.subarray(0, n)), missing, nonFinite };
+  const result = sortFinite(column.values);
   sortedCache.set(column, result);
   return result;
 }

@@ -2,17 +2,12 @@ import { type Column, MISSING_CODE } from '../../core/dataset/index.js';
 import { finiteSorted } from '../summary.js';
 import type { ColumnKind, ColumnSample } from './drift-methods.js';
 
-export interface SampleOptions {
-  /** The feature is an integer in the schema (NumPy's integer dtype rules for bin widths). */
-  integer?: boolean;
-}
-
 /**
  * One side of a column, ready for the drift methods: missing values, NaN and ±Infinity dropped
  * (as Evidently does), numbers sorted, categories counted. Numbers or booleans analysed as
  * categories are keyed by their text, so both sides agree on the keys.
  */
-export function toSample(column: Column, kind: ColumnKind, options: SampleOptions = {}): ColumnSample {
+export function toSample(column: Column, kind: ColumnKind): ColumnSample {
   if (kind === 'numerical') {
     if (column.kind === 'string') {
       throw new TypeError('a text column cannot be analysed as numerical');
@@ -20,8 +15,10 @@ export function toSample(column: Column, kind: ColumnKind, options: SampleOption
     const { values, missing } = finiteSorted(column);
     let integral = true;
     for (let i = 0; i < values.length && integral; i++) if (!Number.isInteger(values[i]!)) integral = false;
-    // pandas keeps an integer dtype only for a column without missing values.
-    return { kind, values, integer: Boolean(options.integer) && missing === 0 && integral };
+    // What pandas would infer reading the same values from CSV (or an INT64 Parquet column): an
+    // integer dtype when every value is a whole number and none is missing. It only changes Sturges
+    // bin widths (at least 1 for integers), as in NumPy.
+    return { kind, values, integer: missing === 0 && integral };
   }
   const counts = new Map<string, number>();
   let size = 0;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { sortFloat64 } from './sort.js';
+import { sortFinite, sortFloat64 } from './sort.js';
 
 describe('sortFloat64', () => {
   it('orders like Float64Array.prototype.sort, negatives, zeros and duplicates included', () => {
@@ -25,5 +25,27 @@ describe('sortFloat64', () => {
     const got = sortFloat64(values);
     for (let i = 1; i < got.length; i++) expect(got[i - 1]! <= got[i]!).toBe(true);
     expect(values).toEqual(copy);
+  });
+
+  it('drops NaN and ±Infinity and counts them', () => {
+    const values = Float64Array.from({ length: 5000 }, (_, i) =>
+      i % 10 === 0
+        ? Number.NaN
+        : i % 17 === 0
+          ? Number.NEGATIVE_INFINITY
+          : i % 23 === 0
+            ? Number.POSITIVE_INFINITY
+            : (i % 97) - 50,
+    );
+    const r = sortFinite(values);
+    const finite = values.filter((v) => Number.isFinite(v)).sort();
+    expect([...r.values]).toEqual([...finite]);
+    expect(r.missing).toBe(values.length - finite.length);
+    expect(r.nonFinite).toBe(
+      values.filter((v) => v === Number.POSITIVE_INFINITY || v === Number.NEGATIVE_INFINITY).length,
+    );
+    const small = sortFinite(Float64Array.of(3, Number.NaN, Number.NEGATIVE_INFINITY, 1));
+    expect([...small.values]).toEqual([1, 3]);
+    expect(small).toMatchObject({ missing: 2, nonFinite: 1 });
   });
 });

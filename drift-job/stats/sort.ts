@@ -1,45 +1,74 @@
 /**
- * Ascending sort of finite doubles by LSD radix sort on their IEEE-754 bits (four 16-bit passes).
- * V8's TypedArray sort boxes every element and takes about half a second for a million values;
- * this takes a few tens of milliseconds, and drift runs sort every numerical column of a window.
+ * Ascending sort of doubles by LSD radix sort on their IEEE-754 bits (four 16-bit digits, all four
+ * histograms counted in the one pass that also drops non-finite values). V8's TypedArray sort
+ * boxes every element and takes about half a second for a million values; this takes a few tens of
+ * milliseconds, and a drift run sorts every numerical column of its window.
  * Same order as Float64Array.prototype.sort for finite values (−0 before +0).
  */
-export function sortFloat64(values: Float64Array): Float64Array {
-  const n = values.length;
-  if (n < 2048) return values.slice().sort();
+export interface FiniteSorted {
+  /** The finite values, ascending. */
+  values: Float64Array;
+  /** NaN and ±Infinity dropped. */
+  missing: number;
+  /** ±Infinity among them. */
+  nonFinite: number;
+}
+
+const SMALL = 2048;
+
+export function sortFinite(src: Float64Array): FiniteSorted {
+  const total = src.length;
+  if (total < SMALL) {
+    const kept = src.filter((v) => Number.isFinite(v)).sort();
+    let nonFinite = 0;
+    for (const v of src) if (v === Number.POSITIVE_INFINITY || v === Number.NEGATIVE_INFINITY) nonFinite++;
+    return { values: kept, missing: total - kept.length, nonFinite };
+  }
   // Keys as (hi, lo) uint32 pairs whose unsigned order is the numeric order.
-  let lo = new Uint32Array(n);
-  let hi = new Uint32Array(n);
-  const bits = new Uint32Array(values.buffer, values.byteOffset, n * 2);
-  for (let i = 0; i < n; i++) {
-    const l = bits[2 * i]!;
-    const h = bits[2 * i + 1]!;
-    if (h & 0x80000000) {
-      lo[i] = ~l >>> 0;
-      hi[i] = ~h >>> 0;
-    } else {
-      lo[i] = l;
-      hi[i] = (h | 0x80000000) >>> 0;
+  let lo = new Uint32Array(total);
+  let hi = new Uint32Array(total);
+  const hist = new Uint32Array(4 * 65536);
+  const bits = new Uint32Array(src.buffer, src.byteOffset, total * 2);
+  let n = 0;
+  let nonFinite = 0;
+  for (let i = 0; i < total; i++) {
+    let h = bits[2 * i + 1]!;
+    // Exponent all ones: NaN or ±Infinity.
+    if ((h & 0x7ff00000) === 0x7ff00000) {
+      if ((h & 0x000fffff) === 0 && bits[2 * i] === 0) nonFinite++;
+      continue;
     }
+    let l = bits[2 * i]!;
+    if (h & 0x80000000) {
+      l = ~l >>> 0;
+      h = ~h >>> 0;
+    } else {
+      h = (h | 0x80000000) >>> 0;
+    }
+    lo[n] = l;
+    hi[n] = h;
+    hist[l & 0xffff]!++;
+    hist[65536 + (l >>> 16)]!++;
+    hist[131072 + (h & 0xffff)]!++;
+    hist[196608 + (h >>> 16)]!++;
+    n++;
   }
   let lo2 = new Uint32Array(n);
   let hi2 = new Uint32Array(n);
-  const counts = new Uint32Array(65536);
-  for (let pass = 0; pass < 4; pass++) {
-    const src = pass < 2 ? lo : hi;
+  for (let pass = 0; pass < 4 && n > 0; pass++) {
+    const src32 = pass < 2 ? lo : hi;
     const shift = pass % 2 === 0 ? 0 : 16;
-    counts.fill(0);
-    for (let i = 0; i < n; i++) counts[(src[i]! >>> shift) & 0xffff]!++;
+    const base = pass * 65536;
     // A digit every key shares changes nothing: skip the scatter.
-    if (counts[(src[0]! >>> shift) & 0xffff] === n) continue;
+    if (hist[base + ((src32[0]! >>> shift) & 0xffff)] === n) continue;
     let sum = 0;
     for (let d = 0; d < 65536; d++) {
-      const c = counts[d]!;
-      counts[d] = sum;
+      const c = hist[base + d]!;
+      hist[base + d] = sum;
       sum += c;
     }
     for (let i = 0; i < n; i++) {
-      const pos = counts[(src[i]! >>> shift) & 0xffff]!++;
+      const pos = hist[base + ((src32[i]! >>> shift) & 0xffff)]!++;
       lo2[pos] = lo[i]!;
       hi2[pos] = hi[i]!;
     }
@@ -58,5 +87,10 @@ export function sortFloat64(values: Float64Array): Float64Array {
       outBits[2 * i + 1] = ~h >>> 0;
     }
   }
-  return out;
+  return { values: out, missing: total - n, nonFinite };
+}
+
+/** The finite values of `values`, ascending. */
+export function sortFloat64(values: Float64Array): Float64Array {
+  return sortFinite(values).values;
 }
