@@ -157,36 +157,50 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
     (isFlights ? (options.task === 'regression' ? 'flights-delay-minutes' : 'flights-delay') : undefined);
   if (!modelName) throw new UserError('--model-name is required for datasets other than builtin:flights');
 
-  progress.step(`reading ${options.dataset}`);
-  const data = await prepareData({
-    dataset: options.dataset,
-    task: options.task,
-    target: options.target,
-    timeColumn: options.timeColumn,
-    exclude: options.exclude ?? [],
-    since: options.since,
-    until: options.until,
-    rows: options.rows ?? (isFlights ? TRAIN_DEFAULTS.flightsRows : undefined),
-    seed: options.seed,
-    validationFraction: options.validationFraction,
-    holdoutFraction: options.holdoutFraction,
-    trainUntil: options.trainUntil,
-    validationUntil: options.validationUntil,
-    s3: options.s3,
-  });
-  const split = (p: 'train' | 'validation' | 'holdout') => data.splits[p][1] - data.splits[p][0];
-  progress.step(
-    `${data.numRows} rows (train ${split('train')}, validation ${split('validation')}, holdout ${split('holdout')}); task ${data.task}, target ${data.targetName}`,
-  );
-
-  const db =
+  // The registry database starts (embedded PGlite takes seconds) while the dataset is read.
+  const opening =
     options.register && !options.pool
-      ? await openDatabase({
+      ? openDatabase({
           databaseUrl: options.databaseUrl,
           dataDir: options.dataDir,
           applicationName: 'mlcycle-train',
         })
       : undefined;
+  // Settled at once so a failed read never leaves an unhandled rejection behind.
+  const dbResult = opening?.then(
+    (db) => ({ db, error: undefined }),
+    (error: unknown) => ({ db: undefined, error }),
+  );
+  progress.step(`reading ${options.dataset}`);
+  let data: PreparedData;
+  try {
+    data = await prepareData({
+      dataset: options.dataset,
+      task: options.task,
+      target: options.target,
+      timeColumn: options.timeColumn,
+      exclude: options.exclude ?? [],
+      since: options.since,
+      until: options.until,
+      rows: options.rows ?? (isFlights ? TRAIN_DEFAULTS.flightsRows : undefined),
+      seed: options.seed,
+      validationFraction: options.validationFraction,
+      holdoutFraction: options.holdoutFraction,
+      trainUntil: options.trainUntil,
+      validationUntil: options.validationUntil,
+      s3: options.s3,
+    });
+  } catch (err) {
+    await (await dbResult)?.db?.close().catch(() => {});
+    throw err;
+  }
+  const split = (p: 'train' | 'validation' | 'holdout') => data.splits[p][1] - data.splits[p][0];
+  progress.step(
+    `${data.numRows} rows (train ${split('train')}, validation ${split('validation')}, holdout ${split('holdout')}); task ${data.task}, target ${data.targetName}`,
+  );
+  const opened = await dbResult;
+  if (opened?.error) throw opened.error;
+  const db = opened?.db;
   const pool = options.register ? (options.pool ?? db!.pool) : undefined;
   let directory: VersionDirectory | undefined;
   try {
