@@ -265,22 +265,30 @@ export class ModelVersionReconciler implements Reconciler {
   }
 }
 
-/** The last non-empty line of a log tail; a JSON log line gives its `msg`/`message`. */
+/**
+ * The line of a log tail that says what went wrong: the CLI's own one-line error
+ * (`mlcycle: …`), else the last `…Error: …` line, else the last line; a JSON log line gives
+ * its `msg`/`message`.
+ */
 export function lastMeaningfulLine(text: string): string {
   const lines = text
     .split('\n')
     .map((l) => l.trim())
     .filter(Boolean);
-  const last = lines.at(-1) ?? '';
-  if (last.startsWith('{')) {
+  const pick =
+    [...lines].reverse().find((l) => l.startsWith('mlcycle: ')) ??
+    [...lines].reverse().find((l) => /^[A-Za-z]*Error: /.test(l)) ??
+    lines.at(-1) ??
+    '';
+  if (pick.startsWith('{')) {
     try {
-      const j = JSON.parse(last) as { msg?: string; message?: string; error?: string };
-      return (j.error ?? j.message ?? j.msg ?? last).slice(0, 500);
+      const j = JSON.parse(pick) as { msg?: string; message?: string; error?: string };
+      return (j.error ?? j.message ?? j.msg ?? pick).slice(0, 500);
     } catch {
       // plain text
     }
   }
-  return last.slice(0, 500);
+  return pick.replace(/^mlcycle: /, '').slice(0, 500);
 }
 
 /** Status fields from a registry record: headline score, metrics, gate, artifacts. */
