@@ -107,6 +107,7 @@ export const Readiness = z
     model: z.object({ name: z.string(), version: z.string() }).nullable(),
     prediction_log: z.object({
       queue_depth: z.number().int(),
+      in_flight_rows: z.number().int(),
       queue_max: z.number().int(),
       spilled_rows: z.number().int(),
       database_reachable: z.boolean(),

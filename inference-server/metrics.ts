@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
  * The server's Prometheus metrics, in a registry of its own so several servers can live in
@@ -6,6 +6,9 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
  */
 export function createServerMetrics() {
   const registry = new Registry();
+  // Process CPU, memory, GC and event-loop lag (nodejs_eventloop_lag_p99_seconds): what tells a
+  // slow dependency from a busy process when latency rises.
+  collectDefaultMetrics({ register: registry, prefix: 'mlcycle_' });
   const common = { registers: [registry] };
   return {
     registry,

@@ -26,6 +26,7 @@ export const statusRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) 
       model: serving ? { name: serving.model.name, version: serving.model.version } : null,
       prediction_log: {
         queue_depth: log.queueDepth,
+        in_flight_rows: log.inFlightRows,
         queue_max: ctx.queueMax,
         spilled_rows: log.spilledRows,
         database_reachable: log.databaseReachable,
