@@ -184,7 +184,8 @@ async function logCaughtUp(base: string): Promise<number> {
       prediction_log: { queue_depth: number; in_flight_rows: number; spilled_rows: number };
     };
     const log = r.prediction_log;
-    if (log.queue_depth + log.in_flight_rows + log.spilled_rows === 0) return (performance.now() - start) / 1000;
+    if (log.queue_depth + log.in_flight_rows + log.spilled_rows === 0)
+      return (performance.now() - start) / 1000;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -262,9 +263,10 @@ async function main() {
   const code = await exited;
   const drainMs = performance.now() - stopAt;
   const pool = new pg.Pool({ connectionString: url, max: 1 });
-  const { rows: count } = await pool.query('SELECT count(*)::int AS n FROM prediction_logs WHERE model_name = $1', [
-    manifest.modelName,
-  ]);
+  const { rows: count } = await pool.query(
+    'SELECT count(*)::int AS n FROM prediction_logs WHERE model_name = $1',
+    [manifest.modelName],
+  );
   await pool.end();
   console.log(
     `\nafter SIGTERM (exit ${code}, ${drainMs.toFixed(0)} ms to drain): ${count[0].n} rows in PostgreSQL, ` +
