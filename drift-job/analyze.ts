@@ -189,7 +189,7 @@ export function analyze(reference: Table, current: Table, options: AnalysisOptio
 
   return {
     rows: { reference: reference.numRows, current: current.numRows, labelled: quality.labelledRows },
-    drift: enough ? drift : { ...drift },
+    drift,
     driftFact: enough ? driftFact(current.numRows, options.minRows, drift.dataset_drift) : fact,
     predictionDrift: { drifted: predictionColumns.some((c) => c.drifted), columns: predictionColumns },
     quality,

@@ -110,7 +110,7 @@ export async function readLogWindow(
        FROM prediction_logs l
        LEFT JOIN prediction_labels lb ON lb.model_name = l.model_name AND lb.request_id = l.request_id
        WHERE l.model_name = $1 AND l.model_version = $2 AND l.created_at >= $3 AND l.created_at < $4
-       ORDER BY l.created_at, l.id`,
+`,
       [...params, ...features.map((f) => f.name)],
     );
     const columns = features.map((f) => new FeatureColumn(f, total));
