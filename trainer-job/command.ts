@@ -5,7 +5,7 @@ import { databaseSettings } from '../core/db/index.js';
 import { Task } from '../core/feature-schema.js';
 import { s3Settings } from '../core/object-store/index.js';
 import { createProgress } from './progress.js';
-import { TRAIN_DEFAULTS, trainModel } from './train.js';
+import { Algorithm, TRAIN_DEFAULTS, trainModel } from './train.js';
 
 const date = z
   .string()
@@ -105,6 +105,12 @@ export const trainSettings = {
     env: 'MLCYCLE_SEED',
     description: 'random seed',
     schema: fields.nonNegativeInt.default(TRAIN_DEFAULTS.seed),
+  }),
+  algorithm: setting({
+    flag: 'algorithm',
+    env: 'MLCYCLE_ALGORITHM',
+    description: 'auto (the GBDT unless the linear model validates better), gbdt or linear',
+    schema: Algorithm.default(TRAIN_DEFAULTS.algorithm),
   }),
   trials: setting({
     flag: 'trials',
@@ -237,6 +243,7 @@ export const trainCommand = defineCommand({
       until: v.until,
       rows: v.rows,
       seed: v.seed,
+      algorithm: v.algorithm,
       trials: v.trials,
       minRounds: v.minRounds,
       maxRounds: v.maxRounds,

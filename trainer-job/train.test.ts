@@ -180,6 +180,19 @@ describe('trainModel on a synthetic dataset (every feature type)', () => {
     expect(Number.isFinite((outputs.prediction!.data as Float32Array)[0])).toBe(true);
   });
 
+  it('exports the linear model when asked, imputation included, and it passes parity', async () => {
+    const dataset = await writeSyntheticDataset(dir, { rows: 2000, name: 'linear.ndjson' });
+    const out = join(dir, 'linear');
+    const result = await trainModel(options(dataset, out, { algorithm: 'linear' }));
+    expect(result.metrics.model.kind).toBe('linear');
+    expect(result.metrics.onnx_parity.max_abs_diff).toBeLessThanOrEqual(1e-5);
+    expect(result.metrics.holdout.roc_auc).toBeCloseTo(result.metrics.linear_holdout.roc_auc!, 12);
+    const outputs = await runOnnx(join(out, 'model.onnx'), await readFile(join(out, 'schema.json'), 'utf8'), [
+      { at: '2024-03-30T13:00:00Z', amount: null, city: null, member: true },
+    ]);
+    expect(Number.isFinite((outputs.probability!.data as Float32Array)[0])).toBe(true);
+  });
+
   it('records a rejected version when the gate fails, and says why', async () => {
     const dataset = await writeSyntheticDataset(dir, { rows: 2000, name: 'gate.ndjson' });
     const result = await trainModel(

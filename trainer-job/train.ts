@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { Pool } from '../core/db/index.js';
 import { openDatabase } from '../core/db/index.js';
 import { canonicalJson } from '../core/digest.js';
@@ -56,6 +57,8 @@ export interface TrainOptions {
   /** Rows sampled evenly over the period; undefined = all (builtin:flights defaults to 300,000). */
   rows?: number | undefined;
   seed: number;
+  /** auto: the GBDT unless the linear model has the lower validation loss. */
+  algorithm: Algorithm;
   trials: number;
   minRounds: number;
   maxRounds: number;
@@ -77,7 +80,11 @@ export interface TrainOptions {
   logger?: Logger | undefined;
 }
 
+export const Algorithm = z.enum(['auto', 'gbdt', 'linear']);
+export type Algorithm = z.infer<typeof Algorithm>;
+
 export const TRAIN_DEFAULTS = {
+  algorithm: 'auto' as Algorithm,
   store: '.mlcycle/artifacts',
   seed: 42,
   trials: 8,
@@ -235,7 +242,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
     progress.step(`tuning: ${options.trials} trials, ${plan.features.length} model features`);
     const trainSet = binTrainingSet(x.train, Float64Array.from(label.train));
     const validSet = applyBinsToSet(x.validation, Float64Array.from(label.validation), trainSet.bins);
-    const tuning = tune(trainSet, validSet, {
+    const tuning = await tune(trainSet, validSet, {
       objective,
       trials: options.trials,
       minRounds: options.minRounds,
@@ -264,7 +271,9 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
       linearRaw(linear, xl.validation, split('validation')),
     );
     const trainingSeconds = (performance.now() - trainStart) / 1000;
-    const useLinear = linearValidLoss < tuning.booster.bestLoss;
+    const useLinear =
+      options.algorithm === 'linear' ||
+      (options.algorithm === 'auto' && linearValidLoss < tuning.booster.bestLoss);
     const chosen: ChosenModel = useLinear ? { kind: 'linear', linear } : { kind: 'gbdt', gbdt };
     const chosenPlan = useLinear ? linearPlan : plan;
     const chosenX = useLinear ? xl : x;
@@ -314,10 +323,10 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
     progress.step(`parity ok: max |onnx − ts| = ${parity.toExponential(2)} over ${records.length} rows`);
 
     // Champion on the same holdout.
-    const champion =
-      pool && options.gate.mustBeatChampion
-        ? await scoreChampion(pool, modelName, version, data, records, options.s3)
-        : undefined;
+    // Scored whenever there is a champion (the report shows it); the gate uses it only when asked.
+    const champion = pool
+      ? await scoreChampion(pool, modelName, version, data, records, options.s3)
+      : undefined;
     const gate = evaluateGate(data.task, holdout, baseline, options.gate, champion);
     progress.step(
       `gate ${gate.passed ? 'passed' : 'failed'}${gate.reasons.length ? `: ${gate.reasons.join('; ')}` : ''}`,

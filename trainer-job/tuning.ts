@@ -60,6 +60,8 @@ export interface TuningResult {
   booster: Booster;
 }
 
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 function logUniform(rng: Random, lo: number, hi: number): number {
   return Math.exp(Math.log(lo) + rng.next() * (Math.log(hi) - Math.log(lo)));
 }
@@ -92,7 +94,11 @@ function round(x: number): number {
   return Number(x.toPrecision(4));
 }
 
-export function tune(train: BinnedDataset, valid: BinnedDataset, options: TuningOptions): TuningResult {
+export async function tune(
+  train: BinnedDataset,
+  valid: BinnedDataset,
+  options: TuningOptions,
+): Promise<TuningResult> {
   const rng = new Random(options.seed);
   const base: GbdtParams = {
     ...DEFAULT_GBDT_PARAMS,
@@ -125,7 +131,12 @@ export function tune(train: BinnedDataset, valid: BinnedDataset, options: Tuning
     for (const i of alive) {
       const booster = boosters[i]!;
       const start = performance.now();
-      booster.boost(Math.max(0, rounds - booster.iterations));
+      // One tree at a time, yielding in between: an in-process caller (the demo serves
+      // traffic from the same event loop) is never blocked for more than one tree.
+      while (booster.iterations < rounds && !booster.stopped) {
+        booster.boost(1);
+        await yieldToEventLoop();
+      }
       const trial = trials[i]!;
       trial.seconds += (performance.now() - start) / 1000;
       trial.rungs.push({
