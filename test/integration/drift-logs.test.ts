@@ -213,7 +213,13 @@ describe('mlcycle drift on prediction logs (PostgreSQL + MinIO)', () => {
       policy: { sustainedDriftRuns: 2, retrainOnSustainedDrift: true },
     };
     for (let h = 0; h < 3; h++) {
-      await logRows(modelName, 'v1', generateRows(800, 20 + h, { xShift: 2, colorWeights: [1, 1, 4], flagRate: 0.9 }), T0 + h * HOUR, false);
+      await logRows(
+        modelName,
+        'v1',
+        generateRows(800, 20 + h, { xShift: 2, colorWeights: [1, 1, 4], flagRate: 0.9 }),
+        T0 + h * HOUR,
+        false,
+      );
     }
     failWebhook = true;
     const a = await runDriftJob({ ...base, until: new Date(T0 + HOUR) });

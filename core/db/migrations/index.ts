@@ -8,4 +8,9 @@ import { predictionLogRequestIndex } from './004-prediction-log-request-index.js
  * Every migration, in order. A later issue adds its tables by adding a file here with the next
  * id; shipped migrations are never edited (migrate() refuses a changed checksum).
  */
-export const migrations: readonly Migration[] = [registry, predictionLog, driftRuns, predictionLogRequestIndex];
+export const migrations: readonly Migration[] = [
+  registry,
+  predictionLog,
+  driftRuns,
+  predictionLogRequestIndex,
+];
