@@ -281,8 +281,11 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
       `model: ${chosen.kind} (validation loss gbdt ${tuning.booster.bestLoss.toFixed(5)}, linear ${linearValidLoss.toFixed(5)})`,
     );
     const score = (m: ChosenModel, features: Float32Array[], n: number) => {
+      // The graph casts the linear model's double score to float32 before the output/sigmoid.
       const raw =
-        m.kind === 'gbdt' ? predictRawFloat32(m.gbdt, features, n) : linearRaw(m.linear, features, n);
+        m.kind === 'gbdt'
+          ? predictRawFloat32(m.gbdt, features, n)
+          : linearRaw(m.linear, features, n).map(Math.fround);
       return objective === 'binary' ? raw.map(sigmoid) : raw;
     };
 

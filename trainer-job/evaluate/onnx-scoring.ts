@@ -13,7 +13,13 @@ export async function scoreWithOnnx(
   schema: FeatureSchema,
   records: readonly FeatureRecord[],
 ): Promise<Float64Array> {
-  const session = await ort.InferenceSession.create(modelBytes);
+  // One thread: onnxruntime then sums every row's trees in tree order (with several threads
+  // it may split small batches by tree and add partial sums), the order the TypeScript
+  // float32 emulation follows, so the parity check compares like with like.
+  const session = await ort.InferenceSession.create(modelBytes, {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+  });
   try {
     const output = schema.task === 'binary-classification' ? OUTPUT_PROBABILITY : OUTPUT_PREDICTION;
     const out = new Float64Array(records.length);
