@@ -34,6 +34,20 @@ export function buildApp(ctx: ServerContext, options: { bodyLimit: number }): Fa
     ctx.metrics.latency.observe({ route }, reply.elapsedTime / 1000);
   });
 
+  // A client that goes away before its answer is written (a load generator stopping, a
+  // timeout) may still have had its prediction made and logged: counted, so the log can be
+  // reconciled with what was answered.
+  app.addHook('onRequest', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    if (request.raw.socket?.destroyed) ctx.metrics.aborted.inc({ route });
+    else {
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) ctx.metrics.aborted.inc({ route });
+      });
+    }
+    done();
+  });
+
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const body = errorToProblem(error);
     if (body.status >= 500) {

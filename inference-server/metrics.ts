@@ -45,6 +45,12 @@ export function createServerMetrics() {
       buckets: [-100, -30, -10, 0, 10, 30, 60, 120, 300],
       ...common,
     }),
+    aborted: new Counter({
+      name: 'mlcycle_http_requests_aborted_total',
+      help: 'Requests whose client went away before the answer was sent (a prediction may still be logged).',
+      labelNames: ['route'] as const,
+      ...common,
+    }),
     invalidRecords: new Counter({
       name: 'mlcycle_invalid_requests_total',
       help: 'Requests refused by validation (422), by route.',

@@ -14,6 +14,7 @@ import { MAX_REPORTED_ISSUES } from '../validation.js';
  */
 export const predictRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
   app.post('/predict', async (request, reply) => {
+    if (clientGone(request)) return reply;
     const requestId = readRequestId(request, reply);
     if (requestId === undefined) return reply;
     const serving = ctx.serving();
@@ -55,6 +56,7 @@ export const predictRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx)
   });
 
   app.post('/predict_batch', async (request, reply) => {
+    if (clientGone(request)) return reply;
     const requestId = readRequestId(request, reply);
     if (requestId === undefined) return reply;
     const serving = ctx.serving();
@@ -147,6 +149,14 @@ export const predictRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx)
     return response;
   });
 };
+
+/**
+ * The connection closed before the handler ran (the client timed out or stopped while the
+ * request waited): nobody can receive the answer, so no prediction is made or logged.
+ */
+function clientGone(request: FastifyRequest): boolean {
+  return request.raw.socket?.destroyed === true;
+}
 
 /** The X-Request-Id header if valid, a new UUID if absent; a 400 is sent if it is invalid. */
 function readRequestId(request: FastifyRequest, reply: FastifyReply): string | undefined {
