@@ -68,7 +68,9 @@ async function matrices(n: number, dir: string) {
     const y = Float64Array.from(data.target.subarray(a, b));
     out[split] = { x, y };
     const flat = new Float32Array(x.length * (b - a));
-    x.forEach((col, f) => flat.set(col, f * (b - a)));
+    x.forEach((col, f) => {
+      flat.set(col, f * (b - a));
+    });
     await writeFile(join(dir, `${split}.x.f32`), new Uint8Array(flat.buffer));
     await writeFile(join(dir, `${split}.y.f64`), new Uint8Array(y.buffer));
     await writeFile(join(dir, `${split}.json`), JSON.stringify({ rows: b - a }));
@@ -136,10 +138,9 @@ try {
 
   // 2 + 3. The default run and LightGBM with a comparable budget on the same rows.
   if (!args['skip-default-run']) {
-    let t: number;
     const small = join(work, 'default');
     await matrices(TRAIN_DEFAULTS.flightsRows, small);
-    t = performance.now();
+    const t = performance.now();
     const before = process.resourceUsage().maxRSS;
     const result = await trainModel({
       ...TRAIN_DEFAULTS,
