@@ -69,7 +69,7 @@ async function registered(name: string): Promise<ModelVersion> {
 interface Answer {
   model_version?: string;
   probability?: number;
-  predictions: { request_id: string; prediction: unknown }[];
+  predictions: { request_id: string; prediction: unknown; probability?: number }[];
 }
 
 async function post(path: string, body: unknown): Promise<Answer> {
@@ -242,7 +242,7 @@ describe('mlcycle on Kubernetes, end to end', () => {
     expect(typeof answer.probability).toBe('number');
   });
 
-  let requestIds: { id: string; predicted: unknown }[] = [];
+  let requestIds: { id: string; probability: number }[] = [];
 
   it('sees drift in replayed traffic when the DriftMonitor job runs', async () => {
     // Drifted traffic: short night hops out of Hawaii, far from the mainland daytime mix.
@@ -254,12 +254,7 @@ describe('mlcycle on Kubernetes, end to end', () => {
     }));
     for (let i = 0; i < records.length; i += 500) {
       const out = await post('/predict_batch', records.slice(i, i + 500));
-      requestIds.push(
-        ...out.predictions.map((p: { request_id: string; prediction: unknown }) => ({
-          id: p.request_id,
-          predicted: p.prediction,
-        })),
-      );
+      requestIds.push(...out.predictions.map((p) => ({ id: p.request_id, probability: p.probability ?? 0 })));
     }
     await kubectl(['apply', '-f', 'examples/flights/driftmonitor.yaml']);
     await eventually(
@@ -287,10 +282,10 @@ describe('mlcycle on Kubernetes, end to end', () => {
   });
 
   it('rolls the deployment back by itself once labels show degraded quality', async () => {
-    const labels = requestIds.map((r) => ({
-      request_id: r.id,
-      label: !(r.predicted === true || r.predicted === 1 || r.predicted === '1'),
-    }));
+    // Labels that rank the predictions backwards: the served model's ROC AUC on them is far
+    // below its holdout ROC AUC (both classes present, so the metric is defined).
+    const ranked = [...requestIds].sort((a, b) => a.probability - b.probability);
+    const labels = ranked.map((r, i) => ({ request_id: r.id, label: i < ranked.length / 2 }));
     for (let i = 0; i < labels.length; i += 500) await post('/feedback', labels.slice(i, i + 500));
     await runDriftJob('e2e-drift-2');
     const verdictAt = Date.now();
