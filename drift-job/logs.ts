@@ -18,7 +18,7 @@ export interface LoggedWindow {
   absent: Record<string, number>;
 }
 
-const FETCH_ROWS = 20_000;
+const FETCH_ROWS = 50_000;
 
 /** Collects one feature's values, typed by the schema. */
 class FeatureColumn {
@@ -27,7 +27,6 @@ class FeatureColumn {
   private readonly dictionary: string[] = [];
   private readonly index = new Map<string, number>();
   invalid = 0;
-  absent = 0;
 
   constructor(
     private readonly feature: Feature,
@@ -37,8 +36,7 @@ class FeatureColumn {
     else this.numbers = new Float64Array(rows).fill(Number.NaN);
   }
 
-  set(row: number, text: string | null, present: boolean): void {
-    if (!present) this.absent++;
+  set(row: number, text: string | null): void {
     if (text === null) return;
     if (this.codes) {
       let code = this.index.get(text);
@@ -93,25 +91,27 @@ export async function readLogWindow(
   const client = await pool.connect();
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const { rows: countRows } = await client.query<{ n: string }>(
-      `SELECT count(*) AS n FROM prediction_logs
-       WHERE model_name = $1 AND model_version = $2 AND created_at >= $3 AND created_at < $4`,
-      params,
-    );
-    const total = Number(countRows[0]!.n);
     const features = schema.features;
     const keyParams = features.map((_, i) => `$${5 + i}`);
-    const featureSelect = features
-      .map((_, i) => `l.features ->> ${keyParams[i]}, l.features ? ${keyParams[i]}`)
-      .join(', ');
+    const keys = features.map((f) => f.name);
+    // One scan counts the rows and, per feature, the records that lack its key altogether.
+    const { rows: counts } = await client.query({
+      text: `SELECT count(*)${keyParams.map((k) => `, count(*) FILTER (WHERE NOT (features ? ${k}))`).join('')}
+       FROM prediction_logs
+       WHERE model_name = $1 AND model_version = $2 AND created_at >= $3 AND created_at < $4`,
+      values: [...params, ...keys],
+      rowMode: 'array',
+    });
+    const [totalText, ...absentText] = counts[0] as string[];
+    const total = Number(totalText);
+    const featureSelect = keyParams.map((k) => `l.features ->> ${k}`).join(', ');
     await client.query(
       `DECLARE drift_window NO SCROLL CURSOR FOR
        SELECT l.prediction, l.probability, lb.label${featureSelect ? `, ${featureSelect}` : ''}
        FROM prediction_logs l
        LEFT JOIN prediction_labels lb ON lb.model_name = l.model_name AND lb.request_id = l.request_id
-       WHERE l.model_name = $1 AND l.model_version = $2 AND l.created_at >= $3 AND l.created_at < $4
-`,
-      [...params, ...features.map((f) => f.name)],
+       WHERE l.model_name = $1 AND l.model_version = $2 AND l.created_at >= $3 AND l.created_at < $4`,
+      [...params, ...keys],
     );
     const columns = features.map((f) => new FeatureColumn(f, total));
     const prediction = new Float64Array(total).fill(Number.NaN);
@@ -128,7 +128,7 @@ export async function readLogWindow(
         probability[n] = row[1] === null ? Number.NaN : Number(row[1]);
         label[n] = row[2] === null ? Number.NaN : Number(row[2]);
         for (let k = 0; k < columns.length; k++) {
-          columns[k]!.set(n, row[3 + 2 * k] as string | null, row[4 + 2 * k] as boolean);
+          columns[k]!.set(n, row[3 + k] as string | null);
         }
         n++;
       }
@@ -149,7 +149,7 @@ export async function readLogWindow(
     return {
       table,
       invalid: Object.fromEntries(features.map((f, k) => [f.name, columns[k]!.invalid])),
-      absent: Object.fromEntries(features.map((f, k) => [f.name, columns[k]!.absent])),
+      absent: Object.fromEntries(features.map((f, k) => [f.name, Number(absentText[k])])),
     };
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {});

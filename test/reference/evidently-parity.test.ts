@@ -355,6 +355,144 @@ interface EvidentlyColumn {
   drifted: boolean;
 }
 
+interface EvidentlyResult {
+  columns: Record<string, EvidentlyColumn>;
+  drifted_count: number;
+  drift_share: number;
+  dataset_drift: boolean;
+}
+
+function specOf(c: Case): Record<string, unknown> {
+  return {
+    columns: Object.fromEntries(c.columns.map((x) => [x.name, x.kind])),
+    drift_share: c.driftShare ?? 0.5,
+    per_column_method: Object.fromEntries(c.columns.filter((x) => x.method).map((x) => [x.name, x.method])),
+    per_column_threshold: Object.fromEntries(
+      c.columns.filter((x) => x.threshold !== undefined).map((x) => [x.name, x.threshold]),
+    ),
+  };
+}
+
+function compare(
+  c: Case,
+  evidently: EvidentlyResult,
+  ref: (number | string | null)[][],
+  cur: (number | string | null)[][],
+): void {
+  const specs: DriftColumnSpec[] = c.columns.map((x) => ({
+    name: x.name,
+    kind: x.kind === 'num' ? 'numerical' : 'categorical',
+    ...(x.method ? { method: x.method } : {}),
+    ...(x.threshold !== undefined ? { threshold: x.threshold } : {}),
+  }));
+  const ours = datasetDrift(toTable(c.columns, ref), toTable(c.columns, cur), specs, c.driftShare ?? 0.5);
+  for (const feature of ours.features) {
+    const theirs = evidently.columns[feature.name]!;
+    const where = `${c.name} / ${feature.name}: ours ${feature.method} ${feature.score}, Evidently ${theirs.method} ${theirs.score}`;
+    expect(feature.method, where).toBe(theirs.method);
+    expect(feature.threshold, where).toBe(theirs.threshold);
+    expect(feature.drifted, where).toBe(theirs.drifted);
+    if (theirs.score === null || feature.score === null) {
+      expect(feature.score, where).toBe(theirs.score);
+    } else {
+      expect(relDiff(feature.score, theirs.score), where).toBeLessThanOrEqual(1e-6);
+    }
+  }
+  expect(ours.drifted, c.name).toBe(evidently.drifted_count);
+  expect(relDiff(ours.drift_share, evidently.drift_share), c.name).toBeLessThanOrEqual(1e-12);
+  expect(ours.dataset_drift, c.name).toBe(evidently.dataset_drift);
+}
+
+/** A random dataset shape: sizes on both sides of 1,000, random column kinds, shifts, gaps, overrides. */
+function randomCase(seed: number): Case {
+  const r = rng(seed);
+  const choose = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+  const refRows = choose([40, 150, 600, 1000, 1001, 1800, 5000]);
+  const curRows = choose([35, 300, 999, 2500, 12_000]);
+  const columns: ColumnCase[] = [];
+  const count = 3 + Math.floor(r() * 4);
+  for (let i = 0; i < count; i++) {
+    const kind = choose(['normal', 'uniform', 'lowcard', 'wideint', 'cat', 'binary', 'manycat'] as const);
+    const shift = r() < 0.5 ? 0 : r() * 0.6;
+    const missing = r() < 0.3 ? r() * 0.3 : 0;
+    const name = `c${i}_${kind}`;
+    let col: ColumnCase;
+    switch (kind) {
+      case 'normal':
+        col = { name, kind: 'num', ref: normal(0, 1), cur: normal(shift, 1 + shift / 2) };
+        break;
+      case 'uniform':
+        col = { name, kind: 'num', ref: (g) => g() * 10, cur: (g) => g() * 10 + shift * 3 };
+        break;
+      case 'lowcard': {
+        const values = Array.from({ length: 2 + Math.floor(r() * 5) }, (_, k) => k);
+        col = {
+          name,
+          kind: 'num',
+          ref: pick(values),
+          cur: pick(
+            values,
+            values.map((v) => 1 + v * shift),
+          ),
+        };
+        break;
+      }
+      case 'wideint':
+        col = { name, kind: 'num', ref: round(normal(50, 8), 0), cur: round(normal(50 + shift * 8, 8), 0) };
+        break;
+      case 'binary':
+        col = { name, kind: 'cat', ref: pick(['yes', 'no']), cur: pick(['yes', 'no'], [1, 1 + shift]) };
+        break;
+      case 'cat': {
+        const levels = Array.from({ length: 3 + Math.floor(r() * 6) }, (_, k) => `L${k}`);
+        const unseen = r() < 0.4 ? ['NEW'] : [];
+        col = {
+          name,
+          kind: 'cat',
+          ref: pick(levels),
+          cur: pick(
+            [...levels, ...unseen],
+            [...levels.map((_, k) => 1 + k * shift), ...unseen.map(() => 0.2)],
+          ),
+        };
+        break;
+      }
+      case 'manycat': {
+        const levels = Array.from({ length: 30 + Math.floor(r() * 40) }, (_, k) => `M${k}`);
+        col = {
+          name,
+          kind: 'cat',
+          ref: pick(levels),
+          cur: pick(
+            levels,
+            levels.map((_, k) => 1 + (k % 5) * shift),
+          ),
+        };
+        break;
+      }
+    }
+    if (missing > 0) col = { ...col, ref: withMissing(missing, col.ref), cur: withMissing(missing, col.cur) };
+    if (r() < 0.3) {
+      const options: DriftMethod[] =
+        col.kind === 'num'
+          ? ['ks', 'wasserstein', 'jensenshannon', 'psi']
+          : ['chisquare', 'z', 'jensenshannon', 'psi'];
+      const method = choose(options);
+      col = { ...col, method };
+      if (r() < 0.4) col = { ...col, threshold: choose([0.01, 0.03, 0.2]) };
+    }
+    columns.push(col);
+  }
+  return {
+    name: `random case ${seed} (${refRows} vs ${curRows} rows)`,
+    seed,
+    refRows,
+    curRows,
+    columns,
+    driftShare: choose([0.3, 0.5, 0.75]),
+  };
+}
+
 function relDiff(a: number, b: number): number {
   if (a === b) return 0;
   return Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b));
@@ -373,61 +511,51 @@ describe('drift statistics equal Evidently 0.7 DataDriftPreset', () => {
       const specPath = join(dir, `spec-${c.seed}.json`);
       writeFileSync(refPath, toCsv(c.columns, ref));
       writeFileSync(curPath, toCsv(c.columns, cur));
-      const perColumnMethod = Object.fromEntries(
-        c.columns.filter((x) => x.method).map((x) => [x.name, x.method]),
-      );
-      const perColumnThreshold = Object.fromEntries(
-        c.columns.filter((x) => x.threshold !== undefined).map((x) => [x.name, x.threshold]),
-      );
-      writeFileSync(
-        specPath,
-        JSON.stringify({
-          columns: Object.fromEntries(c.columns.map((x) => [x.name, x.kind])),
-          drift_share: c.driftShare ?? 0.5,
-          per_column_method: perColumnMethod,
-          per_column_threshold: perColumnThreshold,
-        }),
-      );
+      writeFileSync(specPath, JSON.stringify(specOf(c)));
       // Asynchronously: a blocking child would stall the test worker's heartbeat.
       const { stdout } = await promisify(execFile)(
         PYTHON,
         [SCRIPT, '--reference', refPath, '--current', curPath, '--spec', specPath],
         { encoding: 'utf8', maxBuffer: 1 << 24 },
       );
-      const evidently = JSON.parse(stdout) as {
-        columns: Record<string, EvidentlyColumn>;
-        drifted_count: number;
-        drift_share: number;
-        dataset_drift: boolean;
-      };
-
-      const specs: DriftColumnSpec[] = c.columns.map((x) => ({
-        name: x.name,
-        kind: x.kind === 'num' ? 'numerical' : 'categorical',
-        ...(x.method ? { method: x.method } : {}),
-        ...(x.threshold !== undefined ? { threshold: x.threshold } : {}),
-      }));
-      const ours = datasetDrift(toTable(c.columns, ref), toTable(c.columns, cur), specs, c.driftShare ?? 0.5);
-
-      for (const feature of ours.features) {
-        const theirs = evidently.columns[feature.name]!;
-        const where = `${c.name} / ${feature.name}: ours ${feature.method} ${feature.score}, Evidently ${theirs.method} ${theirs.score}`;
-        expect(feature.method, where).toBe(theirs.method);
-        expect(feature.threshold, where).toBe(theirs.threshold);
-        expect(feature.drifted, where).toBe(theirs.drifted);
-        if (theirs.score === null || feature.score === null) {
-          expect(feature.score, where).toBe(theirs.score);
-        } else {
-          expect(relDiff(feature.score, theirs.score), where).toBeLessThanOrEqual(1e-6);
-        }
-      }
-      expect(ours.drifted).toBe(evidently.drifted_count);
-      expect(relDiff(ours.drift_share, evidently.drift_share)).toBeLessThanOrEqual(1e-12);
-      expect(ours.dataset_drift).toBe(evidently.dataset_drift);
-      // Every default path and both decisions show up somewhere in the cases.
-      expect(ours.features.length).toBe(c.columns.length);
+      const evidently = JSON.parse(stdout) as EvidentlyResult;
+      expect(Object.keys(evidently.columns).sort()).toEqual(c.columns.map((x) => x.name).sort());
+      compare(c, evidently, ref, cur);
     });
   }
+
+  it('random datasets of random shapes (seeded), in one Evidently process', {
+    timeout: 300_000,
+  }, async () => {
+    requireEvidently();
+    // MLCYCLE_PARITY_SEED picks another family of datasets (e.g. in a nightly run).
+    const base = Number(process.env.MLCYCLE_PARITY_SEED ?? 1000);
+    const cases = Array.from({ length: 40 }, (_, k) => randomCase(base + k));
+    const jobs = cases.map((c) => {
+      const { ref, cur } = generate(c);
+      const reference = join(dir, `fuzz-ref-${c.seed}.csv`);
+      const current = join(dir, `fuzz-cur-${c.seed}.csv`);
+      writeFileSync(reference, toCsv(c.columns, ref));
+      writeFileSync(current, toCsv(c.columns, cur));
+      return { reference, current, spec: specOf(c), ref, cur };
+    });
+    const batch = join(dir, 'fuzz-jobs.json');
+    writeFileSync(
+      batch,
+      JSON.stringify(jobs.map(({ reference, current, spec }) => ({ reference, current, spec }))),
+    );
+    const { stdout } = await promisify(execFile)(PYTHON, [SCRIPT, '--batch', batch], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+    });
+    const results = JSON.parse(stdout) as EvidentlyResult[];
+    let compared = 0;
+    cases.forEach((c, k) => {
+      compare(c, results[k]!, jobs[k]!.ref, jobs[k]!.cur);
+      compared += c.columns.length;
+    });
+    expect(compared).toBeGreaterThan(120);
+  });
 
   it('covered every method and both decisions', () => {
     const methods = new Set<string>();

@@ -2,6 +2,7 @@
 
 Usage (from the venv that has Evidently, see README beside this file):
     python evidently_drift.py --reference ref.csv --current cur.csv --spec spec.json
+    python evidently_drift.py --batch jobs.json   # [{"reference", "current", "spec"}, ...] -> a JSON list
 
 spec.json: {"columns": {"<name>": "num" | "cat", ...}, "drift_share": 0.5,
             "per_column_method": {"<name>": "psi", ...}, "per_column_threshold": {"<name>": 0.2, ...}}
@@ -51,21 +52,13 @@ def finite_or_none(value):
     return value if math.isfinite(value) else None
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--reference", required=True)
-    parser.add_argument("--current", required=True)
-    parser.add_argument("--spec", required=True)
-    args = parser.parse_args()
-    with open(args.spec) as f:
-        spec = json.load(f)
-
+def evidently_drift(reference_path: str, current_path: str, spec: dict) -> dict:
     definition = DataDefinition(
         numerical_columns=[n for n, k in spec["columns"].items() if k == "num"],
         categorical_columns=[n for n, k in spec["columns"].items() if k == "cat"],
     )
-    reference = Dataset.from_pandas(read_table(args.reference, spec), data_definition=definition)
-    current = Dataset.from_pandas(read_table(args.current, spec), data_definition=definition)
+    reference = Dataset.from_pandas(read_table(reference_path, spec), data_definition=definition)
+    current = Dataset.from_pandas(read_table(current_path, spec), data_definition=definition)
     preset = DataDriftPreset(
         columns=list(spec["columns"].keys()),
         drift_share=spec.get("drift_share", 0.5),
@@ -99,16 +92,32 @@ def main() -> int:
             columns[params["column"]]["drifted"] = test["status"] == "FAIL"
         elif params.get("type", "").endswith(":DriftedColumnsCount"):
             dataset_drift = test["status"] == "FAIL"
-    json.dump(
-        {
-            "evidently": evidently.__version__,
-            "columns": columns,
-            "drifted_count": drifted_count,
-            "drift_share": share,
-            "dataset_drift": dataset_drift,
-        },
-        sys.stdout,
-    )
+    return {
+        "evidently": evidently.__version__,
+        "columns": columns,
+        "drifted_count": drifted_count,
+        "drift_share": share,
+        "dataset_drift": dataset_drift,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--reference")
+    parser.add_argument("--current")
+    parser.add_argument("--spec")
+    parser.add_argument("--batch", help="JSON list of {reference, current, spec}; prints a JSON list")
+    args = parser.parse_args()
+    if args.batch:
+        with open(args.batch) as f:
+            jobs = json.load(f)
+        json.dump([evidently_drift(j["reference"], j["current"], j["spec"]) for j in jobs], sys.stdout)
+        return 0
+    if not (args.reference and args.current and args.spec):
+        parser.error("--reference, --current and --spec are required (or --batch)")
+    with open(args.spec) as f:
+        spec = json.load(f)
+    json.dump(evidently_drift(args.reference, args.current, spec), sys.stdout)
     return 0
 
 
