@@ -70,23 +70,28 @@ const SwitchBody = z.union([
 /** Starts the inference server: database, model (verified and warmed), then HTTP. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const log = options.log ?? createLogger('inference-server');
+  const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const s3 = options.s3 ? { s3: options.s3 } : {};
+  // A model from a location needs no database: check it first, so a wrong path fails fast
+  // without starting (or creating) the embedded database.
+  let model = options.model.kind === 'location' ? await loadModel(options.model, s3) : undefined;
   let database: Database | undefined;
   let pool = options.pool;
-  if (!pool) {
-    if (!options.database) throw new UserError('startServer needs a pool or database settings');
-    database = await openDatabase({ ...options.database, applicationName: 'mlcycle-serve' });
-    pool = database.pool;
-  }
-  const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
-  const metrics = createServerMetrics();
-  const loadContext = { pool, ...(options.s3 ? { s3: options.s3 } : {}) };
-  let serving: Serving;
   try {
-    serving = prepareServing(await loadModel(options.model, loadContext), limits);
+    if (!pool) {
+      if (!options.database) throw new UserError('startServer needs a pool or database settings');
+      database = await openDatabase({ ...options.database, applicationName: 'mlcycle-serve' });
+      pool = database.pool;
+    }
+    model ??= await loadModel(options.model, { pool, ...s3 });
   } catch (err) {
+    await model?.release().catch(() => {});
     await database?.close().catch(() => {});
     throw err;
   }
+  const loadContext = { pool, ...s3 };
+  const metrics = createServerMetrics();
+  let serving: Serving = prepareServing(model, limits);
   setModelInfo(metrics, serving.model);
 
   const logOptions = options.predictionLog ?? {};
@@ -120,7 +125,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         'switched model',
       );
       // Requests that already hold the old model finish with it; release it a little later.
-      setTimeout(() => void previous.model.release().catch(() => {}), 5_000).unref();
+      setTimeout(() => void previous.model.release().catch(() => {}), 60_000).unref();
       return next.model;
     });
     switching = run.catch(() => {});
