@@ -190,6 +190,29 @@ describe('mlcycle drift on files', () => {
     expect(r2.report.features.filter((f) => f.method !== null)).toHaveLength(3);
   });
 
+  it('NaN and ±Infinity are dropped like missing values and reported', async () => {
+    const model = await writeModelFiles();
+    const rows = generateRows(1500, 12).map((r, i) => ({
+      ...r,
+      record: {
+        ...r.record,
+        x: i % 10 === 0 ? Number.POSITIVE_INFINITY : i % 10 === 1 ? Number.NaN : r.record.x,
+      },
+    }));
+    const current = await writeCurrent(model.dir, 'inf.parquet', rows);
+    const { report } = await runDriftJob({
+      reference: model.reference,
+      current,
+      out: join(model.dir, 'inf'),
+    });
+    const x = report.features.find((f) => f.name === 'x')!;
+    expect(x.rows.current).toBe(1200);
+    expect(x.score).not.toBeNull();
+    expect(report.warnings.join('\n')).toMatch(/feature x: 150 NaN\/Infinity values treated as missing/);
+    const summary = report.summary.features.find((f) => f.name === 'x')!;
+    expect(summary.current).toMatchObject({ missing: 300, non_finite: 150 });
+  });
+
   it('per-feature overrides and a forced method', async () => {
     const model = await writeModelFiles();
     const current = await writeCurrent(model.dir, 'o.parquet', generateRows(1500, 10, { xShift: 0.3 }));
