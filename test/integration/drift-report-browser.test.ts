@@ -60,7 +60,7 @@ describe('report.html in headless Chromium', () => {
 
       expect(messages).toEqual([]);
       expect(requests).toEqual([url]);
-      const text = await page.locator('body').innerText();
+      const text = (await page.locator('body').textContent()) ?? '';
       expect(text).toContain('Drift report — flights-delay v7');
       expect(text).toContain('Drift detected');
       // The hostile categories appear as text in the summary, and created no element.
