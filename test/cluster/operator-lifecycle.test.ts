@@ -322,4 +322,42 @@ describe('ModelDeployment and DriftMonitor', () => {
     await new Promise((r) => setTimeout(r, 2000));
     expect((await getMd('tiny')).spec.modelVersion).toBe('v1');
   }, 300_000);
+
+  it('creates one retraining ModelVersion from the serving version when drift becomes sustained', async () => {
+    await c.create(resourcePath(DriftMonitorKind, ns), {
+      apiVersion: API_VERSION,
+      kind: 'DriftMonitor',
+      metadata: { name: 'tiny-retrain' },
+      spec: {
+        deployment: 'tiny',
+        schedule: '@daily',
+        actions: { sustainedDriftRuns: 2 },
+        retrain: { rows: 2000, trials: 1 },
+      },
+    });
+    await eventually('monitor ready', async () => (await getDm('tiny-retrain')).status?.cronJobName);
+    const sa = await clientAs('mlcycle-drift');
+    const report = (id: string) => ({
+      lastRun: { id, time: new Date().toISOString(), modelVersion: 'v1', verdict: 'SustainedDrift' as const },
+      datasetDrift: true,
+      driftShare: 1,
+      consecutiveDriftedRuns: 2,
+      quality: { verdict: 'NotEvaluated' as const, labelledRows: 0 },
+    });
+    await publishDriftReport(`${ns}/tiny-retrain`, report('run-r1'), { client: sa });
+    const dm = await eventually('retrain recorded', async () => {
+      const d = await getDm('tiny-retrain');
+      return d.status?.handledRunId === 'run-r1' ? d : undefined;
+    });
+    expect(dm.status?.lastAction?.action).toBe('Retrain');
+    const created = /created ModelVersion (\S+)/.exec(dm.status?.lastAction?.detail ?? '')?.[1] ?? '';
+    const mv = await getMv(created);
+    expect(mv.metadata.annotations?.['mlcycle.dev/retrained-from']).toBe('v1');
+    expect(mv.spec.version).toMatch(/^v1-r[0-9a-f]{6}$/);
+    expect(mv.spec.dataset.rows).toBe(2000);
+    expect(mv.spec.model).toBe((await getMv('v1')).spec.model);
+    expect((await finished(created)).status?.phase).toBe('Registered');
+    // Not served by itself: the deployment still serves v1.
+    expect((await getMd('tiny')).spec.modelVersion).toBe('v1');
+  }, 480_000);
 });
