@@ -48,4 +48,11 @@ describe('sortFloat64', () => {
     expect([...small.values]).toEqual([1, 3]);
     expect(small).toMatchObject({ missing: 2, nonFinite: 1 });
   });
+
+  it('counting path (few distinct values) keeps −0 before +0 and matches the built-in sort', () => {
+    const values = Float64Array.from({ length: 50_000 }, (_, i) => [0, -0, 2.5, -7, 1e300, -1e-300][i % 6]!);
+    const want = values.slice().sort();
+    const got = sortFloat64(values);
+    for (let i = 0; i < want.length; i++) expect(Object.is(got[i], want[i]), `index ${i}`).toBe(true);
+  });
 });
