@@ -4,8 +4,11 @@
  *
  *   npm run build && node dist/bench/serve-load.js [--model DIR] [--seconds 20]
  *
- * Needs `wrk` (Debian package) and a PostgreSQL URL in MLCYCLE_DATABASE_URL, or the test
- * services from hack/services-up. Without --model it serves the flights-like fixture model.
+ * Needs `wrk` (Debian package), `vegeta` for the fixed-rate phase (`go install
+ * github.com/tsenart/vegeta/v12@v12.12.0`; found on PATH, in $VEGETA or ~/go/bin; without it a
+ * Node open-loop generator is used, which itself lags on a busy machine), and a PostgreSQL URL
+ * in MLCYCLE_DATABASE_URL or the test services from hack/services-up. Without --model it serves
+ * the flights-like fixture model.
  *
  * 1. /predict at full speed (wrk, 64 connections): requests/s and latency percentiles.
  * 2. /predict at a fixed 2,000 requests/s (open loop, latency measured from the scheduled send
@@ -127,6 +130,73 @@ function request()
     ["X-Request-Id"] = "${prefix}-" .. tid .. "-" .. counter}, body)
 end
 `;
+}
+
+function findVegeta(): string | undefined {
+  const candidates = [
+    process.env.VEGETA,
+    ...(process.env.PATH ?? '').split(':').map((d) => join(d, 'vegeta')),
+    join(process.env.HOME ?? '/root', 'go/bin/vegeta'),
+  ];
+  return candidates.find((c): c is string => c !== undefined && c !== '' && existsSync(c));
+}
+
+/** Constant-rate load with vegeta (HDR latencies, coordinated omission accounted for). */
+async function vegetaRate(
+  vegeta: string,
+  base: string,
+  rate: number,
+  duration: number,
+  body: string,
+  dir: string,
+) {
+  const encoded = Buffer.from(body).toString('base64');
+  const tag = randomUUID().slice(0, 8);
+  const lines: string[] = [];
+  for (let i = 0; i < rate * duration + rate; i++) {
+    lines.push(
+      JSON.stringify({
+        method: 'POST',
+        url: `${base}/predict`,
+        header: { 'Content-Type': ['application/json'], 'X-Request-Id': [`veg-${tag}-${i}`] },
+        body: encoded,
+      }),
+    );
+  }
+  const targets = join(dir, `targets-${tag}.jsonl`);
+  await writeFile(targets, `${lines.join('\n')}\n`);
+  const results = join(dir, `results-${tag}.bin`);
+  await run(
+    vegeta,
+    [
+      'attack',
+      '-format=json',
+      `-targets=${targets}`,
+      '-lazy',
+      `-rate=${rate}`,
+      `-duration=${duration}s`,
+      `-output=${results}`,
+    ],
+    {
+      maxBuffer: 1 << 20,
+    },
+  );
+  const { stdout } = await run(vegeta, ['report', '-type=json', results], { maxBuffer: 1 << 20 });
+  const report = JSON.parse(stdout) as {
+    requests: number;
+    latencies: Record<string, number>;
+    status_codes: Record<string, number>;
+  };
+  const ms = (ns: number | undefined) => ((ns ?? 0) / 1e6).toFixed(2);
+  return {
+    sent: report.requests,
+    ok: report.status_codes['200'] ?? 0,
+    errors: report.requests - (report.status_codes['200'] ?? 0),
+    p50: ms(report.latencies['50th']),
+    p99: ms(report.latencies['99th']),
+    p999: 'n/a',
+    max: ms(report.latencies.max),
+  };
 }
 
 /** Open-loop load at a fixed rate; latency from each request's scheduled time to its answer. */
@@ -264,12 +334,18 @@ async function main() {
   console.log(`  prediction log caught up ${lag1.toFixed(1)} s after the load stopped`);
 
   const rate = Number(args.rate);
-  await fixedRate(base, rate, 2, readFileSync(single, 'utf8')); // opens the connections
+  const vegeta = findVegeta();
+  const singleBody = readFileSync(single, 'utf8');
+  const atRate = (duration: number) =>
+    vegeta
+      ? vegetaRate(vegeta, base, rate, duration, singleBody, dir)
+      : fixedRate(base, rate, duration, singleBody);
+  await atRate(2); // opens the connections
   const before = await serverHistogram(base, '/predict');
-  const fixed = await fixedRate(base, rate, seconds, readFileSync(single, 'utf8'));
+  const fixed = await atRate(seconds);
   const after = await serverHistogram(base, '/predict');
   console.log(
-    `/predict at ${rate} requests/s for ${seconds} s: ${fixed.ok}/${fixed.sent} ok, ${fixed.errors} errors; ` +
+    `/predict at ${rate} requests/s for ${seconds} s (${vegeta ? 'vegeta' : 'Node open-loop generator'}): ${fixed.ok}/${fixed.sent} ok, ${fixed.errors} errors; ` +
       `latency p50 ${fixed.p50} ms, p99 ${fixed.p99} ms, p99.9 ${fixed.p999} ms, max ${fixed.max} ms`,
   );
   console.log(
