@@ -113,63 +113,69 @@ export async function tune(
     trials.push({ trial: t, params, rungs: [], seconds: 0 });
     boosters.push(new Booster(train, valid, params));
   }
-  const rungRounds: number[] = [];
-  let alive = trials.map((_, i) => i);
-  for (let survivors = alive.length, rounds = options.minRounds; survivors > 1; ) {
-    rungRounds.push(Math.min(rounds, options.maxRounds));
-    survivors = Math.ceil(survivors / options.eta);
-    rounds *= options.eta;
-  }
-  rungRounds.push(options.maxRounds);
-  const total = rungRounds.reduce(
-    (sum, _, r) => sum + Math.max(1, Math.ceil(alive.length / options.eta ** r)),
-    0,
-  );
-  let done = 0;
-  for (let rung = 0; rung < rungRounds.length; rung++) {
-    const rounds = rungRounds[rung]!;
-    for (const i of alive) {
-      const booster = boosters[i]!;
-      const start = performance.now();
-      // One tree at a time, yielding in between: an in-process caller (the demo serves
-      // traffic from the same event loop) is never blocked for more than one tree.
-      while (booster.iterations < rounds && !booster.stopped) {
-        booster.boost(1);
-        await yieldToEventLoop();
+  try {
+    const rungRounds: number[] = [];
+    let alive = trials.map((_, i) => i);
+    for (let survivors = alive.length, rounds = options.minRounds; survivors > 1; ) {
+      rungRounds.push(Math.min(rounds, options.maxRounds));
+      survivors = Math.ceil(survivors / options.eta);
+      rounds *= options.eta;
+    }
+    rungRounds.push(options.maxRounds);
+    const total = rungRounds.reduce(
+      (sum, _, r) => sum + Math.max(1, Math.ceil(alive.length / options.eta ** r)),
+      0,
+    );
+    let done = 0;
+    for (let rung = 0; rung < rungRounds.length; rung++) {
+      const rounds = rungRounds[rung]!;
+      for (const i of alive) {
+        const booster = boosters[i]!;
+        const start = performance.now();
+        // One tree at a time, yielding in between: an in-process caller (the demo serves
+        // traffic from the same event loop) is never blocked for more than one tree.
+        while (booster.iterations < rounds && !booster.stopped) {
+          booster.boost(1);
+          await yieldToEventLoop();
+        }
+        const trial = trials[i]!;
+        trial.seconds += (performance.now() - start) / 1000;
+        trial.rungs.push({
+          rounds: booster.iterations,
+          valid_loss: booster.bestLoss,
+          best_iteration: booster.bestIteration,
+        });
+        done++;
+        options.onProgress?.({
+          trial: i,
+          rung,
+          rounds: booster.iterations,
+          validLoss: booster.bestLoss,
+          done,
+          total,
+        });
       }
-      const trial = trials[i]!;
-      trial.seconds += (performance.now() - start) / 1000;
-      trial.rungs.push({
-        rounds: booster.iterations,
-        valid_loss: booster.bestLoss,
-        best_iteration: booster.bestIteration,
-      });
-      done++;
-      options.onProgress?.({
-        trial: i,
-        rung,
-        rounds: booster.iterations,
-        validLoss: booster.bestLoss,
-        done,
-        total,
-      });
+      if (rung === rungRounds.length - 1) break;
+      const keep = Math.max(1, Math.ceil(alive.length / options.eta));
+      // Ties broken by trial number, so the order (and the winner) is reproducible.
+      const ranked = [...alive].sort((a, b) => boosters[a]!.bestLoss - boosters[b]!.bestLoss || a - b);
+      for (const i of ranked.slice(keep)) {
+        trials[i]!.eliminated_at_rung = rung;
+        // Its scores, buffers and worker thread are not needed any more: let them go.
+        boosters[i]?.dispose();
+        boosters[i] = undefined;
+      }
+      alive = ranked.slice(0, keep).sort((a, b) => a - b);
+      if (alive.length === 1 && rung + 1 < rungRounds.length - 1) {
+        // One survivor: go straight to the final budget.
+        rungRounds.splice(rung + 1, rungRounds.length - rung - 2);
+      }
     }
-    if (rung === rungRounds.length - 1) break;
-    const keep = Math.max(1, Math.ceil(alive.length / options.eta));
-    // Ties broken by trial number, so the order (and the winner) is reproducible.
-    const ranked = [...alive].sort((a, b) => boosters[a]!.bestLoss - boosters[b]!.bestLoss || a - b);
-    for (const i of ranked.slice(keep)) {
-      trials[i]!.eliminated_at_rung = rung;
-      // Its scores and buffers are not needed any more: let them go.
-      boosters[i] = undefined;
-    }
-    alive = ranked.slice(0, keep).sort((a, b) => a - b);
-    if (alive.length === 1 && rung + 1 < rungRounds.length - 1) {
-      // One survivor: go straight to the final budget.
-      rungRounds.splice(rung + 1, rungRounds.length - rung - 2);
-    }
+    const winner = alive.reduce((a, b) => (boosters[b]!.bestLoss < boosters[a]!.bestLoss ? b : a));
+    for (const i of alive) if (i !== winner) trials[i]!.eliminated_at_rung = rungRounds.length - 1;
+    return { trials, best: trials[winner]!, booster: boosters[winner]! };
+  } finally {
+    // Worker threads go whatever happens; the winner's trees stay usable.
+    for (const booster of boosters) booster?.dispose();
   }
-  const winner = alive.reduce((a, b) => (boosters[b]!.bestLoss < boosters[a]!.bestLoss ? b : a));
-  for (const i of alive) if (i !== winner) trials[i]!.eliminated_at_rung = rungRounds.length - 1;
-  return { trials, best: trials[winner]!, booster: boosters[winner]! };
 }

@@ -1,5 +1,6 @@
 import { Random } from '../random.js';
 import type { BinnedDataset } from './dataset.js';
+import { HistogramBuilder, STRIDE, shared } from './histogram.js';
 import { gradients, initialScore, meanLoss, type Objective } from './loss.js';
 import { addLeaf, leafOfBinnedRow, newTree, type Tree } from './tree.js';
 
@@ -66,9 +67,6 @@ interface Split {
   leftH: number;
 }
 
-// Histogram entry: gradient sum, hessian sum, row count.
-const STRIDE = 3;
-
 /**
  * Histogram gradient boosting, grown leaf-wise like LightGBM: features are binned once; each
  * split builds the histogram of the smaller child and gets the larger one by subtracting it
@@ -98,20 +96,22 @@ export class Booster {
   private readonly binStrideOffset: Int32Array;
   private readonly leafOfRow: Int32Array;
   private readonly histPool: Float64Array[] = [];
+  private readonly histograms: HistogramBuilder;
 
   constructor(
     private readonly train: BinnedDataset,
     private readonly valid: BinnedDataset | undefined,
     readonly params: GbdtParams,
+    threads?: number,
   ) {
     if (train.numRows === 0) throw new Error('cannot train on zero rows');
     this.rng = new Random(params.seed);
     this.baseScore = initialScore(params.objective, train.label);
     this.trainScore = new Float64Array(train.numRows).fill(this.baseScore);
     this.validScore = valid ? new Float64Array(valid.numRows).fill(this.baseScore) : undefined;
-    this.grad = new Float64Array(train.numRows);
-    this.hess = new Float64Array(train.numRows);
-    this.indices = new Uint32Array(train.numRows);
+    this.grad = shared(Float64Array, train.numRows);
+    this.hess = shared(Float64Array, train.numRows);
+    this.indices = shared(Uint32Array, train.numRows);
     this.scratch = new Uint32Array(train.numRows);
     this.inBag = new Uint8Array(train.numRows);
     this.leafOfRow = new Int32Array(train.numRows);
@@ -121,6 +121,20 @@ export class Booster {
     }
     this.histSize = this.binOffset[train.codes.length]! * STRIDE;
     this.binStrideOffset = this.binOffset.map((o) => o * STRIDE);
+    const offsets = shared(Int32Array, train.codes.length);
+    offsets.set(this.binStrideOffset.subarray(0, train.codes.length));
+    this.histograms = new HistogramBuilder(
+      {
+        rowCodes: train.rowCodes,
+        numFeatures: train.codes.length,
+        offsets,
+        grad: this.grad,
+        hess: this.hess,
+        indices: this.indices,
+        histSize: this.histSize,
+      },
+      threads,
+    );
   }
 
   get iterations(): number {
@@ -260,25 +274,13 @@ export class Booster {
   }
 
   private buildHistogram(hist: Float64Array, start: number, end: number, _features: number[]): void {
-    // Row-wise over row-major codes: each row's gradient and hessian are read once, and its
-    // bin codes sit in one cache line. Unsampled features are accumulated too (cheaper than
-    // skipping them) and simply never looked at.
-    const { indices, grad, hess } = this;
-    const rowCodes = this.train.rowCodes;
-    const numFeatures = this.train.codes.length;
-    const offsets = this.binStrideOffset;
-    for (let k = start; k < end; k++) {
-      const r = indices[k]!;
-      const g = grad[r]!;
-      const h = hess[r]!;
-      const base = r * numFeatures;
-      for (let f = 0; f < numFeatures; f++) {
-        const b = offsets[f]! + rowCodes[base + f]! * STRIDE;
-        hist[b] = hist[b]! + g;
-        hist[b + 1] = hist[b + 1]! + h;
-        hist[b + 2] = hist[b + 2]! + 1;
-      }
-    }
+    // Unsampled features are accumulated too (cheaper than skipping them) and never looked at.
+    this.histograms.build(hist, start, end);
+  }
+
+  /** Releases the histogram worker thread; the model stays available. */
+  dispose(): void {
+    this.histograms.close();
   }
 
   private bestSplit(leaf: Leaf, features: number[]): Split | undefined {
@@ -403,6 +405,10 @@ export function trainGbdt(
   rounds: number,
 ): GbdtModel {
   const booster = new Booster(train, valid, params);
-  booster.boost(rounds);
-  return booster.model();
+  try {
+    booster.boost(rounds);
+    return booster.model();
+  } finally {
+    booster.dispose();
+  }
 }

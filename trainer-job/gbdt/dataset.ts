@@ -33,7 +33,8 @@ export function applyBinsToSet(
   }
   const codes = features.map((values, f) => applyBins(values, bins[f]!));
   const numFeatures = codes.length;
-  const rowCodes = new Uint8Array(label.length * numFeatures);
+  // Shared, so the histogram worker thread reads it in place.
+  const rowCodes = new Uint8Array(new SharedArrayBuffer(Math.max(1, label.length * numFeatures)));
   codes.forEach((column, f) => {
     for (let i = 0; i < column.length; i++) rowCodes[i * numFeatures + f] = column[i]!;
   });

@@ -170,6 +170,29 @@ describe('gradient boosting', () => {
     expect(Array.from(other)).not.toEqual(Array.from(one));
   });
 
+  it('builds the same model on one thread and on two (the worker thread sums a fixed half)', () => {
+    const rng = new Random(21);
+    const n = 60_000;
+    const f = [0, 1, 2, 3].map(() =>
+      Float32Array.from({ length: n }, () => (rng.next() < 0.05 ? Number.NaN : rng.next())),
+    );
+    const y = Float64Array.from({ length: n }, (_, i) =>
+      rng.next() < 0.3 + 0.4 * (f[0]![i]! || 0) * (f[1]![i]! || 0) ? 1 : 0,
+    );
+    const train = binTrainingSet(f, y);
+    const p = params({ numLeaves: 31, baggingFraction: 0.8, seed: 5 });
+    const models = [1, 2].map((threads) => {
+      const booster = new Booster(train, undefined, p, threads);
+      try {
+        booster.boost(15);
+        return booster.model();
+      } finally {
+        booster.dispose();
+      }
+    });
+    expect(models[1]!.trees).toEqual(models[0]!.trees);
+  });
+
   it('respects min data in leaf and max depth', () => {
     const x = Float32Array.from({ length: 100 }, (_, i) => i);
     const y = Float64Array.from(x, (v) => v * v);
