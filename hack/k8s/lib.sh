@@ -42,9 +42,17 @@ host_ip() {
 
 klog() { printf '[%s %s] %s\n' "$(basename "$0")" "$(date +%H:%M:%S)" "$*" >&2; }
 
-pid_alive() { # name
-  local f=$STATE/pids/$1.pid
-  [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null
+# True if PID is a live process (a zombie, which nobody may reap here, is not).
+proc_running() { [ -r "/proc/$1/stat" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+
+# True if the daemon NAME started by cluster-up runs: its pid file names a live process
+# (not a zombie) whose command line mentions NAME (so a reused pid never counts).
+pid_alive() { # NAME
+  local f=$STATE/pids/$1.pid pid
+  [ -f "$f" ] || return 1
+  pid=$(cat "$f")
+  [ -n "$pid" ] && proc_running "$pid" || return 1
+  tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$1"
 }
 
 kc() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG_PATH" "$@"; }
