@@ -200,8 +200,7 @@ function countPredictions(
   const version = serving.model.version;
   if (!probabilities) {
     ctx.metrics.predictions.inc({ model_version: version, class: 'value' }, predictions.length);
-    const values = ctx.metrics.predictionValue.labels({ model_version: version });
-    for (const p of predictions) values.observe(p);
+    ctx.metrics.predictionValue.observeMany(version, predictions);
     return;
   }
   let positives = 0;
@@ -209,8 +208,7 @@ function countPredictions(
   if (positives > 0) ctx.metrics.predictions.inc({ model_version: version, class: '1' }, positives);
   const negatives = predictions.length - positives;
   if (negatives > 0) ctx.metrics.predictions.inc({ model_version: version, class: '0' }, negatives);
-  const histogram = ctx.metrics.probability.labels({ model_version: version });
-  for (const p of probabilities) histogram.observe(p);
+  ctx.metrics.probability.observeMany(version, probabilities);
 }
 
 function countPrediction(
@@ -222,9 +220,9 @@ function countPrediction(
   const version = serving.model.version;
   if (probability === null) {
     ctx.metrics.predictions.inc({ model_version: version, class: 'value' });
-    ctx.metrics.predictionValue.observe({ model_version: version }, prediction);
+    ctx.metrics.predictionValue.observeMany(version, [prediction]);
   } else {
     ctx.metrics.predictions.inc({ model_version: version, class: String(prediction) });
-    ctx.metrics.probability.observe({ model_version: version }, probability);
+    ctx.metrics.probability.observeMany(version, [probability]);
   }
 }
