@@ -215,3 +215,27 @@ export const helmBin = process.env.HELM ?? join(cacheDir, 'bin', 'helm');
 export const kubectlRun = (args: string[], input?: string, timeoutMs?: number) =>
   runTool(kubectlBin, args, { input, timeoutMs });
 export const helmRun = (args: string[], timeoutMs?: number) => runTool(helmBin, args, { timeoutMs });
+
+/**
+ * Pods reach PostgreSQL and MinIO through the selector-less Services of mlcycle-system, whose
+ * EndpointSlices point at host ports. Fails early, with what to do, when those are not the
+ * services this test talks to (e.g. the cluster was brought up for loopback-only services).
+ */
+export async function checkClusterServices(c: KubeClient): Promise<void> {
+  const want = {
+    postgres: new URL(testDatabaseUrl()).port,
+    minio: new URL(testS3().s3Endpoint).port,
+  };
+  for (const [svc, port] of Object.entries(want)) {
+    const slices = await c.list<{ ports?: { port?: number }[] }>(
+      '/apis/discovery.k8s.io/v1/namespaces/mlcycle-system/endpointslices',
+      `kubernetes.io/service-name=${svc}`,
+    );
+    const ports = slices.items.flatMap((s) => (s.ports ?? []).map((p) => String(p.port)));
+    if (!ports.includes(port)) {
+      throw new Error(
+        `the cluster's ${svc}.mlcycle-system Service points at host port(s) ${ports.join(', ') || '(none)'}, but the test services (MLCYCLE_STATE=${process.env.MLCYCLE_STATE ?? '/tmp/mlcycle-services'}) listen on ${port}: bring both up together, as hack/cluster-test does (services with MLCYCLE_SERVICES_LISTEN_ALL=1 on their own ports, then hack/cluster-up with the same environment)`,
+      );
+    }
+  }
+}

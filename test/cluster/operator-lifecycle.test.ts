@@ -18,6 +18,7 @@ import type { OperatorManager } from '../../operator/manager.js';
 import { driftCronJobName } from '../../operator/naming.js';
 import { testDatabaseUrl, testS3 } from '../services.js';
 import {
+  checkClusterServices,
   client,
   createNamespace,
   deleteNamespace,
@@ -123,6 +124,7 @@ beforeAll(async () => {
   await waitForApi(c);
   await installCrds(c);
   await installReporterRole(c);
+  await checkClusterServices(c);
   ns = await createNamespace(c, 'mlcycle-op-life');
   db = await openDatabase({ databaseUrl: testDatabaseUrl(), dataDir: '/tmp/unused' });
   const store = openObjectStore(`s3://mlcycle-optest/${ns}`, testS3());

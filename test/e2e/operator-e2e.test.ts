@@ -13,6 +13,7 @@ import {
 import type { KubeClient } from '../../operator/kube/client.js';
 import { portForward } from '../cluster/kube.js';
 import {
+  checkClusterServices,
   client,
   createNamespace,
   deleteNamespace,
@@ -108,6 +109,7 @@ beforeAll(async () => {
   c = client();
   await waitForApi(c);
   await installCrds(c);
+  await checkClusterServices(c);
   ns = await createNamespace(c, 'mlcycle-e2e');
 });
 
