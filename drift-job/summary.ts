@@ -67,8 +67,16 @@ export function finiteSorted(column: Column): { values: Float64Array; missing: n
 function numericSummary(column: Column): SideSummary {
   const rows = column.kind === 'string' ? column.codes.length : column.values.length;
   const { values, missing, nonFinite } = finiteSorted(column);
+  const n = values.length;
   let unique = 0;
-  for (let i = 0; i < values.length; i++) if (i === 0 || values[i] !== values[i - 1]) unique++;
+  let sum = 0;
+  let previous = Number.NaN;
+  for (let i = 0; i < n; i++) {
+    const v = values[i]!;
+    sum += v;
+    if (v !== previous) unique++;
+    previous = v;
+  }
   const side: SideSummary = {
     rows,
     missing,
@@ -76,43 +84,56 @@ function numericSummary(column: Column): SideSummary {
     non_finite: nonFinite,
     unique,
   };
-  if (values.length > 0) {
-    let sum = 0;
-    for (const v of values) sum += v;
-    const mean = sum / values.length;
+  if (n > 0) {
+    const mean = sum / n;
     let ss = 0;
-    for (const v of values) ss += (v - mean) ** 2;
+    for (let i = 0; i < n; i++) {
+      const d = values[i]! - mean;
+      ss += d * d;
+    }
     side.numeric = {
       mean,
       // Sample standard deviation (ddof = 1), as pandas' describe() shows it.
-      std: values.length > 1 ? Math.sqrt(ss / (values.length - 1)) : 0,
+      std: n > 1 ? Math.sqrt(ss / (n - 1)) : 0,
       min: values[0]!,
       p5: quantile(values, 0.05),
       p25: quantile(values, 0.25),
       p50: quantile(values, 0.5),
       p75: quantile(values, 0.75),
       p95: quantile(values, 0.95),
-      max: values[values.length - 1]!,
+      max: values[n - 1]!,
     };
   }
   return side;
 }
 
-/** Value counts of a column as text (booleans as true/false, numbers as written). */
+const countsCache = new WeakMap<Column, { counts: Map<string, number>; missing: number }>();
+
+/** Value counts of a column as text (booleans as true/false, numbers as written); memoised. */
 export function valueCounts(column: Column): { counts: Map<string, number>; missing: number } {
+  const cached = countsCache.get(column);
+  if (cached) return cached;
   const counts = new Map<string, number>();
   let missing = 0;
   if (column.kind === 'string') {
-    const byCode = new Float64Array(column.dictionary.length);
-    for (const code of column.codes) {
+    const byCode = new Int32Array(column.dictionary.length);
+    const codes = column.codes;
+    for (let i = 0; i < codes.length; i++) {
+      const code = codes[i]!;
       if (code === MISSING_CODE) missing++;
       else byCode[code]!++;
     }
-    column.dictionary.forEach((value, code) => {
-      if (byCode[code]! > 0) counts.set(value, (counts.get(value) ?? 0) + byCode[code]!);
-    });
+    for (let code = 0; code < byCode.length; code++) {
+      const count = byCode[code]!;
+      if (count > 0) {
+        const value = column.dictionary[code]!;
+        counts.set(value, (counts.get(value) ?? 0) + count);
+      }
+    }
   } else {
-    for (const v of column.values) {
+    const values = column.values;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
       if (!Number.isFinite(v)) {
         missing++;
         continue;
@@ -121,7 +142,9 @@ export function valueCounts(column: Column): { counts: Map<string, number>; miss
       counts.set(key, (counts.get(key) ?? 0) + 1);
     }
   }
-  return { counts, missing };
+  const result = { counts, missing };
+  countsCache.set(column, result);
+  return result;
 }
 
 function categoricalSummary(column: Column, referenceKeys?: ReadonlySet<string>): SideSummary {
@@ -187,6 +210,18 @@ export function summarizeColumn(
 
 const CHART_BINS = 24;
 
+/** First index whose value is ≥ x in an ascending array. */
+function lowerBound(values: Float64Array, x: number): number {
+  let lo = 0;
+  let hi = values.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (values[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 function sharedHistogram(
   reference: Column,
   current: Column,
@@ -205,10 +240,16 @@ function sharedHistogram(
   const width = hi > lo ? (hi - lo) / CHART_BINS : 1;
   const bins = hi > lo ? CHART_BINS : 1;
   const edges = Array.from({ length: bins + 1 }, (_, k) => lo + k * width);
+  // The values are sorted: each bin's count is the distance between two binary searches.
   const shares = (values: Float64Array): number[] => {
-    const counts = new Array<number>(bins).fill(0);
-    for (const v of values) counts[Math.min(bins - 1, Math.floor((v - lo) / width))]!++;
-    return counts.map((n) => (values.length ? n / values.length : 0));
+    const out: number[] = [];
+    let start = 0;
+    for (let k = 0; k < bins; k++) {
+      const end = k === bins - 1 ? values.length : lowerBound(values, edges[k + 1]!);
+      out.push(values.length ? (end - start) / values.length : 0);
+      start = end;
+    }
+    return out;
   };
   return { edges, reference: shares(r), current: shares(c) };
 }

@@ -1,5 +1,5 @@
-import { type Column, MISSING_CODE } from '../../core/dataset/index.js';
-import { finiteSorted } from '../summary.js';
+import type { Column } from '../../core/dataset/index.js';
+import { finiteSorted, valueCounts } from '../summary.js';
 import type { ColumnKind, ColumnSample } from './drift-methods.js';
 
 /**
@@ -20,28 +20,9 @@ export function toSample(column: Column, kind: ColumnKind): ColumnSample {
     // bin widths (at least 1 for integers), as in NumPy.
     return { kind, values, integer: missing === 0 && integral };
   }
-  const counts = new Map<string, number>();
-  let size = 0;
-  if (column.kind === 'string') {
-    const byCode = new Float64Array(column.dictionary.length);
-    for (const code of column.codes) {
-      if (code !== MISSING_CODE) {
-        byCode[code]!++;
-        size++;
-      }
-    }
-    column.dictionary.forEach((value, code) => {
-      if (byCode[code]! > 0) counts.set(value, (counts.get(value) ?? 0) + byCode[code]!);
-    });
-  } else {
-    for (const v of column.values) {
-      if (!Number.isFinite(v)) continue;
-      const key = column.kind === 'boolean' ? (v === 1 ? 'true' : 'false') : String(v);
-      counts.set(key, (counts.get(key) ?? 0) + 1);
-      size++;
-    }
-  }
-  return { kind, counts, size };
+  const { counts, missing } = valueCounts(column);
+  const rows = column.kind === 'string' ? column.codes.length : column.values.length;
+  return { kind, counts, size: rows - missing };
 }
 
 export function sampleSize(sample: ColumnSample): number {
