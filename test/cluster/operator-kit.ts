@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import type { Pool } from '../../core/db/index.js';
@@ -101,24 +102,6 @@ export function loadServicesEnv(): void {
   }
 }
 
-/**
- * The settings Pods in the cluster use: the same host PostgreSQL and MinIO as the tests, seen
- * through the selector-less Services hack/cluster-up creates in mlcycle-system.
- */
-export function inClusterWorkloadEnv(): Record<string, string> {
-  const db = new URL(testDatabaseUrl());
-  db.hostname = 'postgres.mlcycle-system.svc.cluster.local';
-  db.port = '5432';
-  const s3 = testS3();
-  return {
-    MLCYCLE_DATABASE_URL: db.toString(),
-    MLCYCLE_S3_ENDPOINT: 'http://minio.mlcycle-system.svc.cluster.local:9000',
-    MLCYCLE_S3_ACCESS_KEY: s3.s3AccessKey,
-    MLCYCLE_S3_SECRET_KEY: s3.s3SecretKey,
-    MLCYCLE_S3_REGION: s3.s3Region,
-  };
-}
-
 export const TEST_REPORTER_ROLE = 'mlcycle-drift-reporter-test';
 
 /** The ClusterRole the drift Jobs are bound to (the chart installs it; tests bring their own). */
@@ -141,7 +124,7 @@ export function workloadConfig(overrides: Partial<WorkloadConfig> = {}): Workloa
     imagePullPolicy: 'Never',
     artifactRoot: 's3://mlcycle-optest',
     workloadSecret: 'mlcycle-workload',
-    workloadEnv: inClusterWorkloadEnv(),
+    workloadEnv: {},
     driftServiceAccount: 'mlcycle-drift',
     driftReporterClusterRole: TEST_REPORTER_ROLE,
     ...overrides,
@@ -217,25 +200,74 @@ export const kubectlRun = (args: string[], input?: string, timeoutMs?: number) =
 export const helmRun = (args: string[], timeoutMs?: number) => runTool(helmBin, args, { timeoutMs });
 
 /**
- * Pods reach PostgreSQL and MinIO through the selector-less Services of mlcycle-system, whose
- * EndpointSlices point at host ports. Fails early, with what to do, when those are not the
- * services this test talks to (e.g. the cluster was brought up for loopback-only services).
+ * Makes the test's PostgreSQL and MinIO (running on this host) reachable from Pods in `ns`
+ * through selector-less Services with EndpointSlices at the host's address, and returns the
+ * settings Pods should use. The services must listen on a non-loopback address
+ * (hack/services-up with MLCYCLE_SERVICES_LISTEN_ALL=1, as hack/cluster-test starts them).
+ * The host is the API server's address (single-node local cluster); MLCYCLE_TEST_HOST_IP
+ * overrides it (e.g. kind: the docker bridge gateway).
  */
-export async function checkClusterServices(c: KubeClient): Promise<void> {
-  const want = {
-    postgres: new URL(testDatabaseUrl()).port,
-    minio: new URL(testS3().s3Endpoint).port,
-  };
-  for (const [svc, port] of Object.entries(want)) {
-    const slices = await c.list<{ ports?: { port?: number }[] }>(
-      '/apis/discovery.k8s.io/v1/namespaces/mlcycle-system/endpointslices',
-      `kubernetes.io/service-name=${svc}`,
-    );
-    const ports = slices.items.flatMap((s) => (s.ports ?? []).map((p) => String(p.port)));
-    if (!ports.includes(port)) {
+export async function exposeTestServices(c: KubeClient, ns: string): Promise<Record<string, string>> {
+  const cluster = c.kc.getCurrentCluster();
+  const hostIp = process.env.MLCYCLE_TEST_HOST_IP ?? new URL(cluster?.server ?? 'https://127.0.0.1').hostname;
+  const db = new URL(testDatabaseUrl());
+  const s3 = testS3();
+  const s3Url = new URL(s3.s3Endpoint);
+  const targets = { 'test-postgres': Number(db.port || 5432), 'test-minio': Number(s3Url.port || 80) };
+  for (const [name, port] of Object.entries(targets)) {
+    const reachable = await new Promise<boolean>((resolve) => {
+      const sock = connect({ host: hostIp, port, timeout: 3000 }, () => {
+        sock.destroy();
+        resolve(true);
+      });
+      sock.on('error', () => resolve(false));
+      sock.on('timeout', () => {
+        sock.destroy();
+        resolve(false);
+      });
+    });
+    if (!reachable) {
       throw new Error(
-        `the cluster's ${svc}.mlcycle-system Service points at host port(s) ${ports.join(', ') || '(none)'}, but the test services (MLCYCLE_STATE=${process.env.MLCYCLE_STATE ?? '/tmp/mlcycle-services'}) listen on ${port}: bring both up together, as hack/cluster-test does (services with MLCYCLE_SERVICES_LISTEN_ALL=1 on their own ports, then hack/cluster-up with the same environment)`,
+        `nothing listens on ${hostIp}:${port} (${name}): Pods cannot reach the test services. Start them on all interfaces, as hack/cluster-test does: MLCYCLE_SERVICES_LISTEN_ALL=1 MLCYCLE_STATE=/tmp/mlcycle-services-cluster MLCYCLE_PG_PORT=55433 MLCYCLE_S3_PORT=59010 MLCYCLE_S3_CONSOLE_PORT=59011 hack/services-up, and run the tests with that MLCYCLE_STATE`,
       );
     }
+    await c.patch(
+      `/api/v1/namespaces/${ns}/services/${name}`,
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name, namespace: ns },
+        spec: { ports: [{ name: 'tcp', port, targetPort: port, protocol: 'TCP' }] },
+      },
+      'apply',
+    );
+    await c.patch(
+      `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices/${name}-host`,
+      {
+        apiVersion: 'discovery.k8s.io/v1',
+        kind: 'EndpointSlice',
+        metadata: {
+          name: `${name}-host`,
+          namespace: ns,
+          labels: {
+            'kubernetes.io/service-name': name,
+            'endpointslice.kubernetes.io/managed-by': 'mlcycle-tests',
+          },
+        },
+        addressType: 'IPv4',
+        endpoints: [{ addresses: [hostIp], conditions: { ready: true } }],
+        ports: [{ name: 'tcp', port, protocol: 'TCP' }],
+      },
+      'apply',
+    );
   }
+  const inDb = new URL(db.toString());
+  inDb.hostname = `test-postgres.${ns}.svc`;
+  return {
+    MLCYCLE_DATABASE_URL: inDb.toString(),
+    MLCYCLE_S3_ENDPOINT: `http://test-minio.${ns}.svc:${targets['test-minio']}`,
+    MLCYCLE_S3_ACCESS_KEY: s3.s3AccessKey,
+    MLCYCLE_S3_SECRET_KEY: s3.s3SecretKey,
+    MLCYCLE_S3_REGION: s3.s3Region,
+  };
 }

@@ -18,11 +18,11 @@ import type { OperatorManager } from '../../operator/manager.js';
 import { driftCronJobName } from '../../operator/naming.js';
 import { testDatabaseUrl, testS3 } from '../services.js';
 import {
-  checkClusterServices,
   client,
   createNamespace,
   deleteNamespace,
   eventually,
+  exposeTestServices,
   installCrds,
   installReporterRole,
   loadServicesEnv,
@@ -124,12 +124,12 @@ beforeAll(async () => {
   await waitForApi(c);
   await installCrds(c);
   await installReporterRole(c);
-  await checkClusterServices(c);
   ns = await createNamespace(c, 'mlcycle-op-life');
   db = await openDatabase({ databaseUrl: testDatabaseUrl(), dataDir: '/tmp/unused' });
   const store = openObjectStore(`s3://mlcycle-optest/${ns}`, testS3());
   await store.put('tiny.csv', Buffer.from(tinyCsv(3000)));
-  op = await startOperator({ client: c, namespace: ns, pool: db.pool });
+  const workloadEnv = await exposeTestServices(c, ns);
+  op = await startOperator({ client: c, namespace: ns, pool: db.pool, config: { workloadEnv } });
 }, 120_000);
 
 afterAll(async () => {

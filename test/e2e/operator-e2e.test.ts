@@ -13,11 +13,11 @@ import {
 import type { KubeClient } from '../../operator/kube/client.js';
 import { portForward } from '../cluster/kube.js';
 import {
-  checkClusterServices,
   client,
   createNamespace,
   deleteNamespace,
   eventually,
+  exposeTestServices,
   helmRun,
   installCrds,
   kubectlRun,
@@ -36,6 +36,7 @@ import { testS3 } from '../services.js';
 
 let c: KubeClient;
 let ns: string;
+let services: Record<string, string> = {};
 let forward: { port: number; proc: { kill: () => void } } | undefined;
 const timings: Record<string, number> = {};
 
@@ -109,8 +110,9 @@ beforeAll(async () => {
   c = client();
   await waitForApi(c);
   await installCrds(c);
-  await checkClusterServices(c);
   ns = await createNamespace(c, 'mlcycle-e2e');
+  // The host's PostgreSQL and MinIO, as "external" services of the chart.
+  services = await exposeTestServices(c, ns);
 });
 
 afterAll(async () => {
@@ -127,7 +129,6 @@ afterAll(async () => {
 describe('mlcycle on Kubernetes, end to end', () => {
   it('installs with helm', async () => {
     const s3 = testS3();
-    const db = new URL(process.env.MLCYCLE_TEST_DATABASE_URL ?? '');
     const r = await helmRun(
       [
         'install',
@@ -149,11 +150,11 @@ describe('mlcycle on Kubernetes, end to end', () => {
         '--set',
         'postgresql.external.enabled=true',
         '--set',
-        `postgresql.external.url=postgres://${db.username}:${db.password}@postgres.mlcycle-system.svc:5432${db.pathname}`,
+        `postgresql.external.url=${services.MLCYCLE_DATABASE_URL}`,
         '--set',
         'minio.external.enabled=true',
         '--set',
-        'minio.external.endpoint=http://minio.mlcycle-system.svc:9000',
+        `minio.external.endpoint=${services.MLCYCLE_S3_ENDPOINT}`,
         '--set',
         `minio.external.accessKey=${s3.s3AccessKey}`,
         '--set',
