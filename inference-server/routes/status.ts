@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { problem, sendProblem } from '../problem.js';
 import type { ServerContext } from '../serving.js';
 
 /** Health, readiness, metrics, the model's description and the OpenAPI document. */
@@ -43,7 +44,7 @@ export const statusRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) 
 
   app.get('/v1/model', async (_request, reply) => {
     const serving = ctx.serving();
-    if (!serving) return reply.code(503).send({ ready: false });
+    if (!serving) return sendProblem(reply, problem('service-unavailable', 503, 'no model is loaded yet'));
     const m = serving.model;
     return {
       name: m.name,
@@ -59,7 +60,7 @@ export const statusRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) 
 
   app.get('/openapi.json', async (_request, reply) => {
     const serving = ctx.serving();
-    if (!serving) return reply.code(503).send({ ready: false });
+    if (!serving) return sendProblem(reply, problem('service-unavailable', 503, 'no model is loaded yet'));
     return serving.openapi;
   });
 };
