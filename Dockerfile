@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # The mlcycle image for users with a registry: `docker build -t mlcycle:dev .`
 # CI builds an equivalent image without pulling anything: hack/build-image.
 # Runs as a non-root user and with a read-only root filesystem (mount an emptyDir at
