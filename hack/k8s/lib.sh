@@ -55,4 +55,16 @@ pid_alive() { # NAME
   tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$1"
 }
 
+# One cluster-up / cluster-down at a time (several people and tests share the machine).
+# Children (cluster-up calling cluster-down) inherit the lock.
+take_cluster_lock() {
+  [ -n "${MLCYCLE_CLUSTER_LOCK_HELD:-}" ] && return 0
+  exec 9> "$STATE.lock"
+  if ! flock -n 9; then
+    klog "waiting for another cluster-up/cluster-down on $STATE to finish"
+    flock -w 3600 9 || { echo "$(basename "$0"): $STATE.lock still held after 3600 s" >&2; exit 1; }
+  fi
+  export MLCYCLE_CLUSTER_LOCK_HELD=1
+}
+
 kc() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG_PATH" "$@"; }
