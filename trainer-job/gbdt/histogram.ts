@@ -97,32 +97,38 @@ export function defaultThreads(): number {
 export class HistogramBuilder {
   private readonly second: Float64Array;
   private readonly ctrl: Int32Array;
-  private readonly worker: Worker | undefined;
+  private worker: Worker | undefined;
   private seq = 0;
+  private closed = false;
 
   constructor(
     private readonly inputs: HistogramInputs,
-    threads = defaultThreads(),
+    private readonly threads = defaultThreads(),
   ) {
     this.second = shared(Float64Array, inputs.histSize);
     this.ctrl = shared(Int32Array, 4);
-    if (threads > 1) {
-      this.worker = new Worker(WORKER_SOURCE, {
-        eval: true,
-        workerData: {
-          ctrl: this.ctrl,
-          out: this.second,
-          rowCodes: inputs.rowCodes,
-          numFeatures: inputs.numFeatures,
-          offsets: inputs.offsets,
-          grad: inputs.grad,
-          hess: inputs.hess,
-          indices: inputs.indices,
-        },
-      });
-      // An idle worker must never keep the process alive.
-      this.worker.unref();
-    }
+  }
+
+  /** Started on the first pass big enough to split, so small trainings never start a thread. */
+  private startWorker(): Worker | undefined {
+    if (this.worker || this.threads < 2 || this.closed) return this.worker;
+    const inputs = this.inputs;
+    this.worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: {
+        ctrl: this.ctrl,
+        out: this.second,
+        rowCodes: inputs.rowCodes,
+        numFeatures: inputs.numFeatures,
+        offsets: inputs.offsets,
+        grad: inputs.grad,
+        hess: inputs.hess,
+        indices: inputs.indices,
+      },
+    });
+    // An idle worker must never keep the process alive.
+    this.worker.unref();
+    return this.worker;
   }
 
   /** `hist` (zeroed by the caller) receives the sums of rows indices[start, end). */
@@ -132,7 +138,7 @@ export class HistogramBuilder {
       return;
     }
     const mid = (start + end) >>> 1;
-    if (this.worker) {
+    if (this.startWorker()) {
       const seq = ++this.seq;
       this.ctrl[1] = mid;
       this.ctrl[2] = end;
@@ -155,6 +161,7 @@ export class HistogramBuilder {
 
   /** Stops the worker thread. */
   close(): void {
+    this.closed = true;
     if (!this.worker) return;
     Atomics.store(this.ctrl, 0, -1);
     Atomics.notify(this.ctrl, 0);
