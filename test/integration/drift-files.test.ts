@@ -5,8 +5,9 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parseSettings } from '../../core/config.js';
 import { DataError } from '../../core/errors.js';
+import { DriftRunReport } from '../../core/resources/drift-monitor.js';
 import { driftCommand } from '../../drift-job/command.js';
-import { type DriftReport, runDriftJob } from '../../drift-job/index.js';
+import { type DriftReport, monitorStatus, runDriftJob } from '../../drift-job/index.js';
 import { generateRows, writeCurrent, writeModelFiles } from './drift-fixtures.js';
 
 /** `mlcycle drift --reference A.parquet --current B.parquet --out DIR`, through the command itself. */
@@ -211,6 +212,30 @@ describe('mlcycle drift on files', () => {
     expect(report.warnings.join('\n')).toMatch(/feature x: 150 NaN\/Infinity values treated as missing/);
     const summary = report.summary.features.find((f) => f.name === 'x')!;
     expect(summary.current).toMatchObject({ missing: 300, non_finite: 150 });
+  });
+
+  it('the DriftMonitor status a run writes passes the CRD status schema', async () => {
+    const model = await writeModelFiles();
+    const current = await writeCurrent(
+      model.dir,
+      's.parquet',
+      generateRows(1500, 14, { xShift: 1, colorWeights: [1, 1, 5] }),
+    );
+    const { report, reportHtmlUri } = await runDriftJob({
+      reference: model.reference,
+      current,
+      out: join(model.dir, 's'),
+      modelVersion: 'v3',
+    });
+    const status = DriftRunReport.parse(monitorStatus(report, reportHtmlUri, 'drift-job-123'));
+    expect(status.lastRun).toMatchObject({
+      id: report.run_id,
+      verdict: 'Drift',
+      jobName: 'drift-job-123',
+      modelVersion: 'v3',
+    });
+    expect(status.driftedFeatures).toEqual(report.drifted_features);
+    expect(status.quality).toMatchObject({ verdict: 'Ok', metric: 'roc_auc', labelledRows: 1500 });
   });
 
   it('per-feature overrides and a forced method', async () => {
