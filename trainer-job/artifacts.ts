@@ -45,24 +45,27 @@ export class VersionDirectory {
   }
 
   /**
-   * Refuses a directory that already holds another complete version; the same version is
-   * replaced (a retried run converges), its old manifest removed first.
+   * Makes the directory ours. A directory holding another model's version is refused; one
+   * holding a version of the same model is replaced (a retried run, or `--out` reused on
+   * purpose), its manifest removed first so it never looks complete while being rewritten.
+   * Returns the version that was there, if any.
    */
-  async claim(modelName: string, version: string): Promise<void> {
+  async claim(modelName: string): Promise<string | undefined> {
     const manifestKey = this.key(MANIFEST);
-    if (!(await this.store.exists(manifestKey))) return;
+    if (!(await this.store.exists(manifestKey))) return undefined;
     let existing: { modelName?: string; version?: string } = {};
     try {
       existing = JSON.parse((await this.store.get(manifestKey)).toString('utf8'));
     } catch {
       // An unreadable manifest is treated as someone else's version.
     }
-    if (existing.modelName !== modelName || existing.version !== version) {
+    if (existing.modelName !== modelName) {
       throw new UserError(
-        `${this.root} already holds model version ${existing.modelName ?? '?'}/${existing.version ?? '?'}: choose another --out (or pass --version ${existing.version ?? ''} to replace it)`,
+        `${this.root} already holds a version of another model (${existing.modelName ?? 'unreadable manifest.json'}): choose another --out`,
       );
     }
     await this.store.delete(manifestKey);
+    return existing.version ?? '?';
   }
 
   async put(name: string, body: Uint8Array | string, contentType: string): Promise<ArtifactRecord> {

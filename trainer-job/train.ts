@@ -219,7 +219,12 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
       version,
       options.s3,
     );
-    await directory.claim(modelName, version);
+    const replaced = await directory.claim(modelName);
+    if (replaced !== undefined) {
+      const note = `replacing ${modelName}/${replaced} in ${directory.root}`;
+      progress.step(note);
+      log.warn({ modelName, replaced, version, root: directory.root }, note);
+    }
 
     // Features.
     const plan = await fitFeaturePlan(data, 'rank');
