@@ -290,18 +290,32 @@ describe('mlcycle on Kubernetes, end to end', () => {
     const ranked = [...requestIds].sort((a, b) => a.probability - b.probability);
     const labels = ranked.map((r, i) => ({ request_id: r.id, label: i < ranked.length / 2 }));
     for (let i = 0; i < labels.length; i += 500) await post('/feedback', labels.slice(i, i + 500));
-    await runDriftJob('e2e-drift-2');
-    const verdictAt = Date.now();
-    const md = await eventually(
+    const firstRun = (await getDm('flights-delay')).status?.lastRun?.id;
+    // Watch both sides while the drift Job runs: when its verdict lands, when v1 serves again.
+    let verdictSeenAt = 0;
+    let verdictTime = 0;
+    let rolledBackAt = 0;
+    const watching = eventually(
       'rolled back to v1',
       async () => {
-        const m = await getMd('flights-delay');
-        return m.status?.servingVersion === 'flights-delay-v1' ? m : undefined;
+        const [dm, m] = await Promise.all([getDm('flights-delay'), getMd('flights-delay')]);
+        if (!verdictSeenAt && dm.status?.lastRun && dm.status.lastRun.id !== firstRun) {
+          verdictSeenAt = Date.now();
+          verdictTime = Date.parse(dm.status.lastRun.time);
+        }
+        if (m.status?.servingVersion === 'flights-delay-v1') {
+          rolledBackAt ||= Date.now();
+          return m;
+        }
+        return undefined;
       },
-      300_000,
-      250,
+      600_000,
+      100,
     );
-    timings.degradedVerdictToPreviousServing = Date.now() - verdictAt;
+    await runDriftJob('e2e-drift-2');
+    const md = await watching;
+    timings.degradedVerdictSeenToPreviousServing = rolledBackAt - verdictSeenAt;
+    timings.degradedVerdictWrittenToPreviousServing = rolledBackAt - verdictTime;
     expect(md.status?.conditions?.find((x) => x.type === 'RolledBack')?.status).toBe('True');
     expect(md.status?.history?.find((h) => h.modelVersion === 'flights-delay-v2')?.outcome).toBe(
       'RolledBack',
