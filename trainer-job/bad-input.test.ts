@@ -201,6 +201,14 @@ describe('bad input: a clear message, an error, and no artifacts', () => {
     );
   });
 
+  it('an s3:// destination without S3 settings, before reading anything', async () => {
+    await expectRejected(
+      { ...options(join(dir, 'never-read.parquet')), out: 's3://bucket/models/x' },
+      /an s3:\/\/ location needs --s3-endpoint\/MLCYCLE_S3_ENDPOINT/,
+      UserError,
+    );
+  });
+
   it('a dataset without a model name', async () => {
     await expectRejected(options(good, { modelName: undefined }), /--model-name is required/, UserError);
   });

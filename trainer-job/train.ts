@@ -163,6 +163,8 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
     options.modelName ??
     (isFlights ? (options.task === 'regression' ? 'flights-delay-minutes' : 'flights-delay') : undefined);
   if (!modelName) throw new UserError('--model-name is required for datasets other than builtin:flights');
+  // Fail on a bad artifact location (e.g. s3:// without credentials) before any work is done.
+  openObjectStore(options.out ?? options.store, options.s3);
 
   // The registry database starts (embedded PGlite takes seconds) while the dataset is read.
   const opening =
