@@ -296,6 +296,28 @@ async function serverCounter(
   return line ? Number(line.slice(series.length)) : 0;
 }
 
+/**
+ * Flights-like records shaped to the served model's schema: the fixture's fields that the
+ * schema has (a trained flights model takes date, distance, origin, destination).
+ */
+function recordsFor(modelDir: string): (i: number) => Record<string, unknown> {
+  const schema = JSON.parse(readFileSync(join(modelDir, 'schema.json'), 'utf8')) as {
+    features: { name: string }[];
+  };
+  const features = schema.features as { name: string; nullable?: boolean }[];
+  const names = features.map((f) => f.name);
+  const missing = names.filter((n) => !(n in fixtureRecord(0)));
+  if (missing.length > 0) throw new Error(`the bench cannot make values for ${missing.join(', ')}`);
+  return (i) => {
+    const full = fixtureRecord(i);
+    const fallback = fixtureRecord(i + 1);
+    // The fixture leaves some fields null now and then; keep nulls only where the schema allows them.
+    return Object.fromEntries(
+      features.map((f) => [f.name, full[f.name] ?? (f.nullable ? null : fallback[f.name])]),
+    );
+  };
+}
+
 async function main() {
   const dir = await mkdtemp(join(tmpdir(), 'mlcycle-bench-'));
   const url = databaseUrl();
@@ -305,8 +327,9 @@ async function main() {
   const prefix = randomUUID().slice(0, 8);
   const single = join(dir, 'single.json');
   const batch = join(dir, 'batch.json');
-  await writeFile(single, JSON.stringify(fixtureRecord(1)));
-  await writeFile(batch, JSON.stringify(Array.from({ length: 1000 }, (_, i) => fixtureRecord(i))));
+  const record = recordsFor(modelDir);
+  await writeFile(single, JSON.stringify(record(1)));
+  await writeFile(batch, JSON.stringify(Array.from({ length: 1000 }, (_, i) => record(i))));
   for (const [name, path, body] of [
     ['predict.lua', '/predict', single],
     ['warm.lua', '/predict', single],
@@ -315,6 +338,7 @@ async function main() {
     await writeFile(join(dir, name), luaScript(path, body, `${prefix}-${name}`));
   }
 
+  const runStartedAt = new Date();
   const { child, base } = await startServer(modelDir, url, join(dir, 'spill'));
   const cores = cpus().length;
   const load = loadavg()[0]!.toFixed(2);
@@ -384,8 +408,9 @@ async function main() {
   const drainMs = performance.now() - stopAt;
   const pool = new pg.Pool({ connectionString: url, max: 1 });
   const { rows: count } = await pool.query(
-    'SELECT count(*)::int AS n FROM prediction_logs WHERE model_name = $1',
-    [manifest.modelName],
+    // This run's rows only: a --model of a trained version shares its name with earlier runs.
+    'SELECT count(*)::int AS n FROM prediction_logs WHERE model_name = $1 AND created_at >= $2',
+    [manifest.modelName, runStartedAt],
   );
   await pool.end();
   const n = count[0].n as number;
