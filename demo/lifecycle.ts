@@ -117,10 +117,13 @@ export async function runDemo(
         ...(filter ? { filter } : {}),
       });
 
+    // Feedback and monitoring need the rows in PostgreSQL, so each window waits for its log.
+    let loggedRows = 0;
     const window = async (rows: TrafficRow[]) => {
       const since = new Date();
       const served = await replay(url, rows, { single: 200, batchSize: 1_000 });
-      await waitForLog(server!, served.length);
+      loggedRows += served.length;
+      await waitForLog(server!, loggedRows);
       return { served, since, until: new Date(Date.now() + 1) };
     };
     const march = await progress.step(
@@ -354,9 +357,8 @@ async function feedback(url: string, labelled: { requestId: string; label: numbe
   }
 }
 
-/** Waits until the server's prediction log has written `expected` more rows to PostgreSQL. */
-async function waitForLog(server: RunningServer, served: number): Promise<void> {
-  const target = (waitForLog.written.get(server) ?? 0) + served;
+/** Waits until the server's prediction log has written `target` rows in all to PostgreSQL. */
+async function waitForLog(server: RunningServer, target: number): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (server.predictionLog().rowsWritten < target) {
     if (Date.now() > deadline) {
@@ -366,9 +368,7 @@ async function waitForLog(server: RunningServer, served: number): Promise<void> 
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  waitForLog.written.set(server, target);
 }
-waitForLog.written = new WeakMap<RunningServer, number>();
 
 async function noteDriftRun(
   result: DriftJobResult,
