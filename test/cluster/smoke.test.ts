@@ -293,9 +293,20 @@ describe('local Kubernetes cluster', () => {
     }
 
     // From another pod: the Service name through CoreDNS, the ClusterIP through kube-proxy.
-    const client = `fetch('http://web.${NS}.svc.cluster.local/').then(r => r.text()).then(t => console.log(t))`;
+    // kube-proxy programs the ClusterIP a moment after the endpoints turn ready (eventually
+    // consistent by design; seconds on a loaded machine), so the client retries for up to 60 s
+    // as any in-cluster client would, and prints each failed attempt.
+    const client = `
+      const url = 'http://web.${NS}.svc.cluster.local/';
+      const deadline = Date.now() + 60000;
+      const attempt = () => fetch(url).then(r => r.text()).then(t => console.log(t), err => {
+        console.error('attempt failed: ' + (err.cause?.code ?? err.message));
+        if (Date.now() > deadline) process.exit(1);
+        setTimeout(attempt, 1000);
+      });
+      attempt();`;
     await applyAsync(job('dns', container('client', { command: ['node', '-e', client] })));
-    expect(await jobLogs('dns')).toMatch(/^hello from web-/);
+    expect(await jobLogs('dns')).toMatch(/^hello from web-/m);
   });
 
   it('reaches PostgreSQL and MinIO on the host through their Services', async () => {
