@@ -127,7 +127,9 @@ function chart(s: ColumnSummary, drift: ColumnDrift | undefined): string {
   let axis: string;
   if (s.histogram) {
     const h = s.histogram;
-    const labels = h.reference.map((_, i) => `${num(h.edges[i]!)} – ${num(h.edges[i + 1]!)}`);
+    const labels = h.reference.map(
+      (_, i) => `${value(h.edges[i], s.type)} – ${value(h.edges[i + 1], s.type)}`,
+    );
     body = bars(labels, h.reference, h.current);
     axis = `<text x="${PAD}" y="${H - 6}">${esc(value(h.edges[0]!, s.type))}</text><text x="${W}" y="${H - 6}" text-anchor="end">${esc(value(h.edges[h.edges.length - 1]!, s.type))}</text>`;
   } else {
@@ -177,7 +179,7 @@ function summaryTable(items: ColumnSummary[]): string {
     .map((s) => {
       const range = (side: SideSummary) =>
         side.numeric
-          ? `${num(side.numeric.min)} … ${num(side.numeric.max)}`
+          ? `${value(side.numeric.min, s.type)} … ${value(side.numeric.max, s.type)}`
           : (side.top
               ?.slice(0, 3)
               .map((t) => `${t.value} ${pct(t.share)}`)
