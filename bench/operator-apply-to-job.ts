@@ -7,9 +7,9 @@
  *   npm run build && node dist/bench/operator-apply-to-job.js [N]
  */
 import { randomBytes } from 'node:crypto';
+import { KubeClient, loadKubeConfig } from '../core/kube/client.js';
 import { createLogger } from '../core/log.js';
 import { API_VERSION, ModelVersionKind, resourcePath } from '../core/resources/index.js';
-import { KubeClient, loadKubeConfig } from '../operator/kube/client.js';
 import { OperatorManager } from '../operator/manager.js';
 
 const N = Number(process.argv[2] ?? 30);

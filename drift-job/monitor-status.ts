@@ -40,7 +40,7 @@ export async function writeMonitorStatus(monitor: string, status: DriftRunReport
   const match = /^([a-z0-9-]+)\/([a-z0-9.-]+)$/.exec(monitor);
   if (!match) throw new Error(`--drift-monitor ${JSON.stringify(monitor)}: expected namespace/name`);
   // Loaded only when a DriftMonitor is named: file and demo runs never pay for the Kubernetes client.
-  const { KubeClient, loadKubeConfig } = await import('../operator/kube/client.js');
+  const { KubeClient, loadKubeConfig } = await import('../core/kube/client.js');
   const client = new KubeClient(loadKubeConfig());
   await client.request(
     'PATCH',

@@ -1,6 +1,6 @@
 import type { Task } from '../core/feature-schema.js';
+import { classificationMetrics, regressionMetrics } from '../core/metrics.js';
 import { judgeQuality, type QualityJudgement } from '../core/policy.js';
-import { classificationMetrics, regressionMetrics } from '../trainer-job/evaluate/metrics.js';
 
 /**
  * Quality on delayed labels. The metrics are computed by the trainer's own functions, so the live

@@ -1,5 +1,6 @@
 import type { V1CronJob, V1Service } from '@kubernetes/client-node';
 import type { Pool } from '../core/db/index.js';
+import type { KubeClient, KubeObject } from '../core/kube/client.js';
 import type { Logger } from '../core/log.js';
 import {
   type CustomObject,
@@ -10,7 +11,6 @@ import {
   resourcePath,
 } from '../core/resources/index.js';
 import type { EventRecorder } from './events.js';
-import type { KubeClient, KubeObject } from './kube/client.js';
 import type { Informer } from './kube/informer.js';
 import type { OperatorMetrics } from './metrics.js';
 import { MANAGER } from './naming.js';

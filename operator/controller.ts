@@ -1,6 +1,6 @@
 import { errorMessage } from '../core/errors.js';
+import { isConflict, KubeApiError } from '../core/kube/client.js';
 import type { Logger } from '../core/log.js';
-import { isConflict, KubeApiError } from './kube/client.js';
 import type { OperatorMetrics } from './metrics.js';
 import { WorkQueue } from './work-queue.js';
 

@@ -1,11 +1,11 @@
 import { UserError } from '../core/errors.js';
+import { KubeApiError, KubeClient, loadKubeConfig } from '../core/kube/client.js';
 import {
   DriftMonitorKind,
   type DriftRunReport,
   DriftRunReport as DriftRunReportSchema,
   resourcePath,
 } from '../core/resources/index.js';
-import { KubeApiError, KubeClient, loadKubeConfig } from './kube/client.js';
 
 /**
  * What `mlcycle drift --drift-monitor <namespace>/<name>` calls at the end of a run: writes the

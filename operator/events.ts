@@ -1,6 +1,6 @@
+import type { KubeClient } from '../core/kube/client.js';
 import type { Logger } from '../core/log.js';
 import type { CustomObject } from '../core/resources/index.js';
-import type { KubeClient } from './kube/client.js';
 import { MANAGER } from './naming.js';
 
 export type EventType = 'Normal' | 'Warning';

@@ -1,5 +1,5 @@
+import { isAlreadyExists, isConflict, isNotFound, type KubeClient } from '../core/kube/client.js';
 import type { Logger } from '../core/log.js';
-import { isAlreadyExists, isConflict, isNotFound, type KubeClient } from './kube/client.js';
 import { sleep } from './kube/informer.js';
 
 /**

@@ -1,4 +1,5 @@
 import type { Pool } from '../core/db/index.js';
+import type { KubeClient, KubeObject } from '../core/kube/client.js';
 import type { Logger } from '../core/log.js';
 import {
   type CustomObject,
@@ -11,7 +12,6 @@ import type { Caches, OperatorContext } from './context.js';
 import { NamespaceSupport } from './context.js';
 import { Controller } from './controller.js';
 import { EventRecorder } from './events.js';
-import type { KubeClient, KubeObject } from './kube/client.js';
 import { Informer } from './kube/informer.js';
 import { createOperatorMetrics, type OperatorMetrics } from './metrics.js';
 import { LABELS, MANAGER } from './naming.js';

@@ -1,5 +1,5 @@
 import type { FeatureSchema } from '../core/feature-schema.js';
-import type { Curves } from './evaluate/metrics.js';
+import type { Curves } from '../core/metrics.js';
 import type { Metrics } from './train.js';
 import type { Trial } from './tuning.js';
 

@@ -10,18 +10,18 @@ import {
   type Task,
 } from '../core/feature-schema.js';
 import { createLogger, type Logger } from '../core/log.js';
-import { openObjectStore, type S3SettingsValues } from '../core/object-store/index.js';
-import { getAlias, getVersion, listVersions, saveVersion } from '../core/registry.js';
-import { VersionDirectory } from './artifacts.js';
-import { FLIGHTS_DATASET, type PreparedData, prepareData } from './data/dataset.js';
-import { buildMatrix, type FeaturePlan, fitFeaturePlan } from './data/plan.js';
 import {
   bestF1Threshold,
   calibration,
   classificationMetrics,
   curves,
   regressionMetrics,
-} from './evaluate/metrics.js';
+} from '../core/metrics.js';
+import { openObjectStore, type S3SettingsValues } from '../core/object-store/index.js';
+import { getAlias, getVersion, listVersions, saveVersion } from '../core/registry.js';
+import { VersionDirectory } from './artifacts.js';
+import { FLIGHTS_DATASET, type PreparedData, prepareData } from './data/dataset.js';
+import { buildMatrix, type FeaturePlan, fitFeaturePlan } from './data/plan.js';
 import { maxAbsDiff, scoreWithOnnx } from './evaluate/onnx-scoring.js';
 import { toRecords } from './evaluate/records.js';
 import { exportModel } from './export/model-graph.js';

@@ -1,5 +1,5 @@
+import { isGone, type KubeClient, type KubeObject, type WatchEvent } from '../../core/kube/client.js';
 import type { Logger } from '../../core/log.js';
-import { isGone, type KubeClient, type KubeObject, type WatchEvent } from './client.js';
 
 export type ChangeType = 'added' | 'modified' | 'deleted' | 'resync';
 export type ChangeHandler<T> = (type: ChangeType, obj: T) => void;

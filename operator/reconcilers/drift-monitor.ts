@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isAlreadyExists } from '../../core/kube/client.js';
 import { DEFAULT_POLICY, type DriftFact, decideRun, type PastRun } from '../../core/policy.js';
 import {
   API_VERSION,
@@ -24,7 +25,6 @@ import {
   writeStatus,
 } from '../context.js';
 import type { ReconcileResult, Reconciler } from '../controller.js';
-import { isAlreadyExists } from '../kube/client.js';
 import { ANNOTATIONS, driftCronJobName, LABELS, MANAGER, retrainName } from '../naming.js';
 
 type Action = NonNullable<DriftMonitorStatus['lastAction']>;

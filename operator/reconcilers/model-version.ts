@@ -1,4 +1,5 @@
 import { errorMessage } from '../../core/errors.js';
+import { isAlreadyExists } from '../../core/kube/client.js';
 import { getVersion, type StoredVersion } from '../../core/registry.js';
 import {
   type Condition,
@@ -18,7 +19,6 @@ import {
   writeStatus,
 } from '../context.js';
 import type { ReconcileResult, Reconciler } from '../controller.js';
-import { isAlreadyExists } from '../kube/client.js';
 import { LABELS, trainerJobName } from '../naming.js';
 
 const TERMINAL: readonly ModelVersionPhase[] = ['Registered', 'Rejected', 'Failed'];

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubeApiError, type KubeClient } from '../../core/kube/client.js';
 import {
   API_VERSION,
   DriftMonitorKind,
@@ -6,7 +7,6 @@ import {
   ModelVersionKind,
   resourcePath,
 } from '../../core/resources/index.js';
-import { KubeApiError, type KubeClient } from '../../operator/kube/client.js';
 import { client, createNamespace, deleteNamespace, installCrds, waitForApi } from './operator-kit.js';
 
 /**

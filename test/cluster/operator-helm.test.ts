@@ -1,6 +1,6 @@
 import yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KubeClient } from '../../operator/kube/client.js';
+import type { KubeClient } from '../../core/kube/client.js';
 import {
   client,
   createNamespace,

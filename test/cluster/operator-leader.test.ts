@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KubeClient } from '../../operator/kube/client.js';
+import type { KubeClient } from '../../core/kube/client.js';
 import { LeaderElector } from '../../operator/leader.js';
 import { client, createNamespace, deleteNamespace, eventually, log, waitForApi } from './operator-kit.js';
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../../core/db/index.js';
+import { type KubeClient as Client, KubeClient } from '../../core/kube/client.js';
 import { openObjectStore } from '../../core/object-store/index.js';
 import {
   API_VERSION,
@@ -13,7 +14,6 @@ import {
 } from '../../core/resources/index.js';
 import { childPaths, type DeploymentView } from '../../operator/context.js';
 import { publishDriftReport } from '../../operator/drift-report.js';
-import { type KubeClient as Client, KubeClient } from '../../operator/kube/client.js';
 import type { OperatorManager } from '../../operator/manager.js';
 import { driftCronJobName } from '../../operator/naming.js';
 import { testDatabaseUrl, testS3 } from '../services.js';
@@ -102,7 +102,7 @@ async function clientAs(serviceAccount: string): Promise<Client> {
     `/api/v1/namespaces/${ns}/serviceaccounts/${serviceAccount}/token`,
     { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 600 } },
   );
-  const { loadKubeConfig } = await import('../../operator/kube/client.js');
+  const { loadKubeConfig } = await import('../../core/kube/client.js');
   const { kubeconfig } = await import('./kube.js');
   const admin = loadKubeConfig(kubeconfig);
   const cluster = admin.getCurrentCluster();

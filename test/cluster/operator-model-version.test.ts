@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../../core/db/index.js';
+import { isConflict, type KubeClient } from '../../core/kube/client.js';
 import {
   API_VERSION,
   type ModelVersion,
@@ -8,7 +9,6 @@ import {
 } from '../../core/resources/index.js';
 import { childPaths, type JobView, writeStatus } from '../../operator/context.js';
 import { Controller, type Reconciler } from '../../operator/controller.js';
-import { isConflict, type KubeClient } from '../../operator/kube/client.js';
 import type { OperatorManager } from '../../operator/manager.js';
 import { createOperatorMetrics } from '../../operator/metrics.js';
 import { LABELS, trainerJobName } from '../../operator/naming.js';

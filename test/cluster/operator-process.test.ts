@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KubeClient } from '../../operator/kube/client.js';
+import type { KubeClient } from '../../core/kube/client.js';
 import { testDatabaseUrl } from '../services.js';
 import { kubeconfig } from './kube.js';
 import {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KubeClient } from '../../core/kube/client.js';
 import {
   type DriftMonitor,
   DriftMonitorKind,
@@ -10,7 +11,6 @@ import {
   ModelVersionKind,
   resourcePath,
 } from '../../core/resources/index.js';
-import type { KubeClient } from '../../operator/kube/client.js';
 import { portForward } from '../cluster/kube.js';
 import {
   client,

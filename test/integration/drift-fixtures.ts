@@ -8,7 +8,7 @@ import {
   type FeatureSchema,
   serializeFeatureSchema,
 } from '../../core/feature-schema.js';
-import { classificationMetrics } from '../../trainer-job/evaluate/metrics.js';
+import { classificationMetrics } from '../../core/metrics.js';
 
 /**
  * A small synthetic binary classifier's world for the drift job tests: a schema with every
