@@ -90,17 +90,41 @@ export const DriftMonitorSpec = z
       .describe('What to do about the verdicts.'),
     retrain: z
       .object({
+        source: z
+          .enum(['Production', 'Dataset'])
+          .default('Production')
+          .describe(
+            'Production: learn from what the deployment served, with the labels that came back (the prediction log joined with /feedback labels over `window`). Dataset: the serving version dataset, or datasetUri.',
+          ),
+        window: Duration.optional().describe(
+          'Production: how far back the labelled prediction log is read. Default 7d.',
+        ),
         datasetUri: z
           .string()
           .min(1)
+          .max(2048)
           .optional()
-          .describe('Train on this data instead of the serving version dataset.'),
+          .describe('Dataset: train on this data instead of the serving version dataset.'),
+        includeOriginalRows: z
+          .number()
+          .int()
+          .min(100)
+          .optional()
+          .describe('Production: also train on this many of the most recent rows of the original dataset.'),
         rows: z.number().int().min(100).optional().describe('Rows sampled for the retraining.'),
         trials: z.number().int().min(1).max(1000).optional().describe('Search budget of the retraining.'),
+        cooldown: Duration.default('6h').describe('No new retraining sooner than this after the last one.'),
+        maxPerDay: z
+          .number()
+          .int()
+          .min(1)
+          .max(100)
+          .default(3)
+          .describe('At most this many retrainings in any 24 hours.'),
       })
       .optional()
       .describe(
-        'Present: sustained drift creates a new ModelVersion from the serving version spec, on recent data. It is not served automatically.',
+        'Present: sustained drift creates a new ModelVersion (lineage in its status); once Registered it becomes the challenger of the ModelDeployment and is promoted on evidence (ModelDeployment spec.promotion).',
       ),
   })
   .describe('Scheduled drift and quality monitoring of one ModelDeployment.');
@@ -119,6 +143,31 @@ export type RunVerdict = z.infer<typeof RunVerdict>;
 export const QualityVerdict = z.enum(['Ok', 'Degraded', 'InsufficientData', 'NotEvaluated']);
 export type QualityVerdict = z.infer<typeof QualityVerdict>;
 
+/** The lifecycle decision of one run: taken once, by the drift Job, on the stored history of runs. */
+export const RunDecisionStatus = z
+  .object({
+    verdict: RunVerdict.describe('The run verdict.'),
+    alert: z.boolean().describe('An alert was due (the verdict changed).'),
+    retrain: z.boolean().describe('Retrain: sustained drift, within the cooldown and daily cap.'),
+    rollback: z.boolean().describe('Roll back to the previous good version.'),
+    promotion: z
+      .object({
+        challenger: z.string().describe('Registry version of the challenger compared.'),
+        ready: z.boolean().describe('Enough labelled requests were scored by both to compare.'),
+        promote: z.boolean().describe('The challenger won.'),
+        reason: z.string().describe('The comparison, in words.'),
+        metric: z.string().optional().describe('Metric compared.'),
+        champion: z.number().optional().describe('Champion metric on the shared labelled requests.'),
+        challengerValue: z.number().optional().describe('Challenger metric on the same requests.'),
+        labelledRows: z.number().int().min(0).describe('Labelled requests scored by both.'),
+      })
+      .optional()
+      .describe('Champion against challenger on the same labelled requests, when a challenger runs.'),
+    reasons: z.array(z.string()).max(20).describe('Why, one line per decision.'),
+  })
+  .describe('What the lifecycle policy decided on this run; the operator carries it out.');
+export type RunDecisionStatus = z.output<typeof RunDecisionStatus>;
+
 /** What one drift run reports into the DriftMonitor status (written by the drift Job). */
 export const DriftRunReport = z
   .object({
@@ -131,6 +180,7 @@ export const DriftRunReport = z
         verdict: RunVerdict.describe('The run outcome decided by the lifecycle policy.'),
         reportUri: z.string().optional().describe('URI of report.html.'),
         message: z.string().optional().describe('One line on the outcome.'),
+        decision: RunDecisionStatus.optional(),
       })
       .describe('The last finished run.'),
     datasetDrift: z

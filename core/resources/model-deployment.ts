@@ -8,6 +8,10 @@ import {
   Timestamp,
 } from './common.js';
 
+export const ChallengerMode = z.enum(['Shadow', 'Canary']);
+export type ChallengerMode = z.infer<typeof ChallengerMode>;
+const CanaryShare = z.number().gt(0).max(0.5);
+
 export const ModelDeploymentSpec = z
   .object({
     modelVersion: ObjectName.describe(
@@ -38,8 +42,69 @@ export const ModelDeploymentSpec = z
       .max(100000)
       .optional()
       .describe('Largest number of records accepted by one /predict_batch request.'),
+    challenger: z
+      .object({
+        modelVersion: ObjectName.describe(
+          'Name of a Registered ModelVersion (same namespace, same model) to try beside the champion.',
+        ),
+        mode: ChallengerMode.default('Shadow').describe(
+          'Shadow: every request is also scored by the challenger, callers get the champion answer. Canary: a share of requests is answered by the challenger.',
+        ),
+        canaryShare: CanaryShare.optional().describe('Canary: share of requests the challenger answers.'),
+      })
+      .optional()
+      .describe(
+        'A challenger named by hand. Challengers the loop retrains enter by themselves (status.challenger).',
+      ),
+    promotion: z
+      .object({
+        metric: z
+          .string()
+          .regex(/^[a-z][a-z0-9_]*$/, 'a snake_case metric name such as roc_auc or rmse')
+          .optional()
+          .describe(
+            'Metric compared on labelled requests. Default: roc_auc (classification), rmse (regression).',
+          ),
+        margin: z
+          .number()
+          .min(0)
+          .default(0)
+          .describe('The challenger must beat the champion by at least this much, in the metric units.'),
+        minLabels: z
+          .number()
+          .int()
+          .min(1)
+          .default(200)
+          .describe('Labelled requests scored by both before champion and challenger are compared.'),
+        approval: z
+          .enum(['Automatic', 'Manual'])
+          .default('Automatic')
+          .describe(
+            'Automatic: a winning challenger is promoted by itself. Manual: the status says a promotion awaits approval; approve with `kubectl annotate modeldeployment <name> mlcycle.dev/approve-promotion=<challenger> --overwrite`.',
+          ),
+        mode: ChallengerMode.default('Shadow').describe('How retrained challengers are tried.'),
+        canaryShare: CanaryShare.default(0.1).describe('Canary: share of requests the challenger answers.'),
+      })
+      .optional()
+      .describe('How a challenger is compared with the champion and promoted.'),
+    rollout: z
+      .object({
+        progressDeadlineSeconds: z
+          .number()
+          .int()
+          .min(30)
+          .max(86400)
+          .default(600)
+          .describe(
+            'A rollout not available within this time returns to the previous version (condition Progressing, reason ProgressDeadlineExceeded).',
+          ),
+      })
+      .optional()
+      .describe('How long a rollout may take.'),
   })
-  .describe('Which model version to serve and how.');
+  .describe(
+    'Which model version to serve and how. The operator never changes this spec: promotions and rollbacks are decided in status and hold until spec.modelVersion changes.',
+  );
 export type ModelDeploymentSpec = z.output<typeof ModelDeploymentSpec>;
 
 export const ServedOutcome = z.enum(['Serving', 'Replaced', 'RolledBack', 'Failed']);
@@ -59,9 +124,74 @@ export const ServedVersion = z
   .describe('One entry of the serving history.');
 export type ServedVersion = z.infer<typeof ServedVersion>;
 
+export const TargetReason = z.enum(['Spec', 'Promotion', 'Rollback', 'RolloutFailed']);
+export type TargetReason = z.infer<typeof TargetReason>;
+
+export const ServingTarget = z
+  .object({
+    modelVersion: z.string().describe('The ModelVersion the operator rolls out.'),
+    reason: TargetReason.describe(
+      'Spec (what the spec asks), Promotion (a challenger won), Rollback (quality degraded) or RolloutFailed (the spec version never became available).',
+    ),
+    specVersion: z
+      .string()
+      .describe('spec.modelVersion when this target was set: a different spec.modelVersion replaces it.'),
+    since: Timestamp.describe('When it was decided.'),
+    message: z.string().optional().describe('Why, in words.'),
+  })
+  .describe('What the operator decided to serve.');
+export type ServingTarget = z.infer<typeof ServingTarget>;
+
+export const LifecycleAction = z.enum([
+  'RolledOut',
+  'Promoted',
+  'RolledBack',
+  'ChallengerStarted',
+  'ChallengerRetired',
+  'RolloutFailed',
+  'RollbackImpossible',
+]);
+export type LifecycleAction = z.infer<typeof LifecycleAction>;
+
 export const ModelDeploymentStatus = z
   .object({
     observedGeneration: ObservedGeneration.optional(),
+    target: ServingTarget.optional(),
+    challenger: z
+      .object({
+        modelVersion: z.string().describe('The challenger ModelVersion.'),
+        registryVersion: z.string().optional().describe('Its version label in the registry.'),
+        mode: ChallengerMode.describe('Shadow or Canary.'),
+        canaryShare: z.number().optional().describe('Canary: share of requests it answers.'),
+        since: Timestamp.describe('When it started.'),
+        source: z
+          .enum(['Retrain', 'Spec'])
+          .describe('Retrain (the loop brought it) or Spec (named by hand).'),
+        driftRun: z.string().optional().describe('The drift run that asked for its retraining.'),
+      })
+      .optional()
+      .describe('The version tried beside the champion, if any.'),
+    pendingPromotion: z
+      .object({
+        challenger: z.string().describe('The challenger ModelVersion that won.'),
+        runId: z.string().describe('The drift run whose comparison it won.'),
+        reason: z.string().describe('The comparison, in words.'),
+        since: Timestamp.describe('Since when it waits.'),
+      })
+      .optional()
+      .describe(
+        'approval Manual: a promotion that waits for `kubectl annotate modeldeployment <name> mlcycle.dev/approve-promotion=<challenger> --overwrite`.',
+      ),
+    championSince: Timestamp.optional().describe('Since when the serving version is the champion.'),
+    championReason: z.string().optional().describe('Why it is the champion (spec, promotion, rollback).'),
+    lastAction: z
+      .object({
+        action: LifecycleAction.describe('What the operator last did to this deployment.'),
+        time: Timestamp.describe('When.'),
+        detail: z.string().optional().describe('What exactly.'),
+      })
+      .optional()
+      .describe('The last lifecycle action.'),
     servingVersion: z
       .string()
       .optional()

@@ -144,6 +144,18 @@ export const ModelVersionSpec = withRules(
       training: TrainingSpec.optional(),
       gate: GateSpec.optional(),
       resources: ResourceRequirements.optional().describe('Compute resources of the trainer Job.'),
+      lineage: z
+        .object({
+          retrainedFrom: z.string().optional().describe('The ModelVersion this one retrains.'),
+          deployment: z
+            .string()
+            .optional()
+            .describe('The ModelDeployment it was retrained for: once Registered it becomes its challenger.'),
+          driftMonitor: z.string().optional().describe('The DriftMonitor that asked for it.'),
+          driftRun: z.string().optional().describe('The drift run that asked for it.'),
+        })
+        .optional()
+        .describe('Why this version exists: set by the operator on retraining versions.'),
     })
     .describe('What to train: data, algorithm, budget and the gate the result must pass.'),
   [
@@ -203,6 +215,29 @@ export const ModelVersionStatus = z
       })
       .optional()
       .describe('The gate outcome recorded by the trainer.'),
+    lineage: z
+      .object({
+        source: z.enum(['Dataset', 'Production']).describe('What it learned from.'),
+        dataset: z.string().optional().describe('The dataset URI it read.'),
+        deployment: z
+          .string()
+          .optional()
+          .describe('Production: the deployment whose traffic it learned from.'),
+        since: Timestamp.optional().describe('Start of the data window.'),
+        until: Timestamp.optional().describe('End of the data window.'),
+        rows: z.number().int().min(0).optional().describe('Rows it learned from (all splits).'),
+        labelledRows: z
+          .number()
+          .int()
+          .min(0)
+          .optional()
+          .describe('Production: labelled predictions among them.'),
+        datasetDigest: z.string().optional().describe('Digest of the rows read.'),
+        retrainedFrom: z.string().optional().describe('The ModelVersion it retrains.'),
+        driftRun: z.string().optional().describe('The drift run that asked for it.'),
+      })
+      .optional()
+      .describe('Where its training data came from, as the trainer recorded it in the registry.'),
     artifacts: z
       .object({
         root: z
