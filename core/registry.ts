@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ArtifactRecord } from './artifacts.js';
 import { type Pool, type PoolClient, withTransaction } from './db/index.js';
 import { Task } from './feature-schema.js';
 
@@ -6,13 +7,8 @@ import { Task } from './feature-schema.js';
 export const VersionStatus = z.enum(['training', 'registered', 'rejected', 'failed']);
 export type VersionStatus = z.infer<typeof VersionStatus>;
 
-export const ArtifactRecord = z.object({
-  name: z.string().min(1).describe('File name, e.g. model.onnx'),
-  uri: z.string().min(1).describe('Where it is: s3://bucket/key or a file path'),
-  sha256: z.string().regex(/^sha256:[0-9a-f]{64}$/),
-  sizeBytes: z.number().int().nonnegative(),
-});
-export type ArtifactRecord = z.infer<typeof ArtifactRecord>;
+/** Re-exported: the artifact record is the artifacts contract (core/artifacts.ts). */
+export { ArtifactRecord };
 
 /** Everything the trainer records about one version, in one transaction. */
 export const VersionRecord = z.object({

@@ -1,5 +1,6 @@
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { ARTIFACT } from '../core/artifacts.js';
 import { readBuiltinFlights } from '../core/dataset/builtin-flights.js';
 import { type Database, openDatabase } from '../core/db/index.js';
 import { UserError } from '../core/errors.js';
@@ -301,10 +302,10 @@ export async function runDemo(
       events,
       artifacts: {
         models: { v1: v1.artifactRoot, v2: v2.artifactRoot },
-        metrics: { v1: join(v1.artifactRoot, 'metrics.json'), v2: join(v2.artifactRoot, 'metrics.json') },
+        metrics: { v1: join(v1.artifactRoot, ARTIFACT.metrics), v2: join(v2.artifactRoot, ARTIFACT.metrics) },
         training_reports: {
-          v1: join(v1.artifactRoot, 'report.html'),
-          v2: join(v2.artifactRoot, 'report.html'),
+          v1: join(v1.artifactRoot, ARTIFACT.report),
+          v2: join(v2.artifactRoot, ARTIFACT.report),
         },
         prediction_log: { path: paths.predictionLog, rows: exported },
         drift_reports: reports,

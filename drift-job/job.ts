@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { ARTIFACT } from '../core/artifacts.js';
 import type { Table } from '../core/dataset/index.js';
 import type { Pool } from '../core/db/index.js';
 import { ConfigError, DataError } from '../core/errors.js';
@@ -96,8 +97,8 @@ async function resolveArtifacts(o: DriftJobOptions): Promise<ModelArtifacts> {
   if (o.reference) {
     return {
       referenceUri: o.reference,
-      schemaUri: o.schema ?? siblingUri(o.reference, 'schema.json'),
-      metricsUri: o.metrics ?? siblingUri(o.reference, 'metrics.json'),
+      schemaUri: o.schema ?? siblingUri(o.reference, ARTIFACT.schema),
+      metricsUri: o.metrics ?? siblingUri(o.reference, ARTIFACT.metrics),
       registeredSchemaDigest: undefined,
       task: undefined,
       registryHoldout: undefined,

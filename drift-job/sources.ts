@@ -1,26 +1,19 @@
-import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import {
+  ARTIFACT,
+  type ArtifactName,
+  artifactUri,
+  readArtifactText as readTextUri,
+  siblingUri,
+} from '../core/artifacts.js';
 import { readDataset, type Table } from '../core/dataset/index.js';
 import type { Pool } from '../core/db/index.js';
 import { DataError, errorMessage } from '../core/errors.js';
 import { type FeatureSchema, parseFeatureSchema } from '../core/feature-schema.js';
-import { openObjectStore, parseS3Uri, type S3SettingsValues } from '../core/object-store/index.js';
+import type { S3SettingsValues } from '../core/object-store/index.js';
 import { getVersion } from '../core/registry.js';
 
-/** Reads a small text object by URI: a file path or s3://bucket/key. */
-export async function readTextUri(uri: string, s3?: S3SettingsValues): Promise<string> {
-  if (uri.startsWith('s3://')) {
-    const { bucket, key } = parseS3Uri(uri);
-    return (await openObjectStore(`s3://${bucket}`, s3).get(key)).toString('utf8');
-  }
-  return readFile(uri, 'utf8');
-}
-
-/** The URI of a file beside another (same directory or S3 prefix). */
-export function siblingUri(uri: string, name: string): string {
-  if (uri.startsWith('s3://')) return `${uri.replace(/\/[^/]*$/, '')}/${name}`;
-  return join(dirname(uri), name);
-}
+/** Reading by URI and sibling URIs are the artifacts contract (core/artifacts.ts). */
+export { readTextUri, siblingUri };
 
 export interface ModelArtifacts {
   referenceUri: string;
@@ -46,12 +39,9 @@ export async function registeredArtifacts(
       `model version ${modelName}/${version} is not in the registry: pass --reference and --schema`,
     );
   }
-  const byName = new Map(stored.artifacts.map((a) => [a.name, a.uri]));
-  const root = stored.artifactRoot?.replace(/\/+$/, '');
-  const find = (name: string): string | undefined =>
-    byName.get(name) ?? (root ? `${root}/${name}` : undefined);
-  const referenceUri = find('reference.parquet');
-  const schemaUri = find('schema.json');
+  const find = (name: ArtifactName) => artifactUri(stored, name);
+  const referenceUri = find(ARTIFACT.reference);
+  const schemaUri = find(ARTIFACT.schema);
   if (!referenceUri || !schemaUri) {
     throw new DataError(
       `the registry has no reference.parquet/schema.json for ${modelName}/${version} (artifact root ${stored.artifactRoot ?? 'unknown'})`,
@@ -60,7 +50,7 @@ export async function registeredArtifacts(
   return {
     referenceUri,
     schemaUri,
-    metricsUri: find('metrics.json'),
+    metricsUri: find(ARTIFACT.metrics),
     registeredSchemaDigest: stored.schemaDigest ?? undefined,
     task: stored.task,
     registryHoldout: stored.metrics.holdout,

@@ -1,5 +1,6 @@
 import ort from 'onnxruntime-node';
 import { z } from 'zod';
+import { ARTIFACT, type ArtifactName, Manifest, SERVING_ARTIFACTS } from '../core/artifacts.js';
 import type { Pool } from '../core/db/index.js';
 import { sha256 } from '../core/digest.js';
 import { UserError } from '../core/errors.js';
@@ -54,15 +55,7 @@ export interface LoadedModel {
   release(): Promise<void>;
 }
 
-const ManifestArtifact = z.object({ name: z.string(), sha256: z.string().regex(/^sha256:[0-9a-f]{64}$/) });
-/** manifest.json as the trainer writes it beside the model (extra fields are ignored). */
-const Manifest = z.object({
-  modelName: z.string().min(1).optional(),
-  version: z.string().min(1).optional(),
-  artifacts: z.array(ManifestArtifact).min(1),
-});
-
-const REQUIRED_ARTIFACTS = ['model.onnx', 'schema.json'];
+const REQUIRED_ARTIFACTS = SERVING_ARTIFACTS;
 
 /** A model artifact failed its checks: a user problem (wrong files), not a bug. */
 export class ModelLoadError extends UserError {
@@ -90,9 +83,11 @@ export async function loadModel(source: ModelSource, context: LoadContext = {}):
     source.kind === 'location'
       ? await readFromLocation(source, context)
       : await readFromRegistry(source, context);
-  const schema = parseSchema(files.bytes['schema.json']!, files.source);
-  const metrics = files.bytes['metrics.json'] ? parseMetrics(files.bytes['metrics.json'], files.source) : {};
-  const session = await createSession(files.bytes['model.onnx']!, files.source);
+  const schema = parseSchema(files.bytes[ARTIFACT.schema]!, files.source);
+  const metrics = files.bytes[ARTIFACT.metrics]
+    ? parseMetrics(files.bytes[ARTIFACT.metrics], files.source)
+    : {};
+  const session = await createSession(files.bytes[ARTIFACT.model]!, files.source);
   try {
     checkContract(session, schema, files.source);
     const predict = coalescing(predictor(session, schema));
@@ -130,11 +125,11 @@ async function readFromLocation(
   const store = openObjectStore(source.location, context.s3);
   const manifestText = await readArtifact(
     store,
-    'manifest.json',
+    ARTIFACT.manifest,
     source.location,
     'it lists the artifact digests',
   );
-  let manifest: z.infer<typeof Manifest>;
+  let manifest: Manifest;
   try {
     manifest = Manifest.parse(JSON.parse(manifestText.toString('utf8')));
   } catch (err) {
@@ -144,7 +139,10 @@ async function readFromLocation(
   const version = pick('model version', source.version, manifest.version, source.location);
   const expected = Object.fromEntries(manifest.artifacts.map((a) => [a.name, a.sha256]));
   const bytes: Record<string, Buffer> = {};
-  const wanted = [...REQUIRED_ARTIFACTS, ...(expected['metrics.json'] ? ['metrics.json'] : [])];
+  const wanted: ArtifactName[] = [
+    ...REQUIRED_ARTIFACTS,
+    ...(expected[ARTIFACT.metrics] ? [ARTIFACT.metrics] : []),
+  ];
   for (const artifact of wanted) {
     if (!expected[artifact]) {
       throw new ModelLoadError(`manifest.json in ${source.location} has no digest for ${artifact}`);
@@ -172,7 +170,10 @@ async function readFromRegistry(
   const artifacts = new Map(record.artifacts.map((a) => [a.name, a]));
   const bytes: Record<string, Buffer> = {};
   const digests: Record<string, string> = {};
-  for (const name of [...REQUIRED_ARTIFACTS, ...(artifacts.has('metrics.json') ? ['metrics.json'] : [])]) {
+  for (const name of [
+    ...REQUIRED_ARTIFACTS,
+    ...(artifacts.has(ARTIFACT.metrics) ? [ARTIFACT.metrics] : []),
+  ]) {
     const artifact = artifacts.get(name);
     if (!artifact) throw new ModelLoadError(`the registry has no ${name} artifact for ${label}`);
     const { store, key } = storeForUri(artifact.uri, context.s3);
@@ -184,7 +185,7 @@ async function readFromRegistry(
   return {
     name: record.modelName,
     version: record.version,
-    source: record.artifactRoot ?? artifacts.get('model.onnx')!.uri,
+    source: record.artifactRoot ?? artifacts.get(ARTIFACT.model)!.uri,
     bytes,
     digests,
   };

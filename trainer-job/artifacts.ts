@@ -1,14 +1,20 @@
-import { canonicalJson, sha256 } from '../core/digest.js';
+import {
+  ARTIFACT,
+  ARTIFACT_CONTENT_TYPE,
+  type ArtifactName,
+  type ArtifactRecord,
+  parseManifest,
+  serializeManifest,
+} from '../core/artifacts.js';
+import { sha256 } from '../core/digest.js';
 import { UserError } from '../core/errors.js';
+import type { Task } from '../core/feature-schema.js';
 import {
   joinKey,
   type ObjectStore,
   openObjectStore,
   type S3SettingsValues,
 } from '../core/object-store/index.js';
-import type { ArtifactRecord } from '../core/registry.js';
-
-export const MANIFEST = 'manifest.json';
 
 /**
  * The directory (or s3:// prefix) of one model version. Artifacts are written one by one
@@ -51,11 +57,11 @@ export class VersionDirectory {
    * Returns the version that was there, if any.
    */
   async claim(modelName: string): Promise<string | undefined> {
-    const manifestKey = this.key(MANIFEST);
+    const manifestKey = this.key(ARTIFACT.manifest);
     if (!(await this.store.exists(manifestKey))) return undefined;
-    let existing: { modelName?: string; version?: string } = {};
+    let existing: { modelName?: string | undefined; version?: string | undefined } = {};
     try {
-      existing = JSON.parse((await this.store.get(manifestKey)).toString('utf8'));
+      existing = parseManifest((await this.store.get(manifestKey)).toString('utf8'));
     } catch {
       // An unreadable manifest is treated as someone else's version.
     }
@@ -68,9 +74,9 @@ export class VersionDirectory {
     return existing.version ?? '?';
   }
 
-  async put(name: string, body: Uint8Array | string, contentType: string): Promise<ArtifactRecord> {
+  async put(name: ArtifactName, body: Uint8Array | string): Promise<ArtifactRecord> {
     const key = this.key(name);
-    await this.store.put(key, body, contentType);
+    await this.store.put(key, body, ARTIFACT_CONTENT_TYPE[name]);
     const bytes = typeof body === 'string' ? Buffer.from(body) : body;
     const record: ArtifactRecord = {
       name,
@@ -83,25 +89,25 @@ export class VersionDirectory {
   }
 
   /** Writes the manifest last: from now on the directory is a complete version. */
-  async seal(modelName: string, version: string, extra: Record<string, unknown>): Promise<ArtifactRecord[]> {
-    const manifest = {
+  async seal(
+    modelName: string,
+    version: string,
+    about: { task: Task; schemaDigest: string },
+  ): Promise<ArtifactRecord[]> {
+    const manifest = serializeManifest({
       modelName,
       version,
-      ...extra,
+      ...about,
       artifacts: this.written.map((a) => ({ name: a.name, sha256: a.sha256, sizeBytes: a.sizeBytes })),
-    };
+    });
     this.sealed = true;
-    await this.store.put(
-      this.key(MANIFEST),
-      `${JSON.stringify(JSON.parse(canonicalJson(manifest)), null, 2)}\n`,
-      'application/json',
-    );
+    await this.store.put(this.key(ARTIFACT.manifest), manifest, ARTIFACT_CONTENT_TYPE[ARTIFACT.manifest]);
     return [...this.written];
   }
 
   /** Removes what this run wrote, the manifest first (a failure after sealing, e.g. in the registry). */
   async discard(): Promise<void> {
-    if (this.sealed) await this.store.delete(this.key(MANIFEST)).catch(() => {});
+    if (this.sealed) await this.store.delete(this.key(ARTIFACT.manifest)).catch(() => {});
     this.sealed = false;
     for (const a of this.written) await this.store.delete(this.key(a.name)).catch(() => {});
     this.written.length = 0;

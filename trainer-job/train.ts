@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import { ARTIFACT, artifactUri, readArtifact, readArtifactText } from '../core/artifacts.js';
 import type { Pool } from '../core/db/index.js';
 import { openDatabase } from '../core/db/index.js';
 import { canonicalJson } from '../core/digest.js';
-import { DataError, errorMessage, UserError } from '../core/errors.js';
+import { errorMessage, UserError } from '../core/errors.js';
 import {
   type FeatureSchema,
   parseFeatureSchema,
@@ -404,16 +405,12 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
       datasetUri: data.datasetUri,
       schema: chosenPlan.schema,
     });
-    await directory.put('model.onnx', modelBytes, 'application/octet-stream');
-    await directory.put('schema.json', serializeFeatureSchema(chosenPlan.schema), 'application/json');
-    await directory.put('metrics.json', json(metrics), 'application/json');
-    await directory.put(
-      'trials.json',
-      json(trialsDocument(tuning.trials, linearValidLoss, objective)),
-      'application/json',
-    );
-    await directory.put('reference.parquet', referenceParquet(reference), 'application/vnd.apache.parquet');
-    await directory.put('report.html', report, 'text/html; charset=utf-8');
+    await directory.put(ARTIFACT.model, modelBytes);
+    await directory.put(ARTIFACT.schema, serializeFeatureSchema(chosenPlan.schema));
+    await directory.put(ARTIFACT.metrics, json(metrics));
+    await directory.put(ARTIFACT.trials, json(trialsDocument(tuning.trials, linearValidLoss, objective)));
+    await directory.put(ARTIFACT.reference, referenceParquet(reference));
+    await directory.put(ARTIFACT.report, report);
     const artifacts = await directory.seal(modelName, version, {
       schemaDigest: chosenPlan.schema.digest,
       task: data.task,
@@ -519,16 +516,15 @@ async function scoreChampion(
   if (!championVersion || championVersion === version) return undefined;
   try {
     const stored = await getVersion(pool, modelName, championVersion);
-    const find = (name: string) => stored?.artifacts.find((a) => a.name === name)?.uri;
-    const modelUri = find('model.onnx');
-    const schemaUri = find('schema.json');
+    const modelUri = stored && artifactUri(stored, ARTIFACT.model);
+    const schemaUri = stored && artifactUri(stored, ARTIFACT.schema);
     if (!modelUri || !schemaUri) throw new Error('its model.onnx or schema.json is not recorded');
-    const schema: FeatureSchema = parseFeatureSchema((await readUri(schemaUri, s3)).toString('utf8'));
+    const schema: FeatureSchema = parseFeatureSchema(await readArtifactText(schemaUri, s3));
     const known = new Set(data.features.map((f) => f.name));
     const missing = schema.features.filter((f) => !known.has(f.name)).map((f) => f.name);
     if (missing.length) throw new Error(`it needs features this dataset lacks: ${missing.join(', ')}`);
     if (schema.task !== data.task) throw new Error(`it is a ${schema.task} model`);
-    const scores = await scoreWithOnnx(await readUri(modelUri, s3), schema, records);
+    const scores = await scoreWithOnnx(await readArtifact(modelUri, s3), schema, records);
     const y = data.target.subarray(...data.splits.holdout);
     const value =
       data.task === 'binary-classification'
@@ -538,17 +534,6 @@ async function scoreChampion(
   } catch (err) {
     return { version: championVersion, error: errorMessage(err) };
   }
-}
-
-/** Reads an artifact by the URI the registry recorded: s3://bucket/key or a file path. */
-async function readUri(uri: string, s3: S3SettingsValues): Promise<Buffer> {
-  if (uri.startsWith('s3://')) {
-    const match = /^(s3:\/\/[^/]+)\/(.+)$/.exec(uri);
-    if (!match) throw new DataError(`invalid artifact URI ${uri}`);
-    return openObjectStore(match[1]!, s3).get(match[2]!);
-  }
-  const { readFile } = await import('node:fs/promises');
-  return readFile(uri);
 }
 
 function trialsDocument(trials: Trial[], linearValidLoss: number, objective: string) {

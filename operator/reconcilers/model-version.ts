@@ -1,3 +1,4 @@
+import { ARTIFACT, findArtifact } from '../../core/artifacts.js';
 import { errorMessage } from '../../core/errors.js';
 import { isAlreadyExists } from '../../core/kube/client.js';
 import { getVersion, type StoredVersion } from '../../core/registry.js';
@@ -297,17 +298,16 @@ export function outcomeFields(v: StoredVersion): Partial<ModelVersionStatus> {
   const baseline = v.metrics.baseline;
   const scoreMetric = v.task === 'regression' ? 'rmse' : 'roc_auc';
   const score = holdout?.[scoreMetric];
-  const byName = (n: string) => v.artifacts.find((a) => a.name === n);
   const fields: Partial<ModelVersionStatus> = {
     gate: { passed: v.gate.passed ?? false, reasons: v.gate.reasons },
     artifacts: {
       root: v.artifactRoot ?? undefined,
-      model: byName('model.onnx')?.uri,
-      modelDigest: byName('model.onnx')?.sha256,
-      schema: byName('schema.json')?.uri,
+      model: findArtifact(v.artifacts, ARTIFACT.model)?.uri,
+      modelDigest: findArtifact(v.artifacts, ARTIFACT.model)?.sha256,
+      schema: findArtifact(v.artifacts, ARTIFACT.schema)?.uri,
       schemaDigest: v.schemaDigest ?? undefined,
-      reference: byName('reference.parquet')?.uri,
-      report: byName('report.html')?.uri,
+      reference: findArtifact(v.artifacts, ARTIFACT.reference)?.uri,
+      report: findArtifact(v.artifacts, ARTIFACT.report)?.uri,
     },
   };
   if (holdout) fields.holdout = holdout;
