@@ -207,6 +207,21 @@ export async function getVersion(
   };
 }
 
+/** The task a model was registered with; undefined for a model not yet in the registry. */
+export async function getModelTask(pool: Pool, modelName: string): Promise<Task | undefined> {
+  const { rows } = await pool.query<{ task: Task }>('SELECT task FROM models WHERE name = $1', [modelName]);
+  return rows[0]?.task;
+}
+
+/** The next free `vN` label of a model: one above the highest `vN` it has (other labels ignored). */
+export async function nextVersionLabel(pool: Pool, modelName: string): Promise<string> {
+  const { rows } = await pool.query<{ max: number | null }>(
+    `SELECT max(substring(version FROM '^v([0-9]+)$')::int) AS max FROM model_versions WHERE model_name = $1`,
+    [modelName],
+  );
+  return `v${(rows[0]?.max ?? 0) + 1}`;
+}
+
 export async function listVersions(
   pool: Pool,
   modelName: string,

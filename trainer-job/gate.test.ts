@@ -62,7 +62,32 @@ describe('quality gate', () => {
       error: 'gone',
     });
     expect(unscorable.reasons).toEqual([expect.stringMatching(/champion v1 could not be scored: gone/)]);
+    // Passed or not, the comparison is told: what it rested on matters.
+    const won = evaluateGate('binary-classification', holdout, baseline, strict, {
+      version: 'v1',
+      value: 0.69,
+    });
+    expect(won.reasons).toEqual([expect.stringMatching(/^beats_champion \(passed\): .* on the same rows$/)]);
     // Without a champion there is nothing to beat.
     expect(evaluateGate('binary-classification', holdout, baseline, strict, undefined).passed).toBe(true);
+  });
+
+  it('says when the champion could not score these rows and its recorded holdout metric stood in', () => {
+    const g = evaluateGate(
+      'binary-classification',
+      { roc_auc: 0.7, log_loss: 0.45 },
+      baseline,
+      { ...options, mustBeatChampion: true },
+      {
+        version: 'v3',
+        value: 0.72,
+        basis: 'recorded-holdout',
+        note: 'it needs features this dataset lacks: x',
+      },
+    );
+    expect(g.passed).toBe(false);
+    expect(g.reasons).toEqual([
+      'beats_champion: holdout roc_auc 0.7000 vs champion v3 0.7200 on its recorded holdout (it needs features this dataset lacks: x), not the same rows',
+    ]);
   });
 });

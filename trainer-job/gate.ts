@@ -21,8 +21,15 @@ export interface GateOptions {
 
 export interface ChampionComparison {
   version: string;
-  /** The champion's metric on this run's holdout (roc_auc or rmse); undefined if it could not be scored. */
+  /** The champion's headline metric (roc_auc or rmse); undefined if it could not be measured. */
   value?: number | undefined;
+  /**
+   * same-holdout: its model.onnx scored this run's holdout (a fair comparison);
+   * recorded-holdout: its schema does not fit these rows, so the metric it recorded on its own
+   * holdout stands in (`note` says why).
+   */
+  basis?: 'same-holdout' | 'recorded-holdout' | undefined;
+  note?: string | undefined;
   error?: string | undefined;
 }
 
@@ -97,13 +104,20 @@ export function evaluateGate(
     } else {
       const ours = holdout[metric]!;
       const better = metric === 'roc_auc' ? ours > champion.value : ours < champion.value;
+      const rows =
+        champion.basis === 'recorded-holdout'
+          ? `its recorded holdout (${champion.note ?? 'its schema does not fit these rows'}), not the same rows`
+          : 'the same rows';
       check(
         'beats_champion',
         better,
-        `holdout ${metric} ${fmt(ours)} vs champion ${champion.version} ${fmt(champion.value)} on the same rows`,
+        `holdout ${metric} ${fmt(ours)} vs champion ${champion.version} ${fmt(champion.value)} on ${rows}`,
       );
     }
   }
-  const reasons = checks.filter((c) => !c.passed).map((c) => `${c.name}: ${c.detail}`);
-  return { passed: reasons.length === 0, reasons, checks };
+  const failed = checks.filter((c) => !c.passed);
+  // The champion comparison is always told, passed or not: a reader must know what it rested on.
+  const told = checks.filter((c) => !c.passed || c.name === 'beats_champion');
+  const reasons = told.map((c) => `${c.name}${c.passed ? ' (passed)' : ''}: ${c.detail}`);
+  return { passed: failed.length === 0, reasons, checks };
 }

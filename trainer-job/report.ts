@@ -1,6 +1,6 @@
 import type { FeatureSchema } from '../core/feature-schema.js';
 import type { Curves } from '../core/metrics.js';
-import type { Metrics } from './train.js';
+import type { Metrics } from './metrics-document.js';
 import type { Trial } from './tuning.js';
 
 /**

@@ -1,16 +1,9 @@
-import { z } from 'zod';
-import { ARTIFACT, artifactUri, readArtifact, readArtifactText } from '../core/artifacts.js';
-import type { Pool } from '../core/db/index.js';
+import { ARTIFACT } from '../core/artifacts.js';
+import type { Database, Pool } from '../core/db/index.js';
 import { openDatabase } from '../core/db/index.js';
 import { canonicalJson } from '../core/digest.js';
-import { errorMessage, UserError } from '../core/errors.js';
-import {
-  type FeatureSchema,
-  parseFeatureSchema,
-  serializeFeatureSchema,
-  type Task,
-} from '../core/feature-schema.js';
-import { createLogger, type Logger } from '../core/log.js';
+import { UserError } from '../core/errors.js';
+import { serializeFeatureSchema, type Task } from '../core/feature-schema.js';
 import {
   bestF1Threshold,
   calibration,
@@ -18,101 +11,41 @@ import {
   curves,
   regressionMetrics,
 } from '../core/metrics.js';
-import { openObjectStore, type S3SettingsValues } from '../core/object-store/index.js';
-import { getAlias, getVersion, listVersions, saveVersion } from '../core/registry.js';
+import { type ArtifactRecord, getModelTask, nextVersionLabel } from '../core/registry.js';
 import { VersionDirectory } from './artifacts.js';
+import { compareWithChampion } from './champion.js';
 import { FLIGHTS_DATASET, type PreparedData, prepareData } from './data/dataset.js';
 import { buildMatrix, type FeaturePlan, fitFeaturePlan } from './data/plan.js';
 import { maxAbsDiff, scoreWithOnnx } from './evaluate/onnx-scoring.js';
 import { toRecords } from './evaluate/records.js';
 import { exportModel } from './export/model-graph.js';
-import { type ChampionComparison, evaluateGate, type GateOptions, type GateOutcome } from './gate.js';
+import { evaluateGate, type GateOutcome } from './gate.js';
 import type { GbdtModel } from './gbdt/booster.js';
 import { applyBinsToSet, binTrainingSet } from './gbdt/dataset.js';
 import { meanLoss, sigmoid } from './gbdt/loss.js';
 import { featureImportance, predictRawFloat32 } from './gbdt/predict.js';
 import { fitLinear, type LinearModel, linearRaw } from './linear/linear.js';
-import { createProgress, type Progress } from './progress.js';
+import { headlineMetric, type Metrics } from './metrics-document.js';
+import { TRAIN_DEFAULTS, type TrainOptions } from './options.js';
 import { referenceParquet, referenceTable } from './reference.js';
+import { registerVersion } from './register.js';
 import { renderReport } from './report.js';
-import { type Trial, tune } from './tuning.js';
+import { type Run, startRun } from './run.js';
+import { type Trial, type TuningResult, tune } from './tuning.js';
 import { codeVersions } from './versions.js';
+
+export type { Metrics } from './metrics-document.js';
+export {
+  Algorithm,
+  type LineageRequest,
+  TRAIN_DEFAULTS,
+  type TrainOptions,
+  trainOptions,
+} from './options.js';
+export type { Run } from './run.js';
 
 /** The largest |ONNX − TypeScript| a run accepts on the holdout. */
 export const PARITY_TOLERANCE = 1e-5;
-
-export interface TrainOptions {
-  dataset: string;
-  /** The version directory itself (a path or s3:// prefix). */
-  out?: string | undefined;
-  /** Artifact store root, used when `out` is absent: <store>/models/<model>/<version>/. */
-  store: string;
-  modelName?: string | undefined;
-  version?: string | undefined;
-  task?: Task | undefined;
-  target?: string | undefined;
-  timeColumn?: string | undefined;
-  exclude?: string[] | undefined;
-  since?: Date | undefined;
-  until?: Date | undefined;
-  /** Rows sampled evenly over the period; undefined = all (builtin:flights defaults to 300,000). */
-  rows?: number | undefined;
-  seed: number;
-  /** auto: the GBDT unless the linear model has the lower validation loss. */
-  algorithm: Algorithm;
-  trials: number;
-  minRounds: number;
-  maxRounds: number;
-  earlyStoppingRounds: number;
-  validationFraction: number;
-  holdoutFraction: number;
-  trainUntil?: Date | undefined;
-  validationUntil?: Date | undefined;
-  referenceRows: number;
-  gate: GateOptions;
-  /** Record the version in the registry (default true). */
-  register: boolean;
-  /** An open pool to use (in-process callers); otherwise databaseUrl / dataDir are opened. */
-  pool?: Pool | undefined;
-  databaseUrl?: string | undefined;
-  dataDir: string;
-  s3: S3SettingsValues;
-  progress?: Progress | undefined;
-  logger?: Logger | undefined;
-}
-
-export const Algorithm = z.enum(['auto', 'gbdt', 'linear']);
-export type Algorithm = z.infer<typeof Algorithm>;
-
-export const TRAIN_DEFAULTS = {
-  algorithm: 'auto' as Algorithm,
-  store: '.mlcycle/artifacts',
-  seed: 42,
-  trials: 8,
-  minRounds: 25,
-  maxRounds: 400,
-  earlyStoppingRounds: 20,
-  validationFraction: 0.15,
-  holdoutFraction: 0.15,
-  referenceRows: 100_000,
-  flightsRows: 300_000,
-  gate: { minRocAuc: 0.6, minLift: 0.02, mustBeatChampion: false } satisfies GateOptions,
-  dataDir: '.mlcycle',
-} as const;
-
-/**
- * Options with every default filled in, for in-process callers (the demo, the operator):
- * `trainModel(trainOptions({ dataset: 'builtin:flights', out: dir, pool }))`.
- */
-export function trainOptions(options: Partial<TrainOptions> & { dataset: string }): TrainOptions {
-  return {
-    ...TRAIN_DEFAULTS,
-    register: true,
-    s3: { s3Region: 'us-east-1' },
-    ...options,
-    gate: { ...TRAIN_DEFAULTS.gate, ...options.gate },
-  };
-}
 
 export interface TrainResult {
   modelName: string;
@@ -123,51 +56,143 @@ export interface TrainResult {
   registered: boolean;
   gate: GateOutcome;
   artifactRoot: string;
-  artifacts: { name: string; uri: string; sha256: string; sizeBytes: number }[];
+  artifacts: ArtifactRecord[];
   schemaDigest: string;
   metrics: Metrics;
   seconds: number;
 }
 
-type ChosenModel = { kind: 'gbdt'; gbdt: GbdtModel } | { kind: 'linear'; linear: LinearModel };
+export type ChosenModel = { kind: 'gbdt'; gbdt: GbdtModel } | { kind: 'linear'; linear: LinearModel };
 
-export interface Metrics {
-  task: Task;
-  model_name: string;
-  version: string;
-  model: Record<string, unknown>;
+type Split = 'train' | 'validation' | 'holdout';
+type PerSplit<T> = Record<Split, T>;
+
+/** Stage 2: the model features fitted on the training split, and every split's matrix. */
+interface Features {
+  plan: FeaturePlan;
+  linearPlan: FeaturePlan;
+  x: PerSplit<Float32Array[]>;
+  label: PerSplit<Float64Array>;
+  objective: 'binary' | 'regression';
+}
+
+/** Stage 3: the tuned GBDT, the linear candidate, and the one chosen. */
+interface Fitted {
+  tuning: TuningResult;
+  linear: LinearModel;
+  linearValidLoss: number;
+  /** The linear plan's matrices (the linear model is always evaluated). */
+  xl: PerSplit<Float32Array[]>;
+  chosen: ChosenModel;
+  chosenPlan: FeaturePlan;
+  chosenX: PerSplit<Float32Array[]>;
+  trainingSeconds: number;
+}
+
+/** Stage 4: scores and metrics on the validation and holdout splits. */
+interface Evaluation {
+  threshold: number;
+  holdoutScores: Float64Array;
   holdout: Record<string, number>;
   baseline: Record<string, number>;
   validation: Record<string, number>;
-  linear_holdout: Record<string, number>;
-  champion?:
-    | { version: string; value?: number | undefined; metric: string; error?: string | undefined }
-    | undefined;
-  calibration?: ReturnType<typeof calibration> | undefined;
-  gate: GateOutcome;
-  onnx_parity: { max_abs_diff: number; rows: number; tolerance: number };
-  rows: Record<string, number>;
-  periods: Record<string, { from: string; to: string }>;
-  feature_importance: { feature: string; gain_share: number }[];
-  training_seconds: number;
-  total_seconds: number;
+  linearHoldout: Record<string, number>;
 }
 
-/** Trains, evaluates, gates, exports and registers one model version. */
-export async function trainModel(options: TrainOptions): Promise<TrainResult> {
-  const started = new Date();
-  const t0 = performance.now();
-  const log = options.logger ?? createLogger('trainer');
-  const progress = options.progress ?? createProgress(process.stderr, false);
-  const isFlights = options.dataset === FLIGHTS_DATASET;
-  const modelName =
-    options.modelName ??
-    (isFlights ? (options.task === 'regression' ? 'flights-delay-minutes' : 'flights-delay') : undefined);
-  if (!modelName) throw new UserError('--model-name is required for datasets other than builtin:flights');
-  // Fail on a bad artifact location (e.g. s3:// without credentials) before any work is done.
-  openObjectStore(options.out ?? options.store, options.s3);
+/** Stage 5: the ONNX graph and its parity with the TypeScript model. */
+interface Exported {
+  modelBytes: Uint8Array;
+  records: ReturnType<typeof toRecords>;
+  parity: number;
+}
 
-  // The registry database starts (embedded PGlite takes seconds) while the dataset is read.
+/**
+ * Trains, evaluates, gates, exports and registers one model version, in stages:
+ * data → features → tuning → evaluation → export → gate → artifacts → registration.
+ */
+export async function trainModel(options: TrainOptions): Promise<TrainResult> {
+  const run = startRun(options);
+  const { data, db } = await readData(run);
+  const pool = options.register ? (options.pool ?? db?.pool) : undefined;
+  let directory: VersionDirectory | undefined;
+  try {
+    const version = await chooseVersion(run, data.task, pool);
+    directory = await claimDirectory(run, version);
+    const features = await buildFeatures(data);
+    const fitted = await fitModels(run, data, features);
+    const evaluation = evaluateModels(data, features, fitted);
+    const exported = await exportGraph(run, data, fitted, evaluation);
+    const champion = pool
+      ? await compareWithChampion(pool, run.modelName, version, data, exported.records, options.s3)
+      : undefined;
+    const gate = evaluateGate(data.task, evaluation.holdout, evaluation.baseline, options.gate, champion);
+    run.progress.step(
+      `gate ${gate.passed ? 'passed' : 'failed'}${gate.reasons.length ? `: ${gate.reasons.join('; ')}` : ''}`,
+    );
+    const metrics = metricsDocument(run, version, data, features, fitted, evaluation, exported, gate);
+    if (champion) metrics.champion = { ...champion, metric: headlineMetric(data.task) };
+    const artifacts = await writeArtifacts(
+      run,
+      directory,
+      data,
+      features,
+      fitted,
+      evaluation,
+      exported,
+      metrics,
+    );
+    const status = gate.passed ? 'registered' : 'rejected';
+    if (pool) {
+      await registerVersion(pool, {
+        run,
+        version,
+        status,
+        data,
+        gate,
+        artifacts,
+        schemaDigest: fitted.chosenPlan.schema.digest,
+        artifactRoot: directory.root,
+        params: versionParams(run, fitted, evaluation.threshold),
+        metrics: {
+          holdout: evaluation.holdout,
+          baseline: evaluation.baseline,
+          validation: evaluation.validation,
+        },
+        parity: exported.parity,
+      });
+    }
+    run.log.info(
+      { modelName: run.modelName, version, status, holdout: evaluation.holdout, gate: gate.passed },
+      'model version trained',
+    );
+    return {
+      modelName: run.modelName,
+      version,
+      task: data.task,
+      status,
+      deployable: gate.passed,
+      registered: pool !== undefined,
+      gate,
+      artifactRoot: directory.root,
+      artifacts,
+      schemaDigest: fitted.chosenPlan.schema.digest,
+      metrics,
+      seconds: (performance.now() - run.t0) / 1000,
+    };
+  } catch (err) {
+    await directory?.discard();
+    throw err;
+  } finally {
+    await db?.close();
+  }
+}
+
+/**
+ * Stage 1, data: reads and splits the dataset while the registry database opens (embedded
+ * PGlite takes seconds). A failed read closes the database again.
+ */
+async function readData(run: Run): Promise<{ data: PreparedData; db: Database | undefined }> {
+  const { options, progress } = run;
   const opening =
     options.register && !options.pool
       ? openDatabase({
@@ -185,355 +210,307 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
   let data: PreparedData;
   try {
     data = await prepareData({
-      dataset: options.dataset,
-      task: options.task,
-      target: options.target,
-      timeColumn: options.timeColumn,
+      ...options,
       exclude: options.exclude ?? [],
-      since: options.since,
-      until: options.until,
-      rows: options.rows ?? (isFlights ? TRAIN_DEFAULTS.flightsRows : undefined),
-      seed: options.seed,
-      validationFraction: options.validationFraction,
-      holdoutFraction: options.holdoutFraction,
-      trainUntil: options.trainUntil,
-      validationUntil: options.validationUntil,
-      s3: options.s3,
+      rows: options.rows ?? (options.dataset === FLIGHTS_DATASET ? TRAIN_DEFAULTS.flightsRows : undefined),
     });
   } catch (err) {
     await (await dbResult)?.db?.close().catch(() => {});
     throw err;
   }
-  const split = (p: 'train' | 'validation' | 'holdout') => data.splits[p][1] - data.splits[p][0];
   progress.step(
-    `${data.numRows} rows (train ${split('train')}, validation ${split('validation')}, holdout ${split('holdout')}); task ${data.task}, target ${data.targetName}`,
+    `${data.numRows} rows (train ${splitSize(data, 'train')}, validation ${splitSize(data, 'validation')}, holdout ${splitSize(data, 'holdout')}); task ${data.task}, target ${data.targetName}`,
   );
   const opened = await dbResult;
   if (opened?.error) throw opened.error;
-  const db = opened?.db;
-  const pool = options.register ? (options.pool ?? db!.pool) : undefined;
-  let directory: VersionDirectory | undefined;
-  try {
-    if (pool) await checkRegisteredTask(pool, modelName, data.task);
-    const version = options.version ?? (pool ? await nextVersion(pool, modelName) : 'v1');
-    directory = VersionDirectory.open(
-      { out: options.out, store: options.store },
-      modelName,
-      version,
-      options.s3,
-    );
-    const replaced = await directory.claim(modelName);
-    if (replaced !== undefined) {
-      const note = `replacing ${modelName}/${replaced} in ${directory.root}`;
-      progress.step(note);
-      log.warn({ modelName, replaced, version, root: directory.root }, note);
-    }
+  return { data, db: opened?.db };
+}
 
-    // Features.
-    const plan = await fitFeaturePlan(data, 'rank');
-    const linearPlan = await fitFeaturePlan(data, 'target-mean');
-    const matrices = (p: FeaturePlan) => ({
-      train: buildMatrix(p, data, ...data.splits.train),
-      validation: buildMatrix(p, data, ...data.splits.validation),
-      holdout: buildMatrix(p, data, ...data.splits.holdout),
-    });
-    const x = matrices(plan);
-    const label = {
+/** The version label: given, or the next free vN of a model whose task matches. */
+async function chooseVersion(run: Run, task: Task, pool: Pool | undefined): Promise<string> {
+  if (!pool) return run.options.version ?? 'v1';
+  // A model keeps one task for life; say so before training rather than after.
+  const registered = await getModelTask(pool, run.modelName);
+  if (registered && registered !== task) {
+    throw new UserError(
+      `model ${run.modelName} is registered as a ${registered} model; a ${task} version needs another --model-name`,
+    );
+  }
+  return run.options.version ?? (await nextVersionLabel(pool, run.modelName));
+}
+
+async function claimDirectory(run: Run, version: string): Promise<VersionDirectory> {
+  const { options, modelName } = run;
+  const directory = VersionDirectory.open(
+    { out: options.out, store: options.store },
+    modelName,
+    version,
+    options.s3,
+  );
+  const replaced = await directory.claim(modelName);
+  if (replaced !== undefined) {
+    const note = `replacing ${modelName}/${replaced} in ${directory.root}`;
+    run.progress.step(note);
+    run.log.warn({ modelName, replaced, version, root: directory.root }, note);
+  }
+  return directory;
+}
+
+/** Stage 2, features: plans fitted on the training split (rank codes for trees, target means for the linear model). */
+async function buildFeatures(data: PreparedData): Promise<Features> {
+  const plan = await fitFeaturePlan(data, 'rank');
+  const linearPlan = await fitFeaturePlan(data, 'target-mean');
+  return {
+    plan,
+    linearPlan,
+    x: matrices(plan, data),
+    label: {
       train: data.target.subarray(...data.splits.train),
       validation: data.target.subarray(...data.splits.validation),
       holdout: data.target.subarray(...data.splits.holdout),
-    };
-    const objective = data.task === 'binary-classification' ? 'binary' : 'regression';
+    },
+    objective: data.task === 'binary-classification' ? 'binary' : 'regression',
+  };
+}
 
-    // Tuning.
-    const trainStart = performance.now();
-    progress.step(`tuning: ${options.trials} trials, ${plan.features.length} model features`);
-    const trainSet = binTrainingSet(x.train, Float64Array.from(label.train));
-    const validSet = applyBinsToSet(x.validation, Float64Array.from(label.validation), trainSet.bins);
-    const tuning = await tune(trainSet, validSet, {
-      objective,
-      trials: options.trials,
-      minRounds: options.minRounds,
-      maxRounds: options.maxRounds,
-      eta: 2,
-      earlyStoppingRounds: options.earlyStoppingRounds,
-      seed: options.seed,
-      onProgress: (e) =>
-        progress.update(
-          e.done / e.total,
-          `trial ${e.trial} rung ${e.rung}: ${e.rounds} trees, validation loss ${e.validLoss.toFixed(5)}`,
-        ),
-    });
-    const gbdt = tuning.booster.model();
-    progress.done();
-    progress.step(
-      `best trial ${tuning.best.trial}: ${gbdt.trees.length} trees, validation loss ${tuning.booster.bestLoss.toFixed(5)}`,
-    );
+function matrices(plan: FeaturePlan, data: PreparedData): PerSplit<Float32Array[]> {
+  return {
+    train: buildMatrix(plan, data, ...data.splits.train),
+    validation: buildMatrix(plan, data, ...data.splits.validation),
+    holdout: buildMatrix(plan, data, ...data.splits.holdout),
+  };
+}
 
-    // The linear baseline model, a candidate too.
-    const xl = matrices(linearPlan);
-    const linear = fitLinear(xl.train, Float64Array.from(label.train), objective);
-    const linearValidLoss = meanLoss(
-      objective,
-      Float64Array.from(label.validation),
-      linearRaw(linear, xl.validation, split('validation')),
-    );
-    const trainingSeconds = (performance.now() - trainStart) / 1000;
-    const useLinear =
-      options.algorithm === 'linear' ||
-      (options.algorithm === 'auto' && linearValidLoss < tuning.booster.bestLoss);
-    const chosen: ChosenModel = useLinear ? { kind: 'linear', linear } : { kind: 'gbdt', gbdt };
-    const chosenPlan = useLinear ? linearPlan : plan;
-    const chosenX = useLinear ? xl : x;
-    progress.step(
-      `model: ${chosen.kind} (validation loss gbdt ${tuning.booster.bestLoss.toFixed(5)}, linear ${linearValidLoss.toFixed(5)})`,
-    );
-    const score = (m: ChosenModel, features: Float32Array[], n: number) => {
-      // The graph casts the linear model's double score to float32 before the output/sigmoid.
-      const raw =
-        m.kind === 'gbdt'
-          ? predictRawFloat32(m.gbdt, features, n)
-          : linearRaw(m.linear, features, n).map(Math.fround);
-      return objective === 'binary' ? raw.map(sigmoid) : raw;
-    };
+/** Stage 3, tuning: the GBDT search, the linear candidate, and the choice between them. */
+async function fitModels(run: Run, data: PreparedData, f: Features): Promise<Fitted> {
+  const { options, progress } = run;
+  const trainStart = performance.now();
+  progress.step(`tuning: ${options.trials} trials, ${f.plan.features.length} model features`);
+  const tuning = await tuneGbdt(run, f);
+  const gbdt = tuning.booster.model();
+  progress.done();
+  progress.step(
+    `best trial ${tuning.best.trial}: ${gbdt.trees.length} trees, validation loss ${tuning.booster.bestLoss.toFixed(5)}`,
+  );
+  const xl = matrices(f.linearPlan, data);
+  const linear = fitLinear(xl.train, Float64Array.from(f.label.train), f.objective);
+  const linearValidLoss = meanLoss(
+    f.objective,
+    Float64Array.from(f.label.validation),
+    linearRaw(linear, xl.validation, splitSize(data, 'validation')),
+  );
+  const trainingSeconds = (performance.now() - trainStart) / 1000;
+  const useLinear =
+    options.algorithm === 'linear' ||
+    (options.algorithm === 'auto' && linearValidLoss < tuning.booster.bestLoss);
+  progress.step(
+    `model: ${useLinear ? 'linear' : 'gbdt'} (validation loss gbdt ${tuning.booster.bestLoss.toFixed(5)}, linear ${linearValidLoss.toFixed(5)})`,
+  );
+  return {
+    tuning,
+    linear,
+    linearValidLoss,
+    xl,
+    chosen: useLinear ? { kind: 'linear', linear } : { kind: 'gbdt', gbdt },
+    chosenPlan: useLinear ? f.linearPlan : f.plan,
+    chosenX: useLinear ? xl : f.x,
+    trainingSeconds,
+  };
+}
 
-    // Evaluation.
-    const validScores = score(chosen, chosenX.validation, split('validation'));
-    const holdoutScores = score(chosen, chosenX.holdout, split('holdout'));
-    const linearHoldout = score({ kind: 'linear', linear }, xl.holdout, split('holdout'));
-    const threshold =
-      data.task === 'binary-classification' ? bestF1Threshold(label.validation, validScores) : 0;
-    const evaluate = (scores: ArrayLike<number>, y: ArrayLike<number>): Record<string, number> =>
-      data.task === 'binary-classification'
-        ? { ...classificationMetrics(y, scores, threshold) }
-        : { ...regressionMetrics(y, scores) };
-    const trainMean = mean(label.train);
-    const holdout = evaluate(holdoutScores, label.holdout);
-    const baseline = evaluate(new Float64Array(split('holdout')).fill(trainMean), label.holdout);
-    const validation = evaluate(validScores, label.validation);
-    const linearHoldoutMetrics = evaluate(linearHoldout, label.holdout);
-
-    // Export and parity.
-    progress.step('exporting ONNX and checking parity on the holdout');
-    const modelBytes = exportModel({
-      plan: chosenPlan,
-      model: chosen,
-      threshold,
-      // No version or time in the graph: the same data and seed give byte-identical model.onnx.
-      docString: `mlcycle ${modelName}: ${chosen.kind} on ${data.datasetUri}`,
-      producerVersion: codeVersions().code_version ?? 'unknown',
-    });
-    const records = toRecords(data, ...data.splits.holdout);
-    const onnxScores = await scoreWithOnnx(modelBytes, chosenPlan.schema, records);
-    const parity = maxAbsDiff(onnxScores, holdoutScores);
-    if (!(parity <= PARITY_TOLERANCE)) {
-      throw new Error(
-        `ONNX parity check failed: onnxruntime and the TypeScript model differ by up to ${parity} on the holdout (tolerance ${PARITY_TOLERANCE})`,
-      );
-    }
-    progress.step(`parity ok: max |onnx − ts| = ${parity.toExponential(2)} over ${records.length} rows`);
-
-    // Champion on the same holdout.
-    // Scored whenever there is a champion (the report shows it); the gate uses it only when asked.
-    const champion = pool
-      ? await scoreChampion(pool, modelName, version, data, records, options.s3)
-      : undefined;
-    const gate = evaluateGate(data.task, holdout, baseline, options.gate, champion);
-    progress.step(
-      `gate ${gate.passed ? 'passed' : 'failed'}${gate.reasons.length ? `: ${gate.reasons.join('; ')}` : ''}`,
-    );
-
-    const importance =
-      chosen.kind === 'gbdt' ? featureImportance(chosen.gbdt) : linearImportance(chosen.linear);
-    const metrics: Metrics = {
-      task: data.task,
-      model_name: modelName,
-      version,
-      model:
-        chosen.kind === 'gbdt'
-          ? {
-              kind: 'gbdt',
-              trees: chosen.gbdt.trees.length,
-              best_trial: tuning.best.trial,
-              params: tuning.best.params,
-              base_score: chosen.gbdt.baseScore,
-            }
-          : { kind: 'linear', l2: linear.l2 },
-      holdout,
-      baseline,
-      validation,
-      linear_holdout: linearHoldoutMetrics,
-      champion: champion
-        ? { ...champion, metric: data.task === 'binary-classification' ? 'roc_auc' : 'rmse' }
-        : undefined,
-      calibration:
-        data.task === 'binary-classification' ? calibration(label.holdout, holdoutScores) : undefined,
-      gate,
-      onnx_parity: { max_abs_diff: parity, rows: records.length, tolerance: PARITY_TOLERANCE },
-      rows: {
-        read: data.rowsRead,
-        dropped: data.rowsDropped,
-        used: data.numRows,
-        train: split('train'),
-        validation: split('validation'),
-        holdout: split('holdout'),
-      },
-      periods: Object.fromEntries(
-        (['train', 'validation', 'holdout'] as const).map((p) => [
-          p,
-          {
-            from: new Date(data.timeMs[data.splits[p][0]]!).toISOString(),
-            to: new Date(data.timeMs[data.splits[p][1] - 1]!).toISOString(),
-          },
-        ]),
+function tuneGbdt(run: Run, f: Features): Promise<TuningResult> {
+  const { options, progress } = run;
+  const trainSet = binTrainingSet(f.x.train, Float64Array.from(f.label.train));
+  const validSet = applyBinsToSet(f.x.validation, Float64Array.from(f.label.validation), trainSet.bins);
+  return tune(trainSet, validSet, {
+    objective: f.objective,
+    trials: options.trials,
+    minRounds: options.minRounds,
+    maxRounds: options.maxRounds,
+    eta: 2,
+    earlyStoppingRounds: options.earlyStoppingRounds,
+    seed: options.seed,
+    onProgress: (e) =>
+      progress.update(
+        e.done / e.total,
+        `trial ${e.trial} rung ${e.rung}: ${e.rounds} trees, validation loss ${e.validLoss.toFixed(5)}`,
       ),
-      feature_importance: chosenPlan.features
-        .map((f, i) => ({ feature: f.name, gain_share: importance[i]! }))
-        .sort((a, b) => b.gain_share - a.gain_share),
-      training_seconds: trainingSeconds,
-      total_seconds: 0,
-    };
-
-    // Artifacts: everything first, the manifest last.
-    progress.step(`writing artifacts to ${directory.root}`);
-    const reference = referenceTable(data, holdoutScores, threshold, options.referenceRows, options.seed);
-    metrics.total_seconds = (performance.now() - t0) / 1000;
-    const report = renderReport({
-      metrics,
-      trials: tuning.trials,
-      curves: data.task === 'binary-classification' ? curves(label.holdout, holdoutScores) : undefined,
-      datasetUri: data.datasetUri,
-      schema: chosenPlan.schema,
-    });
-    await directory.put(ARTIFACT.model, modelBytes);
-    await directory.put(ARTIFACT.schema, serializeFeatureSchema(chosenPlan.schema));
-    await directory.put(ARTIFACT.metrics, json(metrics));
-    await directory.put(ARTIFACT.trials, json(trialsDocument(tuning.trials, linearValidLoss, objective)));
-    await directory.put(ARTIFACT.reference, referenceParquet(reference));
-    await directory.put(ARTIFACT.report, report);
-    const artifacts = await directory.seal(modelName, version, {
-      schemaDigest: chosenPlan.schema.digest,
-      task: data.task,
-    });
-
-    const status = gate.passed ? 'registered' : 'rejected';
-    if (pool) {
-      await saveVersion(pool, {
-        modelName,
-        version,
-        task: data.task,
-        status,
-        deployable: gate.passed,
-        gate: { passed: gate.passed, reasons: gate.reasons },
-        schemaDigest: chosenPlan.schema.digest,
-        datasetUri: data.datasetUri,
-        datasetDigest: data.datasetDigest,
-        artifactRoot: directory.root,
-        params: {
-          model: chosen.kind,
-          ...(chosen.kind === 'gbdt'
-            ? { ...tuning.best.params, trees: chosen.gbdt.trees.length }
-            : { l2: linear.l2 }),
-          threshold,
-          trials: options.trials,
-          rows: options.rows ?? null,
-          since: options.since?.toISOString() ?? null,
-          until: options.until?.toISOString() ?? null,
-        },
-        metrics: {
-          holdout: numeric(holdout),
-          baseline: numeric(baseline),
-          validation: numeric(validation),
-          onnx_parity: { max_abs_diff: parity },
-        },
-        tags: {
-          task: data.task,
-          dataset_uri: data.datasetUri,
-          dataset_digest: data.datasetDigest,
-          schema_digest: chosenPlan.schema.digest,
-          seed: String(options.seed),
-          started_at: started.toISOString(),
-          finished_at: new Date().toISOString(),
-          ...codeVersions(),
-        },
-        artifacts,
-      });
-    }
-    log.info({ modelName, version, status, holdout, gate: gate.passed }, 'model version trained');
-    return {
-      modelName,
-      version,
-      task: data.task,
-      status,
-      deployable: gate.passed,
-      registered: pool !== undefined,
-      gate,
-      artifactRoot: directory.root,
-      artifacts,
-      schemaDigest: chosenPlan.schema.digest,
-      metrics,
-      seconds: (performance.now() - t0) / 1000,
-    };
-  } catch (err) {
-    await directory?.discard();
-    throw err;
-  } finally {
-    await db?.close();
-  }
+  });
 }
 
-/** A model keeps one task for life; say so before training rather than after. */
-async function checkRegisteredTask(pool: Pool, modelName: string, task: Task): Promise<void> {
-  const { rows } = await pool.query<{ task: string }>('SELECT task FROM models WHERE name = $1', [modelName]);
-  const registered = rows[0]?.task;
-  if (registered && registered !== task) {
-    throw new UserError(
-      `model ${modelName} is registered as a ${registered} model; a ${task} version needs another --model-name`,
+/** Scores as the ONNX graph computes them: the linear model's double score is cast to float32 first. */
+function score(
+  m: ChosenModel,
+  objective: Features['objective'],
+  features: Float32Array[],
+  n: number,
+): Float64Array {
+  const raw =
+    m.kind === 'gbdt'
+      ? predictRawFloat32(m.gbdt, features, n)
+      : linearRaw(m.linear, features, n).map(Math.fround);
+  return objective === 'binary' ? raw.map(sigmoid) : raw;
+}
+
+/** Stage 4, evaluation: the chosen model, the trivial baseline and the linear model on the same rows. */
+function evaluateModels(data: PreparedData, f: Features, m: Fitted): Evaluation {
+  const validScores = score(m.chosen, f.objective, m.chosenX.validation, splitSize(data, 'validation'));
+  const holdoutScores = score(m.chosen, f.objective, m.chosenX.holdout, splitSize(data, 'holdout'));
+  const linearScores = score(
+    { kind: 'linear', linear: m.linear },
+    f.objective,
+    m.xl.holdout,
+    splitSize(data, 'holdout'),
+  );
+  const classification = data.task === 'binary-classification';
+  const threshold = classification ? bestF1Threshold(f.label.validation, validScores) : 0;
+  const measure = (scores: ArrayLike<number>, y: ArrayLike<number>): Record<string, number> =>
+    classification ? { ...classificationMetrics(y, scores, threshold) } : { ...regressionMetrics(y, scores) };
+  const prior = new Float64Array(splitSize(data, 'holdout')).fill(mean(f.label.train));
+  return {
+    threshold,
+    holdoutScores,
+    holdout: measure(holdoutScores, f.label.holdout),
+    baseline: measure(prior, f.label.holdout),
+    validation: measure(validScores, f.label.validation),
+    linearHoldout: measure(linearScores, f.label.holdout),
+  };
+}
+
+/** Stage 5, export: one ONNX graph (preprocessing + model), checked against the TypeScript scores. */
+async function exportGraph(run: Run, data: PreparedData, m: Fitted, e: Evaluation): Promise<Exported> {
+  run.progress.step('exporting ONNX and checking parity on the holdout');
+  const modelBytes = exportModel({
+    plan: m.chosenPlan,
+    model: m.chosen,
+    threshold: e.threshold,
+    // No version or time in the graph: the same data and seed give byte-identical model.onnx.
+    docString: `mlcycle ${run.modelName}: ${m.chosen.kind} on ${data.datasetUri}`,
+    producerVersion: codeVersions().code_version ?? 'unknown',
+  });
+  const records = toRecords(data, ...data.splits.holdout);
+  const onnxScores = await scoreWithOnnx(modelBytes, m.chosenPlan.schema, records);
+  const parity = maxAbsDiff(onnxScores, e.holdoutScores);
+  if (!(parity <= PARITY_TOLERANCE)) {
+    throw new Error(
+      `ONNX parity check failed: onnxruntime and the TypeScript model differ by up to ${parity} on the holdout (tolerance ${PARITY_TOLERANCE})`,
     );
   }
+  run.progress.step(`parity ok: max |onnx − ts| = ${parity.toExponential(2)} over ${records.length} rows`);
+  return { modelBytes, records, parity };
 }
 
-async function nextVersion(pool: Pool, modelName: string): Promise<string> {
-  const versions = await listVersions(pool, modelName);
-  let max = 0;
-  for (const v of versions) {
-    const m = /^v(\d+)$/.exec(v.version);
-    if (m) max = Math.max(max, Number(m[1]));
-  }
-  return `v${max + 1}`;
-}
-
-/** Scores the current champion on this run's holdout, through its own model.onnx and schema. */
-async function scoreChampion(
-  pool: Pool,
-  modelName: string,
+function metricsDocument(
+  run: Run,
   version: string,
   data: PreparedData,
-  records: ReturnType<typeof toRecords>,
-  s3: S3SettingsValues,
-): Promise<ChampionComparison | undefined> {
-  const championVersion = await getAlias(pool, modelName, 'champion');
-  if (!championVersion || championVersion === version) return undefined;
-  try {
-    const stored = await getVersion(pool, modelName, championVersion);
-    const modelUri = stored && artifactUri(stored, ARTIFACT.model);
-    const schemaUri = stored && artifactUri(stored, ARTIFACT.schema);
-    if (!modelUri || !schemaUri) throw new Error('its model.onnx or schema.json is not recorded');
-    const schema: FeatureSchema = parseFeatureSchema(await readArtifactText(schemaUri, s3));
-    const known = new Set(data.features.map((f) => f.name));
-    const missing = schema.features.filter((f) => !known.has(f.name)).map((f) => f.name);
-    if (missing.length) throw new Error(`it needs features this dataset lacks: ${missing.join(', ')}`);
-    if (schema.task !== data.task) throw new Error(`it is a ${schema.task} model`);
-    const scores = await scoreWithOnnx(await readArtifact(modelUri, s3), schema, records);
-    const y = data.target.subarray(...data.splits.holdout);
-    const value =
-      data.task === 'binary-classification'
-        ? classificationMetrics(y, scores, 0.5).roc_auc
-        : regressionMetrics(y, scores).rmse;
-    return { version: championVersion, value };
-  } catch (err) {
-    return { version: championVersion, error: errorMessage(err) };
-  }
+  f: Features,
+  m: Fitted,
+  e: Evaluation,
+  x: Exported,
+  gate: GateOutcome,
+): Metrics {
+  const importance =
+    m.chosen.kind === 'gbdt' ? featureImportance(m.chosen.gbdt) : linearImportance(m.chosen.linear);
+  return {
+    task: data.task,
+    model_name: run.modelName,
+    version,
+    model: modelDescription(m),
+    holdout: e.holdout,
+    baseline: e.baseline,
+    validation: e.validation,
+    linear_holdout: e.linearHoldout,
+    calibration:
+      data.task === 'binary-classification' ? calibration(f.label.holdout, e.holdoutScores) : undefined,
+    gate,
+    onnx_parity: { max_abs_diff: x.parity, rows: x.records.length, tolerance: PARITY_TOLERANCE },
+    rows: {
+      read: data.rowsRead,
+      dropped: data.rowsDropped,
+      used: data.numRows,
+      train: splitSize(data, 'train'),
+      validation: splitSize(data, 'validation'),
+      holdout: splitSize(data, 'holdout'),
+    },
+    periods: Object.fromEntries(
+      (['train', 'validation', 'holdout'] as const).map((p) => [
+        p,
+        {
+          from: new Date(data.timeMs[data.splits[p][0]]!).toISOString(),
+          to: new Date(data.timeMs[data.splits[p][1] - 1]!).toISOString(),
+        },
+      ]),
+    ),
+    feature_importance: m.chosenPlan.features
+      .map((feature, i) => ({ feature: feature.name, gain_share: importance[i]! }))
+      .sort((a, b) => b.gain_share - a.gain_share),
+    training_seconds: m.trainingSeconds,
+    total_seconds: (performance.now() - run.t0) / 1000,
+  };
+}
+
+function modelDescription(m: Fitted): Record<string, unknown> {
+  return m.chosen.kind === 'gbdt'
+    ? {
+        kind: 'gbdt',
+        trees: m.chosen.gbdt.trees.length,
+        best_trial: m.tuning.best.trial,
+        params: m.tuning.best.params,
+        base_score: m.chosen.gbdt.baseScore,
+      }
+    : { kind: 'linear', l2: m.linear.l2 };
+}
+
+/** Stage 7, artifacts: every artifact first, the manifest last (sealing makes the version complete). */
+async function writeArtifacts(
+  run: Run,
+  directory: VersionDirectory,
+  data: PreparedData,
+  f: Features,
+  m: Fitted,
+  e: Evaluation,
+  x: Exported,
+  metrics: Metrics,
+): Promise<ArtifactRecord[]> {
+  run.progress.step(`writing artifacts to ${directory.root}`);
+  const { options } = run;
+  const schema = m.chosenPlan.schema;
+  const reference = referenceTable(data, e.holdoutScores, e.threshold, options.referenceRows, options.seed);
+  const report = renderReport({
+    metrics,
+    trials: m.tuning.trials,
+    curves: data.task === 'binary-classification' ? curves(f.label.holdout, e.holdoutScores) : undefined,
+    datasetUri: data.datasetUri,
+    schema,
+  });
+  await directory.put(ARTIFACT.model, x.modelBytes);
+  await directory.put(ARTIFACT.schema, serializeFeatureSchema(schema));
+  await directory.put(ARTIFACT.metrics, json(metrics));
+  await directory.put(ARTIFACT.trials, json(trialsDocument(m.tuning.trials, m.linearValidLoss, f.objective)));
+  await directory.put(ARTIFACT.reference, referenceParquet(reference));
+  await directory.put(ARTIFACT.report, report);
+  return directory.seal(run.modelName, metrics.version, { schemaDigest: schema.digest, task: data.task });
+}
+
+/** The hyperparameters and data settings recorded with the version. */
+function versionParams(run: Run, m: Fitted, threshold: number): Record<string, unknown> {
+  const { options } = run;
+  return {
+    model: m.chosen.kind,
+    ...(m.chosen.kind === 'gbdt'
+      ? { ...m.tuning.best.params, trees: m.chosen.gbdt.trees.length }
+      : { l2: m.linear.l2 }),
+    threshold,
+    trials: options.trials,
+    rows: options.rows ?? null,
+    since: options.since?.toISOString() ?? null,
+    until: options.until?.toISOString() ?? null,
+  };
+}
+
+export function splitSize(data: PreparedData, p: Split): number {
+  return data.splits[p][1] - data.splits[p][0];
 }
 
 function trialsDocument(trials: Trial[], linearValidLoss: number, objective: string) {
@@ -549,10 +526,6 @@ function linearImportance(model: LinearModel): number[] {
   const abs = model.weights.map(Math.abs);
   const total = abs.reduce((a, b) => a + b, 0);
   return abs.map((w) => (total > 0 ? w / total : 0));
-}
-
-function numeric(values: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(values).filter(([, v]) => Number.isFinite(v)));
 }
 
 function mean(values: ArrayLike<number>): number {

@@ -1,0 +1,32 @@
+import type { Task } from '../core/feature-schema.js';
+import type { calibration } from '../core/metrics.js';
+import type { ChampionComparison, GateOutcome } from './gate.js';
+
+/**
+ * metrics.json: what one training run measured. The report (report.ts) renders it and the
+ * trainer writes it; it lives apart from both so neither imports the other.
+ */
+export interface Metrics {
+  task: Task;
+  model_name: string;
+  version: string;
+  model: Record<string, unknown>;
+  holdout: Record<string, number>;
+  baseline: Record<string, number>;
+  validation: Record<string, number>;
+  linear_holdout: Record<string, number>;
+  champion?: (ChampionComparison & { metric: string }) | undefined;
+  calibration?: ReturnType<typeof calibration> | undefined;
+  gate: GateOutcome;
+  onnx_parity: { max_abs_diff: number; rows: number; tolerance: number };
+  rows: Record<string, number>;
+  periods: Record<string, { from: string; to: string }>;
+  feature_importance: { feature: string; gain_share: number }[];
+  training_seconds: number;
+  total_seconds: number;
+}
+
+/** The headline metric of a task: what the gate, the status and the champion comparison use. */
+export function headlineMetric(task: Task): 'roc_auc' | 'rmse' {
+  return task === 'binary-classification' ? 'roc_auc' : 'rmse';
+}
