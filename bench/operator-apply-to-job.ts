@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   });
   const seen = new Map<string, number>();
   const waiters = new Map<string, () => void>();
-  manager.ctx.caches.jobs.onChange((type, job) => {
+  manager.informers.jobs.onChange((type, job) => {
     const mv = job.metadata?.labels?.['mlcycle.dev/model-version'];
     if (type === 'added' && mv && !seen.has(mv)) {
       seen.set(mv, performance.now());

@@ -37,6 +37,24 @@ export function ownerRef(owner: CustomObject<unknown, unknown>): OwnerReference 
   };
 }
 
+/**
+ * Metadata of a child object: its name and namespace (the owner's), the labels every mlcycle
+ * child carries plus its own, and the controller reference to the owner (garbage collection,
+ * and how an event on the child finds the owner to reconcile).
+ */
+export function childMeta(
+  owner: CustomObject<unknown, unknown>,
+  name: string,
+  labels: Record<string, string>,
+): { name: string; namespace?: string; labels: Record<string, string>; ownerReferences: OwnerReference[] } {
+  return {
+    name,
+    namespace: owner.metadata.namespace,
+    labels: { ...labels, [LABELS.managedBy]: MANAGER, [LABELS.partOf]: 'mlcycle' },
+    ownerReferences: [ownerRef(owner)],
+  };
+}
+
 export function artifactPrefix(cfg: WorkloadConfig, model: string, version: string): string {
   return `${cfg.artifactRoot.replace(/\/+$/, '')}/models/${model}/${version}`;
 }
@@ -137,17 +155,16 @@ export function trainerArgs(mv: ModelVersion, cfg: WorkloadConfig): string[] {
 export function trainerJob(mv: ModelVersion, cfg: WorkloadConfig): V1Job {
   const generation = mv.metadata.generation ?? 1;
   const name = trainerJobName(mv.metadata.name, generation);
-  const labels = {
-    [LABELS.managedBy]: MANAGER,
-    [LABELS.partOf]: 'mlcycle',
+  const metadata = childMeta(mv, name, {
     [LABELS.component]: 'trainer',
     [LABELS.modelVersion]: mv.metadata.name,
     [LABELS.generation]: String(generation),
-  };
+  });
+  const labels = metadata.labels;
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
-    metadata: { name, namespace: mv.metadata.namespace, labels, ownerReferences: [ownerRef(mv)] },
+    metadata,
     spec: {
       // A failed training is nearly always deterministic (bad data, gate, bug): no blind retries.
       backoffLimit: 0,
@@ -178,7 +195,8 @@ export function serverLabels(md: ModelDeployment): Record<string, string> {
 export function serverDeployment(md: ModelDeployment, mv: ModelVersion, cfg: WorkloadConfig): V1Deployment {
   const name = serverName(md.metadata.name);
   const selector = serverLabels(md);
-  const labels = { ...selector, [LABELS.managedBy]: MANAGER, [LABELS.partOf]: 'mlcycle' };
+  const metadata = childMeta(md, name, selector);
+  const labels = metadata.labels;
   const args = [
     'serve',
     '--model-name',
@@ -218,7 +236,7 @@ export function serverDeployment(md: ModelDeployment, mv: ModelVersion, cfg: Wor
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name, namespace: md.metadata.namespace, labels, ownerReferences: [ownerRef(md)] },
+    metadata,
     spec: {
       replicas: md.spec.replicas,
       selector: { matchLabels: selector },
@@ -241,12 +259,7 @@ export function serverService(md: ModelDeployment): V1Service {
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: {
-      name,
-      namespace: md.metadata.namespace,
-      labels: { ...serverLabels(md), [LABELS.managedBy]: MANAGER, [LABELS.partOf]: 'mlcycle' },
-      ownerReferences: [ownerRef(md)],
-    },
+    metadata: childMeta(md, name, serverLabels(md)),
     spec: {
       selector: serverLabels(md),
       ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }],
@@ -285,12 +298,11 @@ export function driftArgs(dm: DriftMonitor, serving: ModelVersion, cfg: Workload
 
 export function driftCronJob(dm: DriftMonitor, serving: ModelVersion, cfg: WorkloadConfig): V1CronJob {
   const name = driftCronJobName(dm.metadata.name);
-  const labels = {
-    [LABELS.managedBy]: MANAGER,
-    [LABELS.partOf]: 'mlcycle',
+  const metadata = childMeta(dm, name, {
     [LABELS.component]: 'drift',
     [LABELS.driftMonitor]: dm.metadata.name,
-  };
+  });
+  const labels = metadata.labels;
   const spec = podSpec(
     cfg,
     {
@@ -308,7 +320,7 @@ export function driftCronJob(dm: DriftMonitor, serving: ModelVersion, cfg: Workl
   return {
     apiVersion: 'batch/v1',
     kind: 'CronJob',
-    metadata: { name, namespace: dm.metadata.namespace, labels, ownerReferences: [ownerRef(dm)] },
+    metadata,
     spec: {
       schedule: dm.spec.schedule,
       timeZone: 'Etc/UTC',

@@ -1,7 +1,9 @@
 import type { V1CronJob, V1Service } from '@kubernetes/client-node';
 import type { Pool } from '../core/db/index.js';
-import type { KubeClient, KubeObject } from '../core/kube/client.js';
+import type { KubeApi, KubeObject } from '../core/kube/client.js';
+import { kubePaths } from '../core/kube/paths.js';
 import type { Logger } from '../core/log.js';
+import { getVersion, type StoredVersion } from '../core/registry.js';
 import {
   type CustomObject,
   type DriftMonitor,
@@ -11,7 +13,6 @@ import {
   resourcePath,
 } from '../core/resources/index.js';
 import type { EventRecorder } from './events.js';
-import type { Informer } from './kube/informer.js';
 import type { OperatorMetrics } from './metrics.js';
 import { MANAGER } from './naming.js';
 import type { WorkloadConfig } from './workload-config.js';
@@ -43,25 +44,45 @@ export interface DeploymentView extends KubeObject {
   };
 }
 
+/** What a reconciler reads from an informer's cache (the informer itself is the manager's). */
+export interface ObjectCache<T> {
+  get(namespace: string, name: string): T | undefined;
+  list(namespace?: string): T[];
+}
+
 export interface Caches {
-  modelVersions: Informer<ModelVersion & KubeObject>;
-  modelDeployments: Informer<ModelDeployment & KubeObject>;
-  driftMonitors: Informer<DriftMonitor & KubeObject>;
-  jobs: Informer<JobView>;
-  deployments: Informer<DeploymentView>;
-  services: Informer<V1Service & KubeObject>;
-  cronJobs: Informer<V1CronJob & KubeObject>;
+  modelVersions: ObjectCache<ModelVersion & KubeObject>;
+  modelDeployments: ObjectCache<ModelDeployment & KubeObject>;
+  driftMonitors: ObjectCache<DriftMonitor & KubeObject>;
+  jobs: ObjectCache<JobView>;
+  deployments: ObjectCache<DeploymentView>;
+  services: ObjectCache<V1Service & KubeObject>;
+  cronJobs: ObjectCache<V1CronJob & KubeObject>;
+}
+
+/** The object type a cache holds. */
+export type Cached<K extends keyof Caches> = Caches[K] extends ObjectCache<infer T> ? T : never;
+
+/** What the operator reads from and records in the model registry. */
+export interface RegistryAccess {
+  version(model: string, version: string): Promise<StoredVersion | undefined>;
+}
+
+/** The registry over its PostgreSQL pool (opened on first use). */
+export function poolRegistry(pool: () => Promise<Pool>): RegistryAccess {
+  return {
+    version: async (model, version) => getVersion(await pool(), model, version),
+  };
 }
 
 export interface OperatorContext {
-  client: KubeClient;
+  client: KubeApi;
   config: WorkloadConfig;
   log: Logger;
   events: EventRecorder;
   metrics: OperatorMetrics;
   caches: Caches;
-  /** The registry database; opened on first use. */
-  registry: () => Promise<Pool>;
+  registry: RegistryAccess;
   namespaces: NamespaceSupport;
   now: () => Date;
 }
@@ -78,15 +99,13 @@ export async function readCustom<T extends CustomObject<unknown, unknown>>(
   return ctx.client.getOrUndefined<T>(resourcePath(kind, namespace, name));
 }
 
-const stable = (v: unknown): string => JSON.stringify(v, Object.keys(flatKeys(v)).sort());
-function flatKeys(v: unknown, acc: Record<string, true> = {}): Record<string, true> {
-  if (v && typeof v === 'object') {
-    for (const [k, x] of Object.entries(v)) {
-      acc[k] = true;
-      flatKeys(x, acc);
-    }
-  }
-  return acc;
+/** JSON text with object keys sorted at every level and undefined dropped: equal text = equal JSON. */
+export function canonicalJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : x,
+  );
 }
 
 /**
@@ -101,7 +120,7 @@ export async function writeStatus<S>(
   obj: CustomObject<unknown, S>,
   status: S,
 ): Promise<CustomObject<unknown, S>> {
-  if (stable(obj.status ?? {}) === stable(status)) return obj;
+  if (canonicalJson(obj.status ?? {}) === canonicalJson(status)) return obj;
   const ns = obj.metadata.namespace ?? 'default';
   return ctx.client.replace<CustomObject<unknown, S>>(resourcePath(kind, ns, obj.metadata.name, 'status'), {
     ...obj,
@@ -117,14 +136,6 @@ export async function applyChild<T = KubeObject>(
 ): Promise<T> {
   return ctx.client.patch<T>(path, obj, 'apply');
 }
-
-export const childPaths = {
-  deployment: (ns: string, name: string) => `/apis/apps/v1/namespaces/${ns}/deployments/${name}`,
-  service: (ns: string, name: string) => `/api/v1/namespaces/${ns}/services/${name}`,
-  cronJob: (ns: string, name: string) => `/apis/batch/v1/namespaces/${ns}/cronjobs/${name}`,
-  job: (ns: string, name: string) => `/apis/batch/v1/namespaces/${ns}/jobs/${name}`,
-  jobs: (ns: string) => `/apis/batch/v1/namespaces/${ns}/jobs`,
-};
 
 /**
  * The per-namespace objects every mlcycle workload there relies on: the Secret with the
@@ -142,33 +153,29 @@ export class NamespaceSupport {
     if (at !== undefined && Date.now() - at < this.recheckMs) return;
     const cfg = ctx.config;
     const labels = { 'app.kubernetes.io/managed-by': MANAGER, 'app.kubernetes.io/part-of': 'mlcycle' };
-    await applyChild(ctx, `/api/v1/namespaces/${ns}/secrets/${cfg.workloadSecret}`, {
+    await applyChild(ctx, kubePaths.secret(ns, cfg.workloadSecret), {
       apiVersion: 'v1',
       kind: 'Secret',
       metadata: { name: cfg.workloadSecret, namespace: ns, labels },
       type: 'Opaque',
       stringData: cfg.workloadEnv,
     });
-    await applyChild(ctx, `/api/v1/namespaces/${ns}/serviceaccounts/${cfg.driftServiceAccount}`, {
+    await applyChild(ctx, kubePaths.serviceAccount(ns, cfg.driftServiceAccount), {
       apiVersion: 'v1',
       kind: 'ServiceAccount',
       metadata: { name: cfg.driftServiceAccount, namespace: ns, labels },
     });
-    await applyChild(
-      ctx,
-      `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings/${cfg.driftServiceAccount}`,
-      {
-        apiVersion: 'rbac.authorization.k8s.io/v1',
-        kind: 'RoleBinding',
-        metadata: { name: cfg.driftServiceAccount, namespace: ns, labels },
-        roleRef: {
-          apiGroup: 'rbac.authorization.k8s.io',
-          kind: 'ClusterRole',
-          name: cfg.driftReporterClusterRole,
-        },
-        subjects: [{ kind: 'ServiceAccount', name: cfg.driftServiceAccount, namespace: ns }],
-      } as KubeObject,
-    );
+    await applyChild(ctx, kubePaths.roleBinding(ns, cfg.driftServiceAccount), {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: cfg.driftServiceAccount, namespace: ns, labels },
+      roleRef: {
+        apiGroup: 'rbac.authorization.k8s.io',
+        kind: 'ClusterRole',
+        name: cfg.driftReporterClusterRole,
+      },
+      subjects: [{ kind: 'ServiceAccount', name: cfg.driftServiceAccount, namespace: ns }],
+    } as KubeObject);
     this.done.set(ns, Date.now());
   }
 }

@@ -1,6 +1,7 @@
 import { errorMessage } from '../core/errors.js';
-import { isConflict, KubeApiError } from '../core/kube/client.js';
+import { isConflict, KubeApiError, type KubeObject } from '../core/kube/client.js';
 import type { Logger } from '../core/log.js';
+import type { Cached, Caches } from './context.js';
 import type { OperatorMetrics } from './metrics.js';
 import { WorkQueue } from './work-queue.js';
 
@@ -9,9 +10,39 @@ export interface ReconcileResult {
   requeueAfterMs?: number;
 }
 
+/**
+ * One source of events for a reconciler: which cache to listen to and which of the
+ * reconciler's own objects (names in the changed object's namespace) an event there concerns.
+ * Each reconciler declares its watches; the manager only wires them (as a cert-manager
+ * controller registers its own informers' handlers).
+ */
+export interface Watch {
+  source: keyof Caches;
+  map: (obj: KubeObject, caches: Caches) => (string | undefined)[];
+}
+
+/** A watch with the cached object's type (for declaring; the manager sees plain `Watch`es). */
+export function watch<K extends keyof Caches>(
+  source: K,
+  map: (obj: Cached<K>, caches: Caches) => (string | undefined)[],
+): Watch {
+  return { source, map: map as Watch['map'] };
+}
+
+/** The object itself. */
+export const itself = (o: KubeObject): (string | undefined)[] => [o.metadata?.name];
+
+/** The controlling owner, if it is of `kind`. */
+export const controllingOwner =
+  (kind: string) =>
+  (o: KubeObject): (string | undefined)[] =>
+    o.metadata?.ownerReferences?.filter((r) => r.controller && r.kind === kind).map((r) => r.name) ?? [];
+
 export interface Reconciler {
   readonly kind: string;
   reconcile(namespace: string, name: string): Promise<ReconcileResult | undefined>;
+  /** The events that should queue one of this reconciler's objects. */
+  watches(): Watch[];
 }
 
 export const splitKey = (key: string): [string, string] => {
@@ -29,7 +60,7 @@ export class Controller {
   private workers: Promise<void>[] = [];
 
   constructor(
-    private readonly reconciler: Reconciler,
+    readonly reconciler: Reconciler,
     private readonly metrics: OperatorMetrics,
     private readonly log: Logger,
     private readonly concurrency = 2,

@@ -1,4 +1,5 @@
-import type { KubeClient } from '../core/kube/client.js';
+import type { KubeApi } from '../core/kube/client.js';
+import { kubePaths } from '../core/kube/paths.js';
 import type { Logger } from '../core/log.js';
 import type { CustomObject } from '../core/resources/index.js';
 import { MANAGER } from './naming.js';
@@ -12,7 +13,7 @@ export type EventType = 'Normal' | 'Warning';
  */
 export class EventRecorder {
   constructor(
-    private readonly client: KubeClient,
+    private readonly client: KubeApi,
     private readonly log: Logger,
     private readonly instance: string,
   ) {}
@@ -53,7 +54,7 @@ export class EventRecorder {
     };
     this.log.info({ kind: obj.kind, name: `${ns}/${obj.metadata.name}`, type, reason }, message);
     try {
-      await this.client.create(`/api/v1/namespaces/${ns}/events`, event);
+      await this.client.create(kubePaths.events(ns), event);
     } catch (err) {
       this.log.warn({ err, reason }, 'could not record event');
     }

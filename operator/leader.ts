@@ -1,4 +1,5 @@
 import { isAlreadyExists, isConflict, isNotFound, type KubeClient } from '../core/kube/client.js';
+import { kubePaths } from '../core/kube/paths.js';
 import type { Logger } from '../core/log.js';
 import { sleep } from './kube/informer.js';
 
@@ -64,7 +65,7 @@ export class LeaderElector {
   }
 
   private get path(): string {
-    return `/apis/coordination.k8s.io/v1/namespaces/${this.opts.namespace}/leases/${this.opts.name}`;
+    return kubePaths.lease(this.opts.namespace, this.opts.name);
   }
 
   /**
@@ -83,7 +84,7 @@ export class LeaderElector {
     };
     if (!lease) {
       try {
-        await this.client.create(`/apis/coordination.k8s.io/v1/namespaces/${this.opts.namespace}/leases`, {
+        await this.client.create(kubePaths.lease(this.opts.namespace), {
           apiVersion: 'coordination.k8s.io/v1',
           kind: 'Lease',
           metadata: { name: this.opts.name, namespace: this.opts.namespace },

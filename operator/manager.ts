@@ -1,15 +1,15 @@
 import type { Pool } from '../core/db/index.js';
 import type { KubeClient, KubeObject } from '../core/kube/client.js';
+import { Builtin, builtinPath } from '../core/kube/paths.js';
 import type { Logger } from '../core/log.js';
 import {
-  type CustomObject,
   DriftMonitorKind,
   ModelDeploymentKind,
   ModelVersionKind,
   resourcePath,
 } from '../core/resources/index.js';
 import type { Caches, OperatorContext } from './context.js';
-import { NamespaceSupport } from './context.js';
+import { NamespaceSupport, poolRegistry } from './context.js';
 import { Controller } from './controller.js';
 import { EventRecorder } from './events.js';
 import { Informer } from './kube/informer.js';
@@ -33,11 +33,13 @@ export interface ManagerOptions {
   metrics?: OperatorMetrics;
 }
 
+type Informers = { [K in keyof Caches]: Informer<KubeObject> };
+
 /**
- * Wires informers, work queues and reconcilers together: an event on a custom resource queues
- * it; an event on a child (Job, Deployment, Service, CronJob) queues its controlling owner; a
- * ModelVersion change queues the ModelDeployments naming it; a ModelDeployment change queues
- * the DriftMonitors watching it.
+ * Wires informers, work queues and reconcilers together: one informer per kind (the custom
+ * kinds, and the children labelled as managed by the operator), one controller per custom
+ * kind, and each reconciler's declared watches (`Reconciler.watches()`) from the informers to
+ * its queue.
  */
 export class OperatorManager {
   readonly ctx: OperatorContext;
@@ -46,26 +48,26 @@ export class OperatorManager {
     modelDeployments: Controller;
     driftMonitors: Controller;
   };
-  private readonly informers: Informer<KubeObject>[];
+  readonly informers: Informers;
 
   constructor(opts: ManagerOptions) {
     const { client, log } = opts;
     const metrics = opts.metrics ?? createOperatorMetrics();
     const ns = opts.namespace;
-    const at = (group: string, plural: string) =>
-      `${group === 'core' ? '/api/v1' : `/apis/${group}`}${ns ? `/namespaces/${ns}` : ''}/${plural}`;
     const owned = `${LABELS.managedBy}=${MANAGER}`;
-    const inf = <T extends KubeObject>(path: string, labelSelector?: string) =>
-      new Informer<T>(client, { path, labelSelector, resyncMs: opts.resyncMs ?? 5 * 60_000, log });
-    const caches: Caches = {
+    const inf = (path: string, labelSelector?: string) =>
+      new Informer<KubeObject>(client, { path, labelSelector, resyncMs: opts.resyncMs ?? 5 * 60_000, log });
+    this.informers = {
       modelVersions: inf(resourcePath(ModelVersionKind, ns)),
       modelDeployments: inf(resourcePath(ModelDeploymentKind, ns)),
       driftMonitors: inf(resourcePath(DriftMonitorKind, ns)),
-      jobs: inf(at('batch/v1', 'jobs'), owned),
-      deployments: inf(at('apps/v1', 'deployments'), owned),
-      services: inf(at('core', 'services'), owned),
-      cronJobs: inf(at('batch/v1', 'cronjobs'), owned),
+      jobs: inf(builtinPath(Builtin.jobs, ns), owned),
+      deployments: inf(builtinPath(Builtin.deployments, ns), owned),
+      services: inf(builtinPath(Builtin.services, ns), owned),
+      cronJobs: inf(builtinPath(Builtin.cronJobs, ns), owned),
     };
+    // The informers hold what the API server sent; each cache is read as its kind's type.
+    const caches = this.informers as unknown as Caches;
     this.ctx = {
       client,
       config: opts.config,
@@ -73,7 +75,7 @@ export class OperatorManager {
       events: new EventRecorder(client, log, opts.identity),
       metrics,
       caches,
-      registry: opts.registry,
+      registry: poolRegistry(opts.registry),
       namespaces: new NamespaceSupport(),
       now: () => new Date(),
     };
@@ -83,48 +85,21 @@ export class OperatorManager {
       modelDeployments: new Controller(new ModelDeploymentReconciler(this.ctx), metrics, log, workers),
       driftMonitors: new Controller(new DriftMonitorReconciler(this.ctx), metrics, log, workers),
     };
-    this.informers = Object.values(caches) as Informer<KubeObject>[];
-    this.wire(caches);
+    for (const controller of Object.values(this.controllers)) this.wire(controller, caches);
   }
 
-  private wire(c: Caches): void {
-    const { modelVersions: mvC, modelDeployments: mdC, driftMonitors: dmC } = this.controllers;
-    const key = (o: KubeObject) => [o.metadata?.namespace, o.metadata?.name] as const;
-    c.modelVersions.onChange((_t, mv) => {
-      mvC.enqueue(...key(mv));
-      for (const md of c.modelDeployments.list(mv.metadata?.namespace)) {
-        const spec = (md as CustomObject<{ modelVersion?: string }, { servingVersion?: string }>).spec;
-        const st = (md as CustomObject<unknown, { servingVersion?: string }>).status;
-        if (spec?.modelVersion === mv.metadata?.name || st?.servingVersion === mv.metadata?.name)
-          mdC.enqueue(...key(md));
-      }
-    });
-    c.modelDeployments.onChange((_t, md) => {
-      mdC.enqueue(...key(md));
-      for (const dm of c.driftMonitors.list(md.metadata?.namespace)) {
-        if ((dm as CustomObject<{ deployment?: string }, unknown>).spec?.deployment === md.metadata?.name) {
-          dmC.enqueue(...key(dm));
-        }
-      }
-    });
-    c.driftMonitors.onChange((_t, dm) => dmC.enqueue(...key(dm)));
-    const toOwner = (kind: string, ctrl: Controller) => (_t: string, o: KubeObject) => {
-      const owner = o.metadata?.ownerReferences?.find((r) => r.controller && r.kind === kind);
-      if (owner) ctrl.enqueue(o.metadata?.namespace, owner.name);
-    };
-    c.jobs.onChange((t, job) => {
-      toOwner('ModelVersion', mvC)(t, job);
-      const dm = job.metadata?.labels?.[LABELS.driftMonitor];
-      if (dm) dmC.enqueue(job.metadata?.namespace, dm);
-    });
-    c.deployments.onChange(toOwner('ModelDeployment', mdC));
-    c.services.onChange(toOwner('ModelDeployment', mdC));
-    c.cronJobs.onChange(toOwner('DriftMonitor', dmC));
+  /** Connects the watches a reconciler declares to its controller's queue. */
+  private wire(controller: Controller, caches: Caches): void {
+    for (const w of controller.reconciler.watches()) {
+      this.informers[w.source].onChange((_type, obj) => {
+        for (const name of w.map(obj, caches)) controller.enqueue(obj.metadata?.namespace, name);
+      });
+    }
   }
 
   /** Fills every cache (resolves when all have listed once). */
   async startInformers(): Promise<void> {
-    await Promise.all(this.informers.map((i) => i.start()));
+    await Promise.all(Object.values(this.informers).map((i) => i.start()));
   }
 
   startControllers(): void {
@@ -134,6 +109,6 @@ export class OperatorManager {
   /** Stops taking work, lets running reconciles finish, closes the watches. */
   async stop(): Promise<void> {
     await Promise.all(Object.values(this.controllers).map((c) => c.stop()));
-    await Promise.all(this.informers.map((i) => i.stop()));
+    await Promise.all(Object.values(this.informers).map((i) => i.stop()));
   }
 }

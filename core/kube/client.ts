@@ -74,6 +74,12 @@ export interface WatchEvent<T> {
   object: T;
 }
 
+/** The calls the operator's reconcilers make; unit tests hand them an in-memory fake instead. */
+export type KubeApi = Pick<
+  KubeClient,
+  'get' | 'getOrUndefined' | 'list' | 'create' | 'replace' | 'patch' | 'delete'
+>;
+
 export function loadKubeConfig(kubeconfigPath?: string): KubeConfig {
   const kc = new KubeConfig();
   if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);

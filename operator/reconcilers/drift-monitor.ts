@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { isAlreadyExists } from '../../core/kube/client.js';
+import { kubePaths } from '../../core/kube/paths.js';
 import { DEFAULT_POLICY, type DriftFact, decideRun, type PastRun } from '../../core/policy.js';
 import {
   API_VERSION,
-  type Condition,
   type DriftMonitor,
   DriftMonitorKind,
   type DriftMonitorStatus,
@@ -13,18 +13,11 @@ import {
   ModelVersionKind,
   type ModelVersionSpec,
   resourcePath,
-  setCondition,
 } from '../../core/resources/index.js';
 import { driftCronJob } from '../children.js';
-import {
-  applyChild,
-  childPaths,
-  type OperatorContext,
-  readCustom,
-  rfc3339,
-  writeStatus,
-} from '../context.js';
-import type { ReconcileResult, Reconciler } from '../controller.js';
+import { StatusConditions } from '../conditions.js';
+import { applyChild, type OperatorContext, readCustom, rfc3339, writeStatus } from '../context.js';
+import { controllingOwner, itself, type ReconcileResult, type Reconciler, watch } from '../controller.js';
 import { ANNOTATIONS, driftCronJobName, LABELS, MANAGER, retrainName } from '../naming.js';
 
 type Action = NonNullable<DriftMonitorStatus['lastAction']>;
@@ -42,19 +35,30 @@ export class DriftMonitorReconciler implements Reconciler {
 
   constructor(private readonly ctx: OperatorContext) {}
 
+  watches() {
+    return [
+      watch('driftMonitors', itself),
+      // What the monitored deployment serves decides the CronJob's arguments and the actions.
+      watch('modelDeployments', (md, c) =>
+        c.driftMonitors
+          .list(md.metadata?.namespace)
+          .filter((dm) => dm.spec?.deployment === md.metadata?.name)
+          .map((dm) => dm.metadata?.name),
+      ),
+      watch('cronJobs', controllingOwner('DriftMonitor')),
+      // The drift Jobs are owned by the CronJob; their label names the monitor.
+      watch('jobs', (job) => [job.metadata?.labels?.[LABELS.driftMonitor]]),
+    ];
+  }
+
   async reconcile(namespace: string, name: string): Promise<ReconcileResult | undefined> {
     const ctx = this.ctx;
     const dm = await readCustom<DriftMonitor>(ctx, DriftMonitorKind, namespace, name);
     if (!dm || dm.metadata.deletionTimestamp) return undefined;
     const generation = dm.metadata.generation ?? 1;
     const status: DriftMonitorStatus = { ...(dm.status ?? {}), observedGeneration: generation };
-    const setCond = (type: string, s: Condition['status'], reason: string, message: string) => {
-      status.conditions = setCondition(
-        status.conditions,
-        { type, status: s, reason, message, observedGeneration: generation },
-        ctx.now(),
-      );
-    };
+    const cond = new StatusConditions(status, generation, ctx.now);
+    const setCond = cond.set.bind(cond);
 
     const md = await readCustom<ModelDeployment>(ctx, ModelDeploymentKind, namespace, dm.spec.deployment);
     const servingName = md?.status?.servingVersion;
@@ -73,7 +77,7 @@ export class DriftMonitorReconciler implements Reconciler {
     await ctx.namespaces.ensure(ctx, namespace);
     const cronName = driftCronJobName(name);
     const existed = ctx.caches.cronJobs.get(namespace, cronName) !== undefined;
-    await applyChild(ctx, childPaths.cronJob(namespace, cronName), driftCronJob(dm, serving, ctx.config));
+    await applyChild(ctx, kubePaths.cronJob(namespace, cronName), driftCronJob(dm, serving, ctx.config));
     if (!existed) ctx.metrics.childrenCreated.inc({ kind: 'CronJob' });
     status.cronJobName = cronName;
     setCond('Ready', 'True', 'Scheduled', `checks ${serving.metadata.name} on "${dm.spec.schedule}"`);

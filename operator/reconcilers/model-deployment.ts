@@ -1,6 +1,5 @@
+import { kubePaths } from '../../core/kube/paths.js';
 import {
-  type Condition,
-  findCondition,
   type ModelDeployment,
   ModelDeploymentKind,
   type ModelDeploymentStatus,
@@ -8,19 +7,18 @@ import {
   ModelVersionKind,
   resourcePath,
   type ServedVersion,
-  setCondition,
 } from '../../core/resources/index.js';
 import { serverDeployment, serverService } from '../children.js';
+import { StatusConditions } from '../conditions.js';
 import {
   applyChild,
-  childPaths,
   type DeploymentView,
   type OperatorContext,
   readCustom,
   rfc3339,
   writeStatus,
 } from '../context.js';
-import type { ReconcileResult, Reconciler } from '../controller.js';
+import { controllingOwner, itself, type ReconcileResult, type Reconciler, watch } from '../controller.js';
 import { ANNOTATIONS, serverName } from '../naming.js';
 
 const HISTORY = 20;
@@ -40,63 +38,74 @@ export function rolloutComplete(dep: DeploymentView | undefined, desiredReplicas
 }
 
 /**
+ * Ready Pods of the current template. The Deployment counts old and new Pods together; during
+ * a rollout (maxUnavailable 0) the old Pods are the ready ones, so they are taken off.
+ */
+export function currentReady(dep: DeploymentView, desiredReplicas: number): number {
+  const s = dep.status ?? {};
+  const old = Math.max(0, (s.replicas ?? 0) - (s.updatedReplicas ?? 0));
+  const ready = Math.max(0, (s.readyReplicas ?? 0) - old);
+  return Math.min(ready, s.updatedReplicas ?? 0, desiredReplicas);
+}
+
+type Refusal = { reason: string; message: string };
+
+/**
  * ModelDeployment → an inference Deployment + Service for a Registered ModelVersion.
  * A version that is not Registered is refused with a condition, and whatever was serving
  * keeps serving. When a rollout completes the history records it: the version it replaced
- * becomes `previousVersion` (the rollback target) unless it was itself rolled back.
+ * becomes `previousVersion` (the rollback target) unless it was itself rolled back. Every
+ * path sets Progressing and Available from the same observation of the Deployment, so the
+ * status never names a serving version whose Pods are not available.
  */
 export class ModelDeploymentReconciler implements Reconciler {
   readonly kind = 'ModelDeployment';
 
   constructor(private readonly ctx: OperatorContext) {}
 
+  watches() {
+    return [
+      watch('modelDeployments', itself),
+      // A version's phase decides whether it can be served.
+      watch('modelVersions', (mv, c) =>
+        c.modelDeployments
+          .list(mv.metadata?.namespace)
+          .filter(
+            (md) =>
+              md.spec?.modelVersion === mv.metadata?.name || md.status?.servingVersion === mv.metadata?.name,
+          )
+          .map((md) => md.metadata?.name),
+      ),
+      watch('deployments', controllingOwner('ModelDeployment')),
+      watch('services', controllingOwner('ModelDeployment')),
+    ];
+  }
+
   async reconcile(namespace: string, name: string): Promise<ReconcileResult | undefined> {
     const ctx = this.ctx;
     const md = await readCustom<ModelDeployment>(ctx, ModelDeploymentKind, namespace, name);
     if (!md || md.metadata.deletionTimestamp) return undefined;
-    const generation = md.metadata.generation ?? 1;
-    const status: ModelDeploymentStatus = { ...(md.status ?? {}), observedGeneration: generation };
-    const setCond = (type: string, s: Condition['status'], reason: string, message: string) => {
-      status.conditions = setCondition(
-        status.conditions,
-        { type, status: s, reason, message, observedGeneration: generation },
-        ctx.now(),
-      );
+    const status: ModelDeploymentStatus = {
+      ...(md.status ?? {}),
+      observedGeneration: md.metadata.generation ?? 1,
     };
+    const cond = new StatusConditions(status, md.metadata.generation ?? 1, ctx.now);
 
     const wanted = md.spec.modelVersion;
     const mv = await readCustom<ModelVersion>(ctx, ModelVersionKind, namespace, wanted);
-    const refusal = !mv
-      ? {
-          reason: 'VersionNotFound',
-          message: `ModelVersion ${wanted} does not exist in namespace ${namespace}`,
-        }
-      : mv.status?.phase !== 'Registered'
-        ? {
-            reason: 'VersionNotRegistered',
-            message: `ModelVersion ${wanted} is ${mv.status?.phase ?? 'Pending'}${mv.status?.message ? ` (${mv.status.message})` : ''}: only a Registered version can be served`,
-          }
-        : status.model && mv.spec.model !== status.model
-          ? {
-              reason: 'ModelMismatch',
-              message: `ModelVersion ${wanted} belongs to model ${mv.spec.model}, but this deployment serves ${status.model}`,
-            }
-          : undefined;
-
+    const refusal = refuse(md, status, mv);
     const depName = serverName(name);
     let dep =
       ctx.caches.deployments.get(namespace, depName) ??
-      (await ctx.client.getOrUndefined<DeploymentView>(childPaths.deployment(namespace, depName)));
+      (await ctx.client.getOrUndefined<DeploymentView>(kubePaths.deployment(namespace, depName)));
 
     if (refusal || !mv) {
-      const was = findCondition(md.status?.conditions, 'Progressing');
-      setCond('Progressing', 'False', refusal?.reason ?? 'VersionNotFound', refusal?.message ?? '');
-      if (!dep) setCond('Available', 'False', 'NothingServing', 'no version has been rolled out yet');
-      else this.observe(status, dep, md);
+      const why = refusal ?? { reason: 'VersionNotFound', message: `ModelVersion ${wanted} does not exist` };
+      const was = cond.get('Progressing');
+      cond.set('Progressing', 'False', why.reason, why.message);
+      this.observe(status, cond, dep, md, false);
       await writeStatus(ctx, ModelDeploymentKind, md, status);
-      if (was?.reason !== refusal?.reason) {
-        await ctx.events.emit(md, 'Warning', refusal?.reason ?? 'VersionNotFound', refusal?.message ?? '');
-      }
+      if (was?.reason !== why.reason) await ctx.events.emit(md, 'Warning', why.reason, why.message);
       return undefined; // a change of the ModelVersion brings us back
     }
 
@@ -104,62 +113,65 @@ export class ModelDeploymentReconciler implements Reconciler {
     const created = !dep;
     dep = await applyChild<DeploymentView>(
       ctx,
-      childPaths.deployment(namespace, depName),
+      kubePaths.deployment(namespace, depName),
       serverDeployment(md, mv, ctx.config),
     );
-    await applyChild(ctx, childPaths.service(namespace, depName), serverService(md));
+    await applyChild(ctx, kubePaths.service(namespace, depName), serverService(md));
     if (created) ctx.metrics.childrenCreated.inc({ kind: 'Deployment' });
-
     status.model = mv.spec.model;
     status.deploymentName = depName;
     status.endpoint = `http://${depName}.${namespace}.svc`;
-    this.observe(status, dep, md);
 
     const templateVersion = dep.spec?.template?.metadata?.annotations?.[ANNOTATIONS.servingVersion];
     const done = templateVersion === wanted && rolloutComplete(dep, md.spec.replicas);
-    if (done && status.servingVersion !== wanted) {
-      const rolledBack = await this.recordRollout(md, status, mv);
-      await writeStatus(ctx, ModelDeploymentKind, md, status);
-      if (rolledBack) {
-        // The rollback is recorded in the history; the marker must not tag a later rollout.
-        await ctx.client.patch(`${resourcePath(ModelDeploymentKind, namespace, name)}`, {
-          metadata: {
-            annotations: { [ANNOTATIONS.rolledBackFrom]: null, [ANNOTATIONS.rollbackReason]: null },
-          },
-        });
-      }
-      return undefined;
-    } else if (done) {
-      setCond('Progressing', 'False', 'RolloutComplete', `serving ${wanted}`);
-    } else {
-      setCond(
-        'Progressing',
-        'True',
-        'RollingOut',
-        `rolling out ${wanted}${status.servingVersion ? ` (serving ${status.servingVersion} until it is ready)` : ''}`,
-      );
+    const rolledBack =
+      done && status.servingVersion !== wanted ? await this.recordRollout(md, status, cond, mv) : false;
+    if (done) cond.set('Progressing', 'False', 'RolloutComplete', `serving ${wanted}`);
+    else {
+      const until = status.servingVersion ? ` (serving ${status.servingVersion} until it is ready)` : '';
+      cond.set('Progressing', 'True', 'RollingOut', `rolling out ${wanted}${until}`);
     }
-    const available = (dep.status?.availableReplicas ?? 0) > 0 || (md.spec.replicas === 0 && done);
-    setCond(
-      'Available',
-      available ? 'True' : 'False',
-      available ? 'MinimumReplicasAvailable' : 'NoReplicasAvailable',
-      available ? `${dep.status?.availableReplicas ?? 0} Pod(s) serving` : 'no inference Pod is ready',
-    );
+    this.observe(status, cond, dep, md, done);
     await writeStatus(ctx, ModelDeploymentKind, md, status);
+    if (rolledBack) {
+      // The rollback is recorded in the history; the marker must not tag a later rollout.
+      await ctx.client.patch(resourcePath(ModelDeploymentKind, namespace, name), {
+        metadata: { annotations: { [ANNOTATIONS.rolledBackFrom]: null, [ANNOTATIONS.rollbackReason]: null } },
+      });
+    }
     return undefined;
   }
 
-  private observe(status: ModelDeploymentStatus, dep: DeploymentView, md: ModelDeployment): void {
+  /** Pod counts and the Available condition, from one observation of the Deployment. */
+  private observe(
+    status: ModelDeploymentStatus,
+    cond: StatusConditions,
+    dep: DeploymentView | undefined,
+    md: ModelDeployment,
+    done: boolean,
+  ): void {
+    if (!dep) {
+      cond.set('Available', 'False', 'NothingServing', 'no version has been rolled out yet');
+      return;
+    }
     status.replicas = dep.status?.replicas ?? 0;
-    status.readyReplicas = dep.status?.readyReplicas ?? 0;
+    status.readyReplicas = currentReady(dep, md.spec.replicas);
     status.ready = `${status.readyReplicas}/${md.spec.replicas}`;
+    const pods = dep.status?.availableReplicas ?? 0;
+    const available = pods > 0 || (md.spec.replicas === 0 && done);
+    cond.set(
+      'Available',
+      available ? 'True' : 'False',
+      available ? 'MinimumReplicasAvailable' : 'NoReplicasAvailable',
+      available ? `${pods} Pod(s) serving` : 'no inference Pod is ready',
+    );
   }
 
   /** Records a finished rollout in the history; returns whether it was a rollback. */
   private async recordRollout(
     md: ModelDeployment,
     status: ModelDeploymentStatus,
+    cond: StatusConditions,
     mv: ModelVersion,
   ): Promise<boolean> {
     const ctx = this.ctx;
@@ -168,14 +180,13 @@ export class ModelDeploymentReconciler implements Reconciler {
     const old = status.servingVersion;
     const rolledBackFrom = md.metadata.annotations?.[ANNOTATIONS.rolledBackFrom];
     const isRollback = rolledBackFrom !== undefined && rolledBackFrom === old;
-    const history: ServedVersion[] = [...(status.history ?? [])];
+    const why = md.metadata.annotations?.[ANNOTATIONS.rollbackReason] ?? 'rolled back';
+    const history: ServedVersion[] = (status.history ?? []).map((h) => ({ ...h }));
     const current = history.find((h) => h.modelVersion === old && h.outcome === 'Serving');
     if (current) {
       current.until = now;
       current.outcome = isRollback ? 'RolledBack' : 'Replaced';
-      current.reason = isRollback
-        ? (md.metadata.annotations?.[ANNOTATIONS.rollbackReason] ?? 'rolled back')
-        : `replaced by ${wanted}`;
+      current.reason = isRollback ? why : `replaced by ${wanted}`;
     }
     history.unshift({
       modelVersion: wanted,
@@ -186,26 +197,45 @@ export class ModelDeploymentReconciler implements Reconciler {
     status.history = history.slice(0, HISTORY);
     status.servingVersion = wanted;
     status.previousVersion = lastGood(status.history, wanted);
-    const setCond = (type: string, s: Condition['status'], reason: string, message: string) => {
-      status.conditions = setCondition(
-        status.conditions,
-        { type, status: s, reason, message, observedGeneration: md.metadata.generation },
-        ctx.now(),
-      );
-    };
-    setCond('Progressing', 'False', 'RolloutComplete', `serving ${wanted}`);
     if (isRollback) {
-      const msg = `rolled back from ${old} to ${wanted}: ${md.metadata.annotations?.[ANNOTATIONS.rollbackReason] ?? ''}`;
-      setCond('RolledBack', 'True', 'QualityDegraded', msg);
+      const msg = `rolled back from ${old} to ${wanted}: ${why}`;
+      cond.set('RolledBack', 'True', 'QualityDegraded', msg);
       await ctx.events.emit(md, 'Warning', 'RolledBack', msg);
     } else {
-      if (findCondition(status.conditions, 'RolledBack')) {
-        setCond('RolledBack', 'False', 'NewVersion', `serving ${wanted} by request`);
-      }
+      cond.clear('RolledBack', 'NewVersion', `serving ${wanted} by request`);
       await ctx.events.emit(md, 'Normal', 'RolledOut', `now serving ${wanted}${old ? ` (was ${old})` : ''}`);
     }
     return isRollback;
   }
+}
+
+/** Why `mv` cannot be served by `md` (undefined: it can). */
+function refuse(
+  md: ModelDeployment,
+  status: ModelDeploymentStatus,
+  mv: ModelVersion | undefined,
+): Refusal | undefined {
+  const wanted = md.spec.modelVersion;
+  if (!mv) {
+    return {
+      reason: 'VersionNotFound',
+      message: `ModelVersion ${wanted} does not exist in namespace ${md.metadata.namespace}`,
+    };
+  }
+  if (mv.status?.phase !== 'Registered') {
+    const detail = mv.status?.message ? ` (${mv.status.message})` : '';
+    return {
+      reason: 'VersionNotRegistered',
+      message: `ModelVersion ${wanted} is ${mv.status?.phase ?? 'Pending'}${detail}: only a Registered version can be served`,
+    };
+  }
+  if (status.model && mv.spec.model !== status.model) {
+    return {
+      reason: 'ModelMismatch',
+      message: `ModelVersion ${wanted} belongs to model ${mv.spec.model}, but this deployment serves ${status.model}`,
+    };
+  }
+  return undefined;
 }
 
 /** The most recent version served before `current` that was not itself rolled back. */

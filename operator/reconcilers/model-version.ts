@@ -1,25 +1,18 @@
 import { ARTIFACT, findArtifact } from '../../core/artifacts.js';
 import { errorMessage } from '../../core/errors.js';
 import { isAlreadyExists } from '../../core/kube/client.js';
-import { getVersion, type StoredVersion } from '../../core/registry.js';
+import { kubePaths } from '../../core/kube/paths.js';
+import type { StoredVersion } from '../../core/registry.js';
 import {
-  type Condition,
   type ModelVersion,
   ModelVersionKind,
   type ModelVersionPhase,
   type ModelVersionStatus,
-  setCondition,
 } from '../../core/resources/index.js';
 import { trainerJob } from '../children.js';
-import {
-  childPaths,
-  type JobView,
-  type OperatorContext,
-  readCustom,
-  rfc3339,
-  writeStatus,
-} from '../context.js';
-import type { ReconcileResult, Reconciler } from '../controller.js';
+import { type ConditionState, StatusConditions } from '../conditions.js';
+import { type JobView, type OperatorContext, readCustom, rfc3339, writeStatus } from '../context.js';
+import { controllingOwner, itself, type ReconcileResult, type Reconciler, watch } from '../controller.js';
 import { LABELS, trainerJobName } from '../naming.js';
 
 const TERMINAL: readonly ModelVersionPhase[] = ['Registered', 'Rejected', 'Failed'];
@@ -51,6 +44,10 @@ export class ModelVersionReconciler implements Reconciler {
 
   constructor(private readonly ctx: OperatorContext) {}
 
+  watches() {
+    return [watch('modelVersions', itself), watch('jobs', controllingOwner('ModelVersion'))];
+  }
+
   async reconcile(namespace: string, name: string): Promise<ReconcileResult | undefined> {
     const ctx = this.ctx;
     const mv = await readCustom<ModelVersion>(ctx, ModelVersionKind, namespace, name);
@@ -67,7 +64,7 @@ export class ModelVersionReconciler implements Reconciler {
     const jobName = trainerJobName(name, generation);
     let job: JobView | undefined =
       ctx.caches.jobs.get(namespace, jobName) ??
-      (await ctx.client.getOrUndefined<JobView>(childPaths.job(namespace, jobName)));
+      (await ctx.client.getOrUndefined<JobView>(kubePaths.job(namespace, jobName)));
     if (!job) job = await this.createJob(mv);
 
     const state = jobState(job);
@@ -102,7 +99,7 @@ export class ModelVersionReconciler implements Reconciler {
         message:
           state === 'running' ? `trainer Job ${jobName} is running` : `trainer Job ${jobName} is starting`,
       });
-      next.conditions = this.conditions(next.conditions, generation, {
+      new StatusConditions(next, generation, ctx.now).setAll({
         Trained: ['Unknown', state === 'running' ? 'JobRunning' : 'JobPending', next.message ?? ''],
         Ready: ['False', 'Training', 'the version is not trained yet'],
       });
@@ -121,7 +118,7 @@ export class ModelVersionReconciler implements Reconciler {
     // Succeeded: the registry says what came out.
     let stored: StoredVersion | undefined;
     try {
-      stored = await getVersion(await ctx.registry(), mv.spec.model, mv.spec.version);
+      stored = await ctx.registry.version(mv.spec.model, mv.spec.version);
     } catch (err) {
       throw new Error(
         `cannot read the registry for ${mv.spec.model}/${mv.spec.version}: ${errorMessage(err)}`,
@@ -172,22 +169,6 @@ export class ModelVersionReconciler implements Reconciler {
     });
   }
 
-  private conditions(
-    current: Condition[] | undefined,
-    generation: number,
-    set: Record<string, [Condition['status'], string, string]>,
-  ): Condition[] {
-    let list = current ?? [];
-    for (const [type, [status, reason, message]] of Object.entries(set)) {
-      list = setCondition(
-        list,
-        { type, status, reason, message, observedGeneration: generation },
-        this.ctx.now(),
-      );
-    }
-    return list;
-  }
-
   private async finish(
     mv: ModelVersion,
     next: ModelVersionStatus,
@@ -195,12 +176,12 @@ export class ModelVersionReconciler implements Reconciler {
     message: string,
     eventType: 'Normal' | 'Warning',
     reason: string,
-    conditions: Record<string, [Condition['status'], string, string]>,
+    conditions: Record<string, ConditionState>,
   ): Promise<undefined> {
     next.phase = phase;
     next.message = message;
     next.completionTime ??= rfc3339(this.ctx.now());
-    next.conditions = this.conditions(next.conditions, next.observedGeneration ?? 1, conditions);
+    new StatusConditions(next, next.observedGeneration ?? 1, this.ctx.now).setAll(conditions);
     const wasRecorded =
       mv.status?.phase === phase && mv.status.observedGeneration === next.observedGeneration;
     await writeStatus(this.ctx, ModelVersionKind, mv, next);
@@ -215,13 +196,13 @@ export class ModelVersionReconciler implements Reconciler {
     const desired = trainerJob(mv, ctx.config);
     const name = desired.metadata?.name ?? '';
     try {
-      const created = await ctx.client.create<JobView>(childPaths.jobs(ns), desired);
+      const created = await ctx.client.create<JobView>(kubePaths.jobs(ns), desired);
       ctx.metrics.childrenCreated.inc({ kind: 'Job' });
       await ctx.events.emit(mv, 'Normal', 'TrainingStarted', `created trainer Job ${name}`);
       return created;
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
-      const existing = await ctx.client.getOrUndefined<JobView>(childPaths.job(ns, name));
+      const existing = await ctx.client.getOrUndefined<JobView>(kubePaths.job(ns, name));
       if (!existing) throw new Error(`trainer Job ${name} exists and vanished; retrying`);
       return existing;
     }
@@ -231,13 +212,13 @@ export class ModelVersionReconciler implements Reconciler {
   private async stopOlderGenerations(mv: ModelVersion, generation: number): Promise<void> {
     const ns = mv.metadata.namespace ?? 'default';
     const jobs = await this.ctx.client.list<JobView>(
-      childPaths.jobs(ns),
+      kubePaths.jobs(ns),
       `${LABELS.modelVersion}=${mv.metadata.name},${LABELS.generation}!=${generation}`,
     );
     for (const job of jobs.items) {
       const state = jobState(job);
       if (state === 'pending' || state === 'running') {
-        await this.ctx.client.delete(childPaths.job(ns, job.metadata?.name ?? ''), 'Background');
+        await this.ctx.client.delete(kubePaths.job(ns, job.metadata?.name ?? ''), 'Background');
       }
     }
   }
@@ -251,7 +232,7 @@ export class ModelVersionReconciler implements Reconciler {
             state?: { terminated?: { exitCode?: number; message?: string; reason?: string } };
           }[];
         };
-      }>(`/api/v1/namespaces/${ns}/pods`, `job-name=${jobName}`);
+      }>(kubePaths.pods(ns), `job-name=${jobName}`);
       for (const pod of pods.items) {
         const t = pod.status?.containerStatuses?.[0]?.state?.terminated;
         if (t && t.exitCode !== 0) {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../../core/db/index.js';
 import { type KubeClient as Client, KubeClient } from '../../core/kube/client.js';
+import { kubePaths } from '../../core/kube/paths.js';
 import { openObjectStore } from '../../core/object-store/index.js';
 import {
   API_VERSION,
@@ -12,7 +13,7 @@ import {
   ModelVersionKind,
   resourcePath,
 } from '../../core/resources/index.js';
-import { childPaths, type DeploymentView } from '../../operator/context.js';
+import type { DeploymentView } from '../../operator/context.js';
 import { publishDriftReport } from '../../operator/drift-report.js';
 import type { OperatorManager } from '../../operator/manager.js';
 import { driftCronJobName } from '../../operator/naming.js';
@@ -191,7 +192,7 @@ describe('ModelDeployment and DriftMonitor', () => {
     expect(md.status?.conditions?.find((x) => x.type === 'Progressing')?.message).toContain(
       'only a Registered version',
     );
-    expect(await c.getOrUndefined(childPaths.deployment(ns, 'tiny'))).toBeUndefined();
+    expect(await c.getOrUndefined(kubePaths.deployment(ns, 'tiny'))).toBeUndefined();
   });
 
   it('serves a Registered version and answers /predict through the Service', async () => {
@@ -232,7 +233,7 @@ describe('ModelDeployment and DriftMonitor', () => {
       ['v2', 'Serving'],
       ['v1', 'Replaced'],
     ]);
-    const dep = await c.get<DeploymentView>(childPaths.deployment(ns, 'tiny'));
+    const dep = await c.get<DeploymentView>(kubePaths.deployment(ns, 'tiny'));
     expect(JSON.stringify(dep.spec?.template)).toContain('"--model-version","v2"');
   }, 300_000);
 
@@ -245,7 +246,7 @@ describe('ModelDeployment and DriftMonitor', () => {
     });
     const cron = await eventually('CronJob created', async () =>
       c.getOrUndefined<{ spec: { jobTemplate: { spec: { template: { spec: Record<string, unknown> } } } } }>(
-        childPaths.cronJob(ns, driftCronJobName('tiny')),
+        kubePaths.cronJob(ns, driftCronJobName('tiny')),
       ),
     );
     const pod = cron.spec.jobTemplate.spec.template.spec;

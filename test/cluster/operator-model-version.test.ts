@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../../core/db/index.js';
 import { isConflict, type KubeClient } from '../../core/kube/client.js';
+import { kubePaths } from '../../core/kube/paths.js';
 import {
   API_VERSION,
   type ModelVersion,
   ModelVersionKind,
   resourcePath,
 } from '../../core/resources/index.js';
-import { childPaths, type JobView, writeStatus } from '../../operator/context.js';
+import { type JobView, writeStatus } from '../../operator/context.js';
 import { Controller, type Reconciler } from '../../operator/controller.js';
 import type { OperatorManager } from '../../operator/manager.js';
 import { createOperatorMetrics } from '../../operator/metrics.js';
@@ -55,7 +56,7 @@ async function createMv(name: string): Promise<void> {
 }
 
 async function jobsOf(name: string): Promise<JobView[]> {
-  const list = await c.list<JobView>(childPaths.jobs(ns), `${LABELS.modelVersion}=${name}`);
+  const list = await c.list<JobView>(kubePaths.jobs(ns), `${LABELS.modelVersion}=${name}`);
   return list.items;
 }
 
@@ -121,7 +122,7 @@ describe('ModelVersion → trainer Job', () => {
     // What a crash right after the create leaves behind: the Job, and no status.
     const mv = await getMv('restart');
     const { trainerJob } = await import('../../operator/children.js');
-    await c.create(childPaths.jobs(ns), trainerJob(mv, first.ctx.config));
+    await c.create(kubePaths.jobs(ns), trainerJob(mv, first.ctx.config));
     expect(mv.status).toBeUndefined();
 
     const second = await newManager(); // the restarted operator: empty caches, nothing in memory
@@ -174,6 +175,7 @@ describe('ModelVersion → trainer Job', () => {
     const real = new ModelVersionReconciler(m.ctx);
     const flaky: Reconciler = {
       kind: 'ModelVersion',
+      watches: () => [],
       async reconcile(namespace, name) {
         attempts++;
         if (attempts === 1) {
