@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { fields, parseDuration, parseSettings, setting } from './config.js';
+import { fields, parseDuration, parseSettings, setting, settingsToArgs } from './config.js';
 import { ConfigError } from './errors.js';
 
 const defs = {
@@ -67,5 +67,60 @@ describe('parseDuration', () => {
     expect(parseDuration('24h')).toBe(86_400_000);
     expect(parseDuration('7d')).toBe(604_800_000);
     expect(() => parseDuration('1 week')).toThrow(/invalid duration/);
+  });
+});
+
+describe('settingsToArgs', () => {
+  const more = {
+    ...defs,
+    window: setting({
+      flag: 'window',
+      env: 'MLCYCLE_WINDOW',
+      description: 'w',
+      schema: fields.duration.optional(),
+    }),
+    margin: setting({ flag: 'margin', env: 'MLCYCLE_MARGIN', description: 'm', schema: z.coerce.number() }),
+  };
+
+  it('builds argv that parses back to the same values', () => {
+    const args = settingsToArgs(more, {
+      port: 9000,
+      name: 'flights',
+      verbose: true,
+      window: '24h',
+      margin: -0.5,
+    });
+    expect(args).toEqual(['--port=9000', '--name=flights', '--verbose', '--window=24h', '--margin=-0.5']);
+    expect(parseSettings(more, args, {})).toEqual({
+      port: 9000,
+      name: 'flights',
+      verbose: true,
+      window: 86_400_000,
+      margin: -0.5,
+    });
+  });
+
+  it('leaves out undefined values and false switches, so the command applies its defaults', () => {
+    const args = settingsToArgs(more, { name: 'ab', verbose: false, window: undefined, margin: 1 });
+    expect(args).toEqual(['--name=ab', '--margin=1']);
+    expect(parseSettings(more, args, {})).toMatchObject({ port: 8080, verbose: false });
+  });
+
+  it('refuses false for a switch that defaults to true', () => {
+    const on = {
+      on: setting({
+        flag: 'on',
+        env: 'X_ON',
+        description: 'o',
+        schema: z.boolean().default(true),
+        boolean: true,
+      }),
+    };
+    expect(() => settingsToArgs(on, { on: false })).toThrow(/defaults to true/);
+  });
+
+  it('takes only the settings keys (a renamed setting fails the typecheck)', () => {
+    // @ts-expect-error: `colour` is not a setting
+    expect(() => settingsToArgs(defs, { name: 'ab', colour: 'red' })).not.toThrow();
   });
 });

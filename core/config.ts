@@ -85,6 +85,43 @@ function cleanParseArgsMessage(err: unknown): string {
     .replace(/^Unknown option/, 'unknown flag');
 }
 
+/** What a flag value can be on a command line. */
+type ArgScalar = string | number | boolean;
+
+/**
+ * The values `settingsToArgs` takes: the settings' own keys (a renamed or removed setting is a
+ * type error at every caller), each as its schema's input (what the parser accepts), e.g. a
+ * duration as "24h", a timestamp as an ISO string.
+ */
+export type SettingsArgs<T extends Settings> = {
+  [K in keyof T]?: (z.input<T[K]['schema']> & ArgScalar) | undefined;
+};
+
+/**
+ * The inverse of `parseSettings`: argv that parses back to `values` with the same `defs`. A
+ * process that starts another one (the operator starting a Job) builds its arguments here from
+ * the very definitions the started command parses, so the two cannot disagree on a flag.
+ * Undefined values are left out (the command applies its default); a switch is given when
+ * true. Values are written `--flag=value`, so one starting with a dash stays a value.
+ */
+export function settingsToArgs<T extends Settings>(defs: T, values: SettingsArgs<T>): string[] {
+  const args: string[] = [];
+  for (const [key, def] of Object.entries(defs)) {
+    const value = (values as Record<string, ArgScalar | undefined>)[key];
+    if (value === undefined) continue;
+    if (def.boolean) {
+      if (typeof value !== 'boolean')
+        throw new ConfigError(`--${def.flag} is a switch: expected true or false`);
+      if (value) args.push(`--${def.flag}`);
+      else if (def.schema.safeParse(undefined).data === true)
+        throw new ConfigError(`--${def.flag} defaults to true: a switch cannot say false`);
+      continue;
+    }
+    args.push(`--${def.flag}=${String(value)}`);
+  }
+  return args;
+}
+
 /** Help text for a subcommand's settings, one line per setting. */
 export function formatSettingsHelp(defs: Settings): string {
   const rows = Object.values(defs).map((d) => {
