@@ -19,6 +19,9 @@ export const DRIFT_DEFAULTS = {
   minRows: 100,
   minLabels: 100,
   tolerance: 0.05,
+  retrainCooldown: '6h',
+  retrainMaxPerDay: 3,
+  promotionMinLabels: 200,
 };
 
 export const QUALITY_METRICS = [
@@ -216,6 +219,48 @@ export const driftSettings = {
     env: 'MLCYCLE_DRIFT_ROLLBACK_ON_SUSTAINED_DRIFT',
     description: `decide a rollback on sustained drift: true or false (default ${DEFAULT_POLICY.rollbackOnSustainedDrift})`,
     schema: yesNo(DEFAULT_POLICY.rollbackOnSustainedDrift),
+  }),
+  retrainCooldown: setting({
+    flag: 'retrain-cooldown',
+    env: 'MLCYCLE_DRIFT_RETRAIN_COOLDOWN',
+    description: `no retraining sooner than this after the last one (default ${DRIFT_DEFAULTS.retrainCooldown})`,
+    schema: fields.duration.default(DRIFT_DEFAULTS.retrainCooldown),
+  }),
+  retrainMaxPerDay: setting({
+    flag: 'retrain-max-per-day',
+    env: 'MLCYCLE_DRIFT_RETRAIN_MAX_PER_DAY',
+    description: `at most this many retrainings in any 24 hours (default ${DRIFT_DEFAULTS.retrainMaxPerDay})`,
+    schema: fields.positiveInt.default(DRIFT_DEFAULTS.retrainMaxPerDay),
+  }),
+  challengerVersion: setting({
+    flag: 'challenger-version',
+    env: 'MLCYCLE_DRIFT_CHALLENGER_VERSION',
+    description:
+      'registry version of the challenger beside --model-version: compares both on the same labelled requests',
+    schema: z.string().min(1).optional(),
+  }),
+  promotionMetric: setting({
+    flag: 'promotion-metric',
+    env: 'MLCYCLE_DRIFT_PROMOTION_METRIC',
+    description:
+      'metric champion and challenger are compared on (default roc_auc for classification, rmse for regression)',
+    schema: z
+      .string()
+      .regex(/^[a-z][a-z0-9_]*$/, 'a snake_case metric name such as roc_auc or rmse')
+      .optional(),
+  }),
+  promotionMargin: setting({
+    flag: 'promotion-margin',
+    env: 'MLCYCLE_DRIFT_PROMOTION_MARGIN',
+    description:
+      'the challenger must beat the champion by at least this much, in the metric units (default 0)',
+    schema: z.coerce.number().min(0).default(0),
+  }),
+  promotionMinLabels: setting({
+    flag: 'promotion-min-labels',
+    env: 'MLCYCLE_DRIFT_PROMOTION_MIN_LABELS',
+    description: `labelled requests scored by both before they are compared (default ${DRIFT_DEFAULTS.promotionMinLabels})`,
+    schema: fields.positiveInt.default(DRIFT_DEFAULTS.promotionMinLabels),
   }),
   alertWebhook: setting({
     flag: 'alert-webhook',

@@ -261,9 +261,15 @@ export function serverService(md: ModelDeployment): V1Service {
  * `mlcycle drift` arguments for a DriftMonitor, built from the drift command's own settings
  * (core/drift-settings): a setting renamed there fails this function's typecheck.
  */
-export function driftArgs(dm: DriftMonitor, serving: ModelVersion, cfg: WorkloadConfig): string[] {
+export function driftArgs(
+  dm: DriftMonitor,
+  serving: ModelVersion,
+  deployment: ModelDeployment,
+  cfg: WorkloadConfig,
+): string[] {
   const ns = dm.metadata.namespace ?? 'default';
   const s = dm.spec;
+  const promotion = deployment.spec.promotion;
   const args: DriftArgs = {
     modelName: serving.spec.model,
     modelVersion: serving.spec.version,
@@ -280,6 +286,13 @@ export function driftArgs(dm: DriftMonitor, serving: ModelVersion, cfg: Workload
     rollbackOnQualityDegraded: s.actions?.rollbackOnQualityDegraded,
     rollbackOnSustainedDrift: s.actions?.rollbackOnSustainedDrift,
     retrainOnSustainedDrift: s.retrain !== undefined,
+    retrainCooldown: s.retrain?.cooldown,
+    retrainMaxPerDay: s.retrain?.maxPerDay,
+    // The challenger's registry version: its predictions are logged under it.
+    challengerVersion: deployment.status?.challenger?.registryVersion,
+    promotionMetric: promotion?.metric,
+    promotionMargin: promotion?.margin,
+    promotionMinLabels: promotion?.minLabels,
   };
   return ['drift', ...settingsToArgs(driftSettings, args)];
 }
@@ -290,7 +303,12 @@ const jobNameEnv: V1EnvVar = {
   valueFrom: { fieldRef: { fieldPath: "metadata.labels['batch.kubernetes.io/job-name']" } },
 };
 
-export function driftCronJob(dm: DriftMonitor, serving: ModelVersion, cfg: WorkloadConfig): V1CronJob {
+export function driftCronJob(
+  dm: DriftMonitor,
+  serving: ModelVersion,
+  deployment: ModelDeployment,
+  cfg: WorkloadConfig,
+): V1CronJob {
   const name = driftCronJobName(dm.metadata.name);
   const labels = {
     [LABELS.managedBy]: MANAGER,
@@ -302,7 +320,7 @@ export function driftCronJob(dm: DriftMonitor, serving: ModelVersion, cfg: Workl
     cfg,
     {
       name: 'drift',
-      args: driftArgs(dm, serving, cfg),
+      args: driftArgs(dm, serving, deployment, cfg),
       resources: { requests: { cpu: '500m', memory: '512Mi' }, limits: { memory: '4Gi' } },
       // The run id: a retried Pod of the same Job is the same run (recorded once, alerted once).
       env: [jobNameEnv],

@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { parseSettings } from '../core/config.js';
 import { driftSettings } from '../core/drift-settings.js';
-import { type DriftMonitor, DriftMonitorSpec, type ModelVersion } from '../core/resources/index.js';
+import {
+  type DriftMonitor,
+  DriftMonitorSpec,
+  type ModelDeployment,
+  ModelDeploymentSpec,
+  type ModelVersion,
+} from '../core/resources/index.js';
 import { driftArgs, driftCronJob } from './children.js';
 import type { WorkloadConfig } from './workload-config.js';
 
@@ -43,8 +49,49 @@ const fullSpec = DriftMonitorSpec.parse({
     rollbackOnSustainedDrift: true,
     sustainedDriftRuns: 4,
   },
-  retrain: { datasetUri: 's3://data/flights.parquet', rows: 5000, trials: 7 },
+  retrain: {
+    source: 'Dataset',
+    window: '3d',
+    datasetUri: 's3://data/flights.parquet',
+    includeOriginalRows: 1000,
+    rows: 5000,
+    trials: 7,
+    cooldown: '2h',
+    maxPerDay: 5,
+  },
 });
+
+const fullDeployment = {
+  apiVersion: 'mlcycle.dev/v1alpha1',
+  kind: 'ModelDeployment',
+  metadata: { name: 'flights', namespace: 'ml', uid: 'u3' },
+  spec: ModelDeploymentSpec.parse({
+    modelVersion: 'flights-v2',
+    promotion: {
+      metric: 'log_loss',
+      margin: 0.01,
+      minLabels: 300,
+      approval: 'Manual',
+      mode: 'Canary',
+      canaryShare: 0.2,
+    },
+  }),
+  status: {
+    challenger: {
+      modelVersion: 'flights-v3',
+      registryVersion: 'v3',
+      mode: 'Canary',
+      since: '2026-12-01T00:00:00Z',
+      source: 'Retrain',
+    },
+  },
+} as ModelDeployment;
+
+const bareDeployment = {
+  ...fullDeployment,
+  spec: ModelDeploymentSpec.parse({ modelVersion: 'flights-v2' }),
+  status: {},
+} as ModelDeployment;
 
 const monitor = (spec: unknown): DriftMonitor =>
   ({
@@ -68,14 +115,28 @@ const THROUGH_FLAGS: Record<string, (v: ReturnType<typeof parse>) => unknown> = 
   'actions.sustainedDriftRuns': (v) => v.sustainedRuns === 4,
   // Its presence: sustained drift asks for a retraining.
   retrain: (v) => v.retrainOnSustainedDrift === true,
+  'retrain.cooldown': (v) => v.retrainCooldown === 2 * 3_600_000,
+  'retrain.maxPerDay': (v) => v.retrainMaxPerDay === 5,
 };
+
+/** ModelDeployment spec.promotion field → the parsed setting, as above. */
+const PROMOTION_THROUGH_FLAGS: Record<string, (v: ReturnType<typeof parse>) => unknown> = {
+  'promotion.metric': (v) => v.promotionMetric === 'log_loss',
+  'promotion.margin': (v) => v.promotionMargin === 0.01,
+  'promotion.minLabels': (v) => v.promotionMinLabels === 300,
+};
+/** How a challenger is served and approved: the operator's and the server's business. */
+const PROMOTION_OPERATOR_ONLY = new Set(['promotion.approval', 'promotion.mode', 'promotion.canaryShare']);
 
 /** Fields the operator acts on itself; the drift run never sees them. */
 const OPERATOR_ONLY = new Set([
   'deployment', // resolved to the serving ModelVersion: --model-name/--model-version
   'schedule', // the CronJob's schedule
   'suspend', // the CronJob's suspend
-  'retrain.datasetUri', // the retraining ModelVersion the operator creates
+  'retrain.source', // the retraining ModelVersion the operator creates
+  'retrain.window',
+  'retrain.datasetUri',
+  'retrain.includeOriginalRows',
   'retrain.rows',
   'retrain.trials',
 ]);
@@ -101,11 +162,18 @@ describe('driftArgs', () => {
       (p) => !OPERATOR_ONLY.has(p) && !(p in THROUGH_FLAGS),
     );
     expect(unclassified).toEqual([]);
+    const promotion = leafPaths(ModelDeploymentSpec)
+      .filter((p) => p.startsWith('promotion.'))
+      .filter((p) => !PROMOTION_OPERATOR_ONLY.has(p) && !(p in PROMOTION_THROUGH_FLAGS));
+    expect(promotion).toEqual([]);
   });
 
   it('round-trips every field through the generated arguments and the drift command’s parser', () => {
-    const values = parse(driftArgs(monitor(fullSpec), serving, cfg));
-    for (const [field, check] of Object.entries(THROUGH_FLAGS)) expect(check(values), field).toBe(true);
+    const values = parse(driftArgs(monitor(fullSpec), serving, fullDeployment, cfg));
+    for (const [field, check] of Object.entries({ ...THROUGH_FLAGS, ...PROMOTION_THROUGH_FLAGS }))
+      expect(check(values), field).toBe(true);
+    // The challenger is the one the deployment runs (status), named by its registry version.
+    expect(values.challengerVersion).toBe('v3');
     expect(values).toMatchObject({
       modelName: 'flights',
       modelVersion: 'v2',
@@ -116,7 +184,7 @@ describe('driftArgs', () => {
 
   it('leaves defaults to the run: a minimal spec parses to the same settings as the CRD defaults', () => {
     const minimal = DriftMonitorSpec.parse({ deployment: 'flights', schedule: '@hourly' });
-    const values = parse(driftArgs(monitor(minimal), serving, cfg));
+    const values = parse(driftArgs(monitor(minimal), serving, bareDeployment, cfg));
     expect(values).toMatchObject({
       window: 24 * 3_600_000,
       method: undefined,
@@ -124,11 +192,15 @@ describe('driftArgs', () => {
       rollbackOnQualityDegraded: true,
       rollbackOnSustainedDrift: false,
       sustainedRuns: 3,
+      challengerVersion: undefined,
+      promotionMargin: 0,
+      promotionMinLabels: 200,
     });
   });
 
   it('gives the run the Job name as its id, through the downward API', () => {
-    const pod = driftCronJob(monitor(fullSpec), serving, cfg).spec?.jobTemplate.spec?.template.spec;
+    const pod = driftCronJob(monitor(fullSpec), serving, fullDeployment, cfg).spec?.jobTemplate.spec?.template
+      .spec;
     expect(pod?.containers[0]?.env).toContainEqual({
       name: 'MLCYCLE_JOB_NAME',
       valueFrom: { fieldRef: { fieldPath: "metadata.labels['batch.kubernetes.io/job-name']" } },

@@ -73,7 +73,7 @@ export class DriftMonitorReconciler implements Reconciler {
     await ctx.namespaces.ensure(ctx, namespace);
     const cronName = driftCronJobName(name);
     const existed = ctx.caches.cronJobs.get(namespace, cronName) !== undefined;
-    await applyChild(ctx, childPaths.cronJob(namespace, cronName), driftCronJob(dm, serving, ctx.config));
+    await applyChild(ctx, childPaths.cronJob(namespace, cronName), driftCronJob(dm, serving, md, ctx.config));
     if (!existed) ctx.metrics.childrenCreated.inc({ kind: 'CronJob' });
     status.cronJobName = cronName;
     setCond('Ready', 'True', 'Scheduled', `checks ${serving.metadata.name} on "${dm.spec.schedule}"`);
