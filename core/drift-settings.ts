@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { fields, type SettingsArgs, setting } from './config.js';
+import { fields, parseDuration, type SettingsArgs, setting } from './config.js';
 import { DEFAULT_POLICY } from './policy.js';
 import { DriftMethod } from './resources/drift-monitor.js';
 
@@ -224,7 +224,7 @@ export const driftSettings = {
     flag: 'retrain-cooldown',
     env: 'MLCYCLE_DRIFT_RETRAIN_COOLDOWN',
     description: `no retraining sooner than this after the last one (default ${DRIFT_DEFAULTS.retrainCooldown})`,
-    schema: fields.duration.default(DRIFT_DEFAULTS.retrainCooldown),
+    schema: fields.duration.default(parseDuration(DRIFT_DEFAULTS.retrainCooldown)),
   }),
   retrainMaxPerDay: setting({
     flag: 'retrain-max-per-day',
