@@ -1,12 +1,12 @@
 import { defineCommand } from '../core/command.js';
 import { type Database, databaseSettings, openDatabase } from '../core/db/index.js';
 import { driftSettings } from '../core/drift-settings.js';
-import { ConfigError, errorMessage } from '../core/errors.js';
+import { ConfigError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { s3Settings } from '../core/object-store/index.js';
 import type { DriftOverride } from './analyze.js';
-import { runDriftJob } from './job.js';
-import { monitorStatus, writeMonitorStatus } from './monitor-status.js';
+import { type DriftJobResult, runDriftJob } from './job.js';
+import { monitorStatus } from './monitor-status.js';
 
 const settings = {
   ...driftSettings,
@@ -73,24 +73,7 @@ export const driftCommand = defineCommand({
         ...(v.runId ? { runId: v.runId } : {}),
         log,
       });
-      if (v.driftMonitor) {
-        try {
-          await writeMonitorStatus(
-            v.driftMonitor,
-            monitorStatus(
-              result.report,
-              result.runReportUris?.html ?? result.reportHtmlUri,
-              process.env.MLCYCLE_JOB_NAME,
-            ),
-          );
-        } catch (err) {
-          // The run and its report stand; the operator also reads drift_runs.
-          log.error(
-            { err: errorMessage(err), monitor: v.driftMonitor },
-            'could not write the DriftMonitor status',
-          );
-        }
-      }
+      if (v.driftMonitor) await publishRun(v.driftMonitor, result);
       const r = result.report;
       process.stdout.write(
         `${JSON.stringify({
@@ -113,3 +96,22 @@ export const driftCommand = defineCommand({
     }
   },
 });
+
+/**
+ * Writes the run into the DriftMonitor's status. A failure fails the run (exit 4 when the monitor
+ * is gone or the service account may not write it): the operator acts on the status only, and a
+ * retried Pod of the same Job is the same run, recorded and alerted once.
+ */
+async function publishRun(monitor: string, result: DriftJobResult): Promise<void> {
+  // Loaded only when a DriftMonitor is named: file and demo runs never pay for the Kubernetes client.
+  const { KubeClient, loadKubeConfig } = await import('../core/kube/client.js');
+  const { parseDriftMonitorRef, writeDriftMonitorStatus } = await import(
+    '../core/kube/drift-monitor-status.js'
+  );
+  const reportUri = result.runReportUris?.html ?? result.reportHtmlUri;
+  await writeDriftMonitorStatus(
+    new KubeClient(loadKubeConfig()),
+    parseDriftMonitorRef(monitor),
+    monitorStatus(result.report, reportUri, process.env.MLCYCLE_JOB_NAME),
+  );
+}
