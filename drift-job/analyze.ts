@@ -4,8 +4,9 @@ import type { Feature, FeatureSchema } from '../core/feature-schema.js';
 import { type DriftFact, driftFact } from '../core/policy.js';
 import { type ColumnDrift, type DatasetDrift, type DriftColumnSpec, datasetDrift } from './drift.js';
 import { DEFAULT_QUALITY_METRIC, measureQuality, type QualityReport } from './quality.js';
-import { type DriftMethod, METHOD_KINDS } from './stats/drift-methods.js';
-import { type ColumnSummary, finiteSorted, summarizeColumn } from './summary.js';
+import { finiteSorted } from './stats/columns.js';
+import { type DriftMethod, driftMethod } from './stats/drift-methods.js';
+import { type ColumnSummary, summarizeColumn } from './summary.js';
 
 export interface DriftOverride {
   method?: DriftMethod;
@@ -73,7 +74,7 @@ export function featureSpecs(options: AnalysisOptions, warnings: string[]): Drif
     const override = options.perFeature?.[feature.name];
     if (override?.method) spec.method = override.method;
     else if (options.method) {
-      if (METHOD_KINDS[options.method].includes(k.kind)) spec.method = options.method;
+      if (driftMethod(options.method).kinds.includes(k.kind)) spec.method = options.method;
       else
         warnings.push(
           `method ${options.method} does not apply to ${k.kind} feature ${feature.name}: its default is used`,

@@ -2,11 +2,10 @@ import type { Table } from '../core/dataset/index.js';
 import { ConfigError, DataError } from '../core/errors.js';
 import {
   type ColumnKind,
-  DEFAULT_THRESHOLDS,
   type DriftMethod,
   defaultMethod,
+  driftMethod,
   driftScore,
-  METHOD_KINDS,
 } from './stats/drift-methods.js';
 import { sampleSize, toSample } from './stats/samples.js';
 
@@ -46,9 +45,10 @@ export interface DatasetDrift {
 }
 
 export function checkMethod(spec: DriftColumnSpec): void {
-  if (spec.method && !METHOD_KINDS[spec.method].includes(spec.kind)) {
+  const kinds = spec.method ? driftMethod(spec.method).kinds : [spec.kind];
+  if (!kinds.includes(spec.kind)) {
     throw new ConfigError(
-      `drift method ${spec.method} does not apply to ${spec.kind} column ${spec.name} (it takes ${METHOD_KINDS[spec.method].join(' or ')} columns)`,
+      `drift method ${spec.method} does not apply to ${spec.kind} column ${spec.name} (it takes ${kinds.join(' or ')} columns)`,
     );
   }
 }
@@ -93,7 +93,7 @@ export function columnDrift(reference: Table, current: Table, spec: DriftColumnS
     };
   }
   const method = spec.method ?? defaultMethod(spec.kind, ref, cur);
-  const threshold = spec.threshold ?? DEFAULT_THRESHOLDS[method];
+  const threshold = spec.threshold ?? driftMethod(method).defaultThreshold;
   const result = driftScore(method, ref, cur, threshold);
   return {
     ...base,

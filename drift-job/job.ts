@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ARTIFACT } from '../core/artifacts.js';
 import type { Table } from '../core/dataset/index.js';
 import type { Pool } from '../core/db/index.js';
+import { DRIFT_DEFAULTS } from '../core/drift-settings.js';
 import { ConfigError, DataError } from '../core/errors.js';
 import type { FeatureSchema } from '../core/feature-schema.js';
 import { createLogger, type Logger } from '../core/log.js';
@@ -74,13 +75,6 @@ export interface DriftJobResult {
   runReportUris: { html: string; json: string } | null;
   alert: { verdict: string; delivered: boolean | null; error: string | null } | null;
 }
-
-export const DRIFT_DEFAULTS = {
-  driftShare: 0.5,
-  minRows: 100,
-  minLabels: 100,
-  tolerance: 0.05,
-};
 
 interface Inputs {
   schema: FeatureSchema;

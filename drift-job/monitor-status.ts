@@ -1,7 +1,10 @@
 import type { DriftRunReport } from '../core/resources/drift-monitor.js';
 import type { DriftReport } from './report.js';
 
-/** The DriftMonitor status fields one run reports (the operator reads them and applies the policy). */
+/**
+ * The DriftMonitor status fields one run reports; core/kube/drift-monitor-status writes them
+ * (the operator carries out the decision they hold).
+ */
 export function monitorStatus(
   report: DriftReport,
   reportUri: string,
@@ -33,21 +36,4 @@ export function monitorStatus(
     quality,
     rows: { reference: report.rows.reference, current: report.rows.current },
   };
-}
-
-/** Merge-patches the run's facts into `namespace/name`'s status subresource. */
-export async function writeMonitorStatus(monitor: string, status: DriftRunReport): Promise<void> {
-  const match = /^([a-z0-9-]+)\/([a-z0-9.-]+)$/.exec(monitor);
-  if (!match) throw new Error(`--drift-monitor ${JSON.stringify(monitor)}: expected namespace/name`);
-  // Loaded only when a DriftMonitor is named: file and demo runs never pay for the Kubernetes client.
-  const { KubeClient, loadKubeConfig } = await import('../core/kube/client.js');
-  const client = new KubeClient(loadKubeConfig());
-  await client.request(
-    'PATCH',
-    `/apis/mlcycle.dev/v1alpha1/namespaces/${match[1]}/driftmonitors/${match[2]}/status`,
-    {
-      body: { status },
-      contentType: 'application/merge-patch+json',
-    },
-  );
 }

@@ -1,11 +1,14 @@
 import type {
   V1CronJob,
   V1Deployment,
+  V1EnvVar,
   V1Job,
   V1PodSpec,
   V1ResourceRequirements,
   V1Service,
 } from '@kubernetes/client-node';
+import { settingsToArgs } from '../core/config.js';
+import { type DriftArgs, driftSettings } from '../core/drift-settings.js';
 import {
   API_VERSION,
   type CustomObject,
@@ -90,7 +93,7 @@ function podSpec(
     name: string;
     args: string[];
     resources: V1ResourceRequirements;
-    env?: { name: string; value: string }[];
+    env?: V1EnvVar[];
   },
   extra: Partial<V1PodSpec>,
 ): V1PodSpec {
@@ -267,36 +270,58 @@ export function serverService(md: ModelDeployment): V1Service {
   };
 }
 
-export function driftArgs(dm: DriftMonitor, serving: ModelVersion, cfg: WorkloadConfig): string[] {
+/**
+ * `mlcycle drift` arguments for a DriftMonitor, built from the drift command's own settings
+ * (core/drift-settings): a setting renamed there fails this function's typecheck.
+ */
+export function driftArgs(
+  dm: DriftMonitor,
+  serving: ModelVersion,
+  deployment: ModelDeployment,
+  cfg: WorkloadConfig,
+): string[] {
   const ns = dm.metadata.namespace ?? 'default';
-  const args = [
-    'drift',
-    '--model-name',
-    serving.spec.model,
-    '--model-version',
-    serving.spec.version,
-    '--window',
-    dm.spec.window,
-    '--out',
-    `${cfg.artifactRoot.replace(/\/+$/, '')}/drift/${ns}/${dm.metadata.name}`,
-    '--drift-monitor',
-    `${ns}/${dm.metadata.name}`,
-  ];
-  const opt = (flag: string, v: string | number | undefined) => {
-    if (v !== undefined) args.push(flag, String(v));
+  const s = dm.spec;
+  const promotion = deployment.spec.promotion;
+  const args: DriftArgs = {
+    modelName: serving.spec.model,
+    modelVersion: serving.spec.version,
+    window: s.window,
+    out: `${cfg.artifactRoot.replace(/\/+$/, '')}/drift/${ns}/${dm.metadata.name}`,
+    driftMonitor: `${ns}/${dm.metadata.name}`,
+    driftShare: s.drift?.share,
+    method: s.drift?.method === 'auto' ? undefined : s.drift?.method,
+    threshold: s.drift?.threshold,
+    qualityTolerance: s.quality?.tolerance,
+    minLabels: s.quality?.minLabels,
+    sustainedRuns: s.actions?.sustainedDriftRuns,
+    alertWebhook: s.actions?.alertWebhook,
+    rollbackOnQualityDegraded: s.actions?.rollbackOnQualityDegraded,
+    rollbackOnSustainedDrift: s.actions?.rollbackOnSustainedDrift,
+    retrainOnSustainedDrift: s.retrain !== undefined,
+    retrainCooldown: s.retrain?.cooldown,
+    retrainMaxPerDay: s.retrain?.maxPerDay,
+    // The challenger's registry version: its predictions are logged under it.
+    challengerVersion: deployment.status?.challenger?.registryVersion,
+    promotionMetric: promotion?.metric,
+    promotionMargin: promotion?.margin,
+    promotionMinLabels: promotion?.minLabels,
   };
-  opt('--drift-share', dm.spec.drift?.share);
-  if (dm.spec.drift?.method && dm.spec.drift.method !== 'auto') opt('--method', dm.spec.drift.method);
-  opt('--threshold', dm.spec.drift?.threshold);
-  opt('--quality-tolerance', dm.spec.quality?.tolerance);
-  opt('--min-labels', dm.spec.quality?.minLabels);
-  opt('--sustained-runs', dm.spec.actions?.sustainedDriftRuns);
-  opt('--alert-webhook', dm.spec.actions?.alertWebhook);
-  if (dm.spec.retrain) args.push('--retrain-on-sustained-drift');
-  return args;
+  return ['drift', ...settingsToArgs(driftSettings, args)];
 }
 
-export function driftCronJob(dm: DriftMonitor, serving: ModelVersion, cfg: WorkloadConfig): V1CronJob {
+/** MLCYCLE_JOB_NAME from the Pod's Job label, through the downward API. */
+const jobNameEnv: V1EnvVar = {
+  name: driftSettings.runId.env,
+  valueFrom: { fieldRef: { fieldPath: "metadata.labels['batch.kubernetes.io/job-name']" } },
+};
+
+export function driftCronJob(
+  dm: DriftMonitor,
+  serving: ModelVersion,
+  deployment: ModelDeployment,
+  cfg: WorkloadConfig,
+): V1CronJob {
   const name = driftCronJobName(dm.metadata.name);
   const metadata = childMeta(dm, name, {
     [LABELS.component]: 'drift',
@@ -307,8 +332,10 @@ export function driftCronJob(dm: DriftMonitor, serving: ModelVersion, cfg: Workl
     cfg,
     {
       name: 'drift',
-      args: driftArgs(dm, serving, cfg),
+      args: driftArgs(dm, serving, deployment, cfg),
       resources: { requests: { cpu: '500m', memory: '512Mi' }, limits: { memory: '4Gi' } },
+      // The run id: a retried Pod of the same Job is the same run (recorded once, alerted once).
+      env: [jobNameEnv],
     },
     {
       restartPolicy: 'Never',

@@ -1,7 +1,10 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   type ColumnSample,
   chiSquarePValue,
+  DRIFT_METHOD_REGISTRY,
+  DRIFT_METHODS,
   defaultMethod,
   driftScore,
   histogramCounts,
@@ -175,5 +178,27 @@ describe('samples', () => {
     expect(() =>
       toSample({ kind: 'string', codes: Int32Array.of(0), dictionary: ['a'] }, 'numerical'),
     ).toThrow(/text column/);
+  });
+});
+
+describe('the drift method registry', () => {
+  it('describes every method once, as Evidently registers its stattests', () => {
+    expect(Object.keys(DRIFT_METHOD_REGISTRY).sort()).toEqual([...DRIFT_METHODS].sort());
+    for (const [name, d] of Object.entries(DRIFT_METHOD_REGISTRY)) {
+      expect(d.name).toBe(name);
+      expect(d.defaultThreshold).toBe(d.score === 'p_value' ? 0.05 : 0.1);
+      expect(d.kinds.length).toBeGreaterThan(0);
+    }
+    // p-value methods drift below the threshold, distances at or above it.
+    expect(DRIFT_METHOD_REGISTRY.chisquare.drifted(0.05, 0.05)).toBe(false);
+    expect(DRIFT_METHOD_REGISTRY.ks.drifted(0.05, 0.05)).toBe(true);
+    expect(DRIFT_METHOD_REGISTRY.psi.drifted(0.1, 0.1)).toBe(true);
+  });
+
+  it('stats/ stands alone: no module in it imports the report summaries', () => {
+    const dir = new URL('.', import.meta.url);
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
+      expect(readFileSync(new URL(file, dir), 'utf8'), file).not.toMatch(/from '\.\.\/(summary|report)/);
+    }
   });
 });

@@ -17,35 +17,95 @@
  * - Chi-squared compares current counts with reference counts scaled to the current size over the
  *   union of categories; a category absent from the reference makes the statistic infinite (p = 0).
  */
+import { DRIFT_METHODS, type DriftMethodName } from '../../core/drift-settings.js';
 import { ks2samp } from './ks.js';
 import { chiSquaredSf, normalCdf } from './special.js';
 
-export const DRIFT_METHODS = ['ks', 'chisquare', 'z', 'wasserstein', 'jensenshannon', 'psi'] as const;
-export type DriftMethod = (typeof DRIFT_METHODS)[number];
+export { DRIFT_METHODS };
+export type DriftMethod = DriftMethodName;
 export type ColumnKind = 'numerical' | 'categorical';
 
-export const DEFAULT_THRESHOLDS: Record<DriftMethod, number> = {
-  ks: 0.05,
-  chisquare: 0.05,
-  z: 0.05,
-  wasserstein: 0.1,
-  jensenshannon: 0.1,
-  psi: 0.1,
+/**
+ * One drift method, described once (as Evidently registers a `StatTest`): which column kinds it
+ * takes, its default threshold, whether its score is a p-value (small = drift) or a distance
+ * (large = drift), and the score function.
+ */
+export interface DriftMethodDescriptor {
+  name: DriftMethod;
+  kinds: readonly ColumnKind[];
+  defaultThreshold: number;
+  score: 'p_value' | 'distance';
+  /** Evidently's comparison: ks drifts at p ≤ threshold, the other tests at p < threshold. */
+  drifted(score: number, threshold: number): boolean;
+  compute(ref: ColumnSample, cur: ColumnSample): number;
+}
+
+const pBelow = (score: number, threshold: number) => score < threshold;
+const distanceAtLeast = (score: number, threshold: number) => score >= threshold;
+
+/** Every drift method; the name list it is keyed by is the CRD's (core/drift-settings). */
+export const DRIFT_METHOD_REGISTRY: { readonly [M in DriftMethod]: DriftMethodDescriptor & { name: M } } = {
+  ks: {
+    name: 'ks',
+    kinds: ['numerical'],
+    defaultThreshold: 0.05,
+    score: 'p_value',
+    drifted: (score, threshold) => score <= threshold,
+    compute: (ref, cur) => ks2samp(numericValues(ref, 'ks'), numericValues(cur, 'ks')).pValue,
+  },
+  chisquare: {
+    name: 'chisquare',
+    kinds: ['categorical'],
+    defaultThreshold: 0.05,
+    score: 'p_value',
+    drifted: pBelow,
+    compute: (ref, cur) => chiSquarePValue(countsOf(ref), sampleSize(ref), countsOf(cur), sampleSize(cur)),
+  },
+  z: {
+    name: 'z',
+    kinds: ['categorical'],
+    defaultThreshold: 0.05,
+    score: 'p_value',
+    drifted: pBelow,
+    compute: (ref, cur) => zTestPValue(countsOf(ref), sampleSize(ref), countsOf(cur), sampleSize(cur)),
+  },
+  wasserstein: {
+    name: 'wasserstein',
+    kinds: ['numerical'],
+    defaultThreshold: 0.1,
+    score: 'distance',
+    drifted: distanceAtLeast,
+    compute: (ref, cur) => {
+      const r = numericValues(ref, 'wasserstein');
+      // Normalised by the reference's population standard deviation, floored at 0.001.
+      return wassersteinDistance(r, numericValues(cur, 'wasserstein')) / Math.max(populationStd(r), 0.001);
+    },
+  },
+  jensenshannon: {
+    name: 'jensenshannon',
+    kinds: ['numerical', 'categorical'],
+    defaultThreshold: 0.1,
+    score: 'distance',
+    drifted: distanceAtLeast,
+    compute: (ref, cur) => jensenShannonDistance(...binnedShares(ref, cur, false)),
+  },
+  psi: {
+    name: 'psi',
+    kinds: ['numerical', 'categorical'],
+    defaultThreshold: 0.1,
+    score: 'distance',
+    drifted: distanceAtLeast,
+    compute: (ref, cur) => populationStabilityIndex(...binnedShares(ref, cur, true)),
+  },
 };
 
-/** Which column kinds each method accepts (as Evidently registers them). */
-export const METHOD_KINDS: Record<DriftMethod, readonly ColumnKind[]> = {
-  ks: ['numerical'],
-  chisquare: ['categorical'],
-  z: ['categorical'],
-  wasserstein: ['numerical'],
-  jensenshannon: ['numerical', 'categorical'],
-  psi: ['numerical', 'categorical'],
-};
+export function driftMethod(method: DriftMethod): DriftMethodDescriptor {
+  return DRIFT_METHOD_REGISTRY[method];
+}
 
 /** Whether the score is a p-value (small = drift) or a distance (large = drift). */
 export function isPValueMethod(method: DriftMethod): boolean {
-  return method === 'ks' || method === 'chisquare' || method === 'z';
+  return DRIFT_METHOD_REGISTRY[method].score === 'p_value';
 }
 
 /** One side of a column after missing values are dropped. */
@@ -128,37 +188,11 @@ export function driftScore(
   method: DriftMethod,
   ref: ColumnSample,
   cur: ColumnSample,
-  threshold: number = DEFAULT_THRESHOLDS[method],
+  threshold: number = DRIFT_METHOD_REGISTRY[method].defaultThreshold,
 ): DriftScore {
-  switch (method) {
-    case 'ks': {
-      const { pValue } = ks2samp(numericValues(ref, method), numericValues(cur, method));
-      return { method, threshold, score: pValue, drifted: pValue <= threshold };
-    }
-    case 'chisquare': {
-      const score = chiSquarePValue(countsOf(ref), sampleSize(ref), countsOf(cur), sampleSize(cur));
-      return { method, threshold, score, drifted: score < threshold };
-    }
-    case 'z': {
-      const score = zTestPValue(countsOf(ref), sampleSize(ref), countsOf(cur), sampleSize(cur));
-      return { method, threshold, score, drifted: score < threshold };
-    }
-    case 'wasserstein': {
-      const r = numericValues(ref, method);
-      const score = wassersteinDistance(r, numericValues(cur, method)) / Math.max(populationStd(r), 0.001);
-      return { method, threshold, score, drifted: score >= threshold };
-    }
-    case 'jensenshannon': {
-      const [p, q] = binnedShares(ref, cur, false);
-      const score = jensenShannonDistance(p, q);
-      return { method, threshold, score, drifted: score >= threshold };
-    }
-    case 'psi': {
-      const [p, q] = binnedShares(ref, cur, true);
-      const score = populationStabilityIndex(p, q);
-      return { method, threshold, score, drifted: score >= threshold };
-    }
-  }
+  const descriptor = DRIFT_METHOD_REGISTRY[method];
+  const score = descriptor.compute(ref, cur);
+  return { method, threshold, score, drifted: descriptor.drifted(score, threshold) };
 }
 
 function numericValues(s: ColumnSample, method: DriftMethod): Float64Array {

@@ -1,5 +1,5 @@
 import type { Column } from '../../core/dataset/index.js';
-import { finiteSorted, valueCounts } from '../summary.js';
+import { finiteSorted, valueCounts } from './columns.js';
 import type { ColumnKind, ColumnSample } from './drift-methods.js';
 
 /**

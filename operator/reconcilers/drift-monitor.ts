@@ -77,7 +77,7 @@ export class DriftMonitorReconciler implements Reconciler {
     await ctx.namespaces.ensure(ctx, namespace);
     const cronName = driftCronJobName(name);
     const existed = ctx.caches.cronJobs.get(namespace, cronName) !== undefined;
-    await applyChild(ctx, kubePaths.cronJob(namespace, cronName), driftCronJob(dm, serving, ctx.config));
+    await applyChild(ctx, kubePaths.cronJob(namespace, cronName), driftCronJob(dm, serving, md, ctx.config));
     if (!existed) ctx.metrics.childrenCreated.inc({ kind: 'CronJob' });
     status.cronJobName = cronName;
     setCond('Ready', 'True', 'Scheduled', `checks ${serving.metadata.name} on "${dm.spec.schedule}"`);

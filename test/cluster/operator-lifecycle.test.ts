@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../../core/db/index.js';
 import { type KubeClient as Client, KubeClient } from '../../core/kube/client.js';
+import { parseDriftMonitorRef, writeDriftMonitorStatus } from '../../core/kube/drift-monitor-status.js';
 import { kubePaths } from '../../core/kube/paths.js';
 import { openObjectStore } from '../../core/object-store/index.js';
 import {
@@ -14,7 +15,6 @@ import {
   resourcePath,
 } from '../../core/resources/index.js';
 import type { DeploymentView } from '../../operator/context.js';
-import { publishDriftReport } from '../../operator/drift-report.js';
 import type { OperatorManager } from '../../operator/manager.js';
 import { driftCronJobName } from '../../operator/naming.js';
 import { testDatabaseUrl, testS3 } from '../services.js';
@@ -251,8 +251,8 @@ describe('ModelDeployment and DriftMonitor', () => {
     );
     const pod = cron.spec.jobTemplate.spec.template.spec;
     expect(pod.serviceAccountName).toBe('mlcycle-drift');
-    expect(JSON.stringify(pod)).toContain(`"--drift-monitor","${ns}/tiny"`);
-    expect(JSON.stringify(pod)).toContain('"--model-version","v2"');
+    expect(JSON.stringify(pod)).toContain(`"--drift-monitor=${ns}/tiny"`);
+    expect(JSON.stringify(pod)).toContain('"--model-version=v2"');
 
     const sa = await clientAs('mlcycle-drift');
     const denied = await sa
@@ -268,24 +268,20 @@ describe('ModelDeployment and DriftMonitor', () => {
   it('rolls the deployment back by itself when a run reports degraded quality', async () => {
     const sa = await clientAs('mlcycle-drift');
     const t0 = Date.now();
-    await publishDriftReport(
-      `${ns}/tiny`,
-      {
-        lastRun: {
-          id: 'run-1',
-          time: new Date().toISOString(),
-          modelVersion: 'v2',
-          verdict: 'QualityDegraded',
-        },
-        datasetDrift: true,
-        driftShare: 0.67,
-        driftedFeatures: ['x1', 'x2'],
-        consecutiveDriftedRuns: 1,
-        quality: { verdict: 'Degraded', metric: 'roc_auc', value: 0.55, reference: 0.8, labelledRows: 400 },
-        rows: { reference: 450, current: 900 },
+    await writeDriftMonitorStatus(sa, parseDriftMonitorRef(`${ns}/tiny`), {
+      lastRun: {
+        id: 'run-1',
+        time: new Date().toISOString(),
+        modelVersion: 'v2',
+        verdict: 'QualityDegraded',
       },
-      { client: sa },
-    );
+      datasetDrift: true,
+      driftShare: 0.67,
+      driftedFeatures: ['x1', 'x2'],
+      consecutiveDriftedRuns: 1,
+      quality: { verdict: 'Degraded', metric: 'roc_auc', value: 0.55, reference: 0.8, labelledRows: 400 },
+      rows: { reference: 450, current: 900 },
+    });
     const md = await eventually(
       'rolled back to v1',
       async () => {
@@ -326,6 +322,23 @@ describe('ModelDeployment and DriftMonitor', () => {
     expect((await getMd('tiny')).spec.modelVersion).toBe('v1');
   }, 300_000);
 
+  it('a later run without labels clears the quality value an earlier run wrote', async () => {
+    const sa = await clientAs('mlcycle-drift');
+    expect((await getDm('tiny')).status?.quality?.value).toBe(0.55);
+    await writeDriftMonitorStatus(sa, parseDriftMonitorRef(`${ns}/tiny`), {
+      lastRun: { id: 'run-2', time: new Date().toISOString(), modelVersion: 'v1', verdict: 'NoDrift' },
+      datasetDrift: false,
+      driftShare: 0,
+      quality: { verdict: 'NotEvaluated', metric: 'roc_auc', labelledRows: 0 },
+      rows: { reference: 450, current: 900 },
+    });
+    const dm = await getDm('tiny');
+    expect(dm.status?.lastRun?.id).toBe('run-2');
+    expect(dm.status?.quality).toEqual({ verdict: 'NotEvaluated', metric: 'roc_auc', labelledRows: 0 });
+    expect(dm.status?.driftedFeatures).toBeUndefined();
+    expect(dm.status?.conditions?.length).toBeGreaterThan(0); // the operator's fields stay
+  });
+
   it('creates one retraining ModelVersion from the serving version when drift becomes sustained', async () => {
     await c.create(resourcePath(DriftMonitorKind, ns), {
       apiVersion: API_VERSION,
@@ -347,7 +360,7 @@ describe('ModelDeployment and DriftMonitor', () => {
       consecutiveDriftedRuns: 2,
       quality: { verdict: 'NotEvaluated' as const, labelledRows: 0 },
     });
-    await publishDriftReport(`${ns}/tiny-retrain`, report('run-r1'), { client: sa });
+    await writeDriftMonitorStatus(sa, parseDriftMonitorRef(`${ns}/tiny-retrain`), report('run-r1'));
     const dm = await eventually('retrain recorded', async () => {
       const d = await getDm('tiny-retrain');
       return d.status?.handledRunId === 'run-r1' ? d : undefined;
