@@ -8,6 +8,7 @@ import { pythonEnv } from '../../bench/python-env.js';
 import { type Column, MISSING_CODE, type Table } from '../../core/dataset/index.js';
 import { type DriftColumnSpec, datasetDrift } from '../../drift-job/drift.js';
 import type { DriftMethod } from '../../drift-job/stats/drift-methods.js';
+import { Random } from '../../trainer-job/random.js';
 
 /**
  * Our drift statistics against Evidently 0.7 itself, on random datasets covering every default
@@ -24,16 +25,10 @@ function evidentlyPython(): string {
   return env.python;
 }
 
-/** mulberry32: a small seeded generator, so every run checks the same datasets. */
+/** The trainer's seeded generator (mulberry32), so every run checks the same datasets. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new Random(seed);
+  return () => random.next();
 }
 
 type Gen = (r: () => number) => number | string | null;
