@@ -6,11 +6,11 @@
  * 1. Drift + summary (analyze(): every statistic and the report data, no I/O) of 1,000,000 current
  *    rows against a 100,000-row reference, in a fresh process that only reads the two Parquet files:
  *    seconds and peak RSS.
- * 2. Evidently 0.7's DataDriftPreset on the same files and columns (Python from
- *    /work/.venvs/evidently or MLCYCLE_EVIDENTLY_PYTHON): seconds, the speed-up, and the largest
- *    relative score difference between the two.
+ * 2. Evidently 0.7's DataDriftPreset on the same files and columns (the environment that
+ *    `hack/python-env evidently` builds, found through MLCYCLE_VENV_EVIDENTLY): seconds, the
+ *    speed-up, and the largest relative score difference between the two.
  * 3. The whole job reading 1,000,000 logged predictions from PostgreSQL (MLCYCLE_DATABASE_URL or the
- *    test services from hack/services-up) and writing report.html and report.json.
+ *    test services from hack/services-up, MLCYCLE_STATE) and writing report.html and report.json.
  *
  * Columns: the flights request features (distance, origin, destination; the date is summarised,
  * not tested) and the airport facts the trainer looks up (origin/destination state, latitude,
@@ -18,7 +18,7 @@
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,10 +28,11 @@ import { openDatabase } from '../core/db/index.js';
 import { createFeatureSchema, type FeatureSchema, serializeFeatureSchema } from '../core/feature-schema.js';
 import { analyze } from '../drift-job/analyze.js';
 import { runDriftJob } from '../drift-job/job.js';
+import { benchScript, pythonEnv } from './python-env.js';
+import { benchDatabaseUrl } from './services.js';
 
 const NUMERIC = ['distance', 'origin_lat', 'origin_lon', 'dest_lat', 'dest_lon'];
 const CATEGORIES = ['origin', 'destination', 'origin_state', 'dest_state'];
-const PYTHON = process.env.MLCYCLE_EVIDENTLY_PYTHON ?? '/work/.venvs/evidently/bin/python';
 
 function schema(): FeatureSchema {
   return createFeatureSchema({
@@ -114,13 +115,7 @@ async function measure(dir: string): Promise<void> {
 }
 
 async function postgresJob(dir: string, rows: number): Promise<void> {
-  const url =
-    process.env.MLCYCLE_DATABASE_URL ??
-    (() => {
-      const env = '/tmp/mlcycle-services/services.env';
-      if (!existsSync(env)) return undefined;
-      return /MLCYCLE_TEST_DATABASE_URL=(.*)/.exec(readFileSync(env, 'utf8'))?.[1];
-    })();
+  const url = benchDatabaseUrl();
   if (!url) {
     console.log('3. PostgreSQL: skipped (set MLCYCLE_DATABASE_URL or run hack/services-up)');
     return;
@@ -236,15 +231,14 @@ async function main(): Promise<void> {
     `1. mlcycle drift + summary: ${ours.analyze_seconds.toFixed(2)} s median of 3 (${runs.map((r) => r.analyze_seconds.toFixed(2)).join(', ')}; target ≤ 10 s), CPU ${ours.analyze_cpu_seconds.toFixed(2)} s; reading both Parquet files ${ours.read_seconds.toFixed(2)} s; peak RSS ${Math.max(...runs.map((r) => r.peak_rss_mb)).toFixed(0)} MB`,
   );
 
+  const evidently = pythonEnv('evidently');
   if (values['skip-evidently']) console.log('2. Evidently: skipped');
-  else if (!existsSync(PYTHON))
-    console.log(`2. Evidently: skipped, no Python at ${PYTHON} (see test/reference/README.md)`);
+  else if ('missing' in evidently) console.log(`2. Evidently: skipped, ${evidently.missing}`);
   else {
-    const script = new URL('../../bench/drift_evidently.py', import.meta.url).pathname;
     const { stdout } = await promisify(execFile)(
-      PYTHON,
+      evidently.python,
       [
-        script,
+        benchScript('drift_evidently.py'),
         join(dir, 'reference.parquet'),
         join(dir, 'current.parquet'),
         NUMERIC.join(','),

@@ -1,6 +1,7 @@
 """Times Evidently's DataDriftPreset on the same Parquet pair as bench/drift-flights.ts.
 
-    /work/.venvs/evidently/bin/python bench/drift_evidently.py REF.parquet CUR.parquet num1,num2 cat1,cat2
+    export $(hack/python-env evidently)
+    "$MLCYCLE_VENV_EVIDENTLY/bin/python" bench/drift_evidently.py REF.parquet CUR.parquet num1,num2 cat1,cat2
 
 Prints JSON: load and report seconds (wall and CPU), peak RSS, and the per-column scores (for a parity check).
 """

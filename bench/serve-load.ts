@@ -21,12 +21,13 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, homedir, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs, promisify } from 'node:util';
 import pg from 'pg';
 import { fixtureRecord, writeFixtureModel } from '../test/fixtures/model.js';
+import { benchDatabaseUrl } from './services.js';
 
 const run = promisify(execFile);
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -42,13 +43,9 @@ const { values: args } = parseArgs({
 const seconds = Number(args.seconds);
 
 function databaseUrl(): string {
-  if (process.env.MLCYCLE_DATABASE_URL) return process.env.MLCYCLE_DATABASE_URL;
-  const file = `${process.env.MLCYCLE_STATE ?? '/tmp/mlcycle-services'}/services.env`;
-  const match = existsSync(file)
-    ? /^MLCYCLE_TEST_DATABASE_URL=(.*)$/m.exec(readFileSync(file, 'utf8'))
-    : null;
-  if (!match) throw new Error('set MLCYCLE_DATABASE_URL or start the test services with hack/services-up');
-  return match[1]!;
+  const url = benchDatabaseUrl();
+  if (!url) throw new Error('set MLCYCLE_DATABASE_URL or start the test services with hack/services-up');
+  return url;
 }
 
 async function startServer(
@@ -136,7 +133,7 @@ function findVegeta(): string | undefined {
   const candidates = [
     process.env.VEGETA,
     ...(process.env.PATH ?? '').split(':').map((d) => join(d, 'vegeta')),
-    join(process.env.HOME ?? '/root', 'go/bin/vegeta'),
+    join(homedir(), 'go/bin/vegeta'),
   ];
   return candidates.find((c): c is string => c !== undefined && c !== '' && existsSync(c));
 }

@@ -3,7 +3,8 @@
 Reads the float32 feature matrices the TypeScript bench wrote (the exact features our
 trainer uses: time parts, distance, category rank codes, airport lookups; NaN = missing),
 trains LightGBM on the same rows, and prints one JSON object with its timings and holdout
-ROC AUC. Run by the bench with the venv's python (/work/.venvs/lightgbm).
+ROC AUC. Run by the bench with the interpreter of `hack/python-env lightgbm`
+(bench/requirements-lightgbm.txt).
 """
 
 import json

@@ -9,15 +9,14 @@
  * 2. Quality at a comparable tuning budget: our tuned model of the default run vs LightGBM's
  *    random search (same space, same trial count, full early stopping) on the same rows.
  * 3. The whole default `mlcycle train` run (in-process, no registry): seconds and peak RSS.
- * LightGBM runs from the venv /work/.venvs/lightgbm (pip install lightgbm==4.6.0 scikit-learn);
- * without it the bench says so and prints only our figures.
+ * LightGBM runs from the environment `hack/python-env lightgbm` builds (bench/requirements-lightgbm.txt),
+ * found through MLCYCLE_VENV_LIGHTGBM (`export $(hack/python-env lightgbm)` first); without it the
+ * bench says so and prints only our figures.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { rocAuc } from '../core/metrics.js';
 import { prepareData } from '../trainer-job/data/dataset.js';
@@ -27,6 +26,7 @@ import { binTrainingSet } from '../trainer-job/gbdt/dataset.js';
 import { defaultThreads } from '../trainer-job/gbdt/histogram.js';
 import { predictRaw } from '../trainer-job/gbdt/predict.js';
 import { TRAIN_DEFAULTS, trainModel } from '../trainer-job/train.js';
+import { benchScript, pythonEnv } from './python-env.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -40,12 +40,7 @@ const { values: args } = parseArgs({
 const rows = Number(args.rows);
 const trees = Number(args.trees);
 const leaves = Number(args.leaves);
-const PYTHON = '/work/.venvs/lightgbm/bin/python';
-const here = dirname(fileURLToPath(import.meta.url));
-const script = [
-  join(here, 'train-flights-lightgbm.py'),
-  join(here, '..', '..', 'bench', 'train-flights-lightgbm.py'),
-].find(existsSync);
+const LIGHTGBM = pythonEnv('lightgbm');
 
 const mb = (kb: number) => (kb / 1024).toFixed(0);
 const peakRssMb = () => mb(process.resourceUsage().maxRSS);
@@ -80,13 +75,14 @@ async function matrices(n: number, dir: string) {
 }
 
 function lightgbm(request: Record<string, unknown>): Record<string, number> | undefined {
-  if (!existsSync(PYTHON) || !script) {
-    console.log(
-      `  LightGBM: not run (${PYTHON} missing: python3 -m venv /work/.venvs/lightgbm && /work/.venvs/lightgbm/bin/pip install lightgbm==4.6.0 scikit-learn)`,
-    );
+  if ('missing' in LIGHTGBM) {
+    console.log(`  LightGBM: not run (${LIGHTGBM.missing})`);
     return undefined;
   }
-  const text = execFileSync(PYTHON, [script, JSON.stringify(request)], { maxBuffer: 1 << 20 }).toString();
+  const script = benchScript('train-flights-lightgbm.py');
+  const text = execFileSync(LIGHTGBM.python, [script, JSON.stringify(request)], {
+    maxBuffer: 1 << 20,
+  }).toString();
   return JSON.parse(text.trim().split('\n').at(-1)!);
 }
 

@@ -1,12 +1,14 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { pythonEnv } from '../../bench/python-env.js';
 import { type Column, MISSING_CODE, type Table } from '../../core/dataset/index.js';
 import { type DriftColumnSpec, datasetDrift } from '../../drift-job/drift.js';
 import type { DriftMethod } from '../../drift-job/stats/drift-methods.js';
+import { Random } from '../../trainer-job/random.js';
 
 /**
  * Our drift statistics against Evidently 0.7 itself, on random datasets covering every default
@@ -14,27 +16,19 @@ import type { DriftMethod } from '../../drift-job/stats/drift-methods.js';
  * binary; missing values; unseen categories; KS exact and asymptotic) and the per-column overrides.
  */
 
-const PYTHON = process.env.MLCYCLE_EVIDENTLY_PYTHON ?? '/work/.venvs/evidently/bin/python';
 const SCRIPT = new URL('./evidently_drift.py', import.meta.url).pathname;
-const INSTALL =
-  "python3 -m venv /work/.venvs/evidently && /work/.venvs/evidently/bin/pip install 'evidently==0.7.23' 'pandas==2.3.3' 'scipy==1.17.1' 'numpy==2.4.6' pyarrow";
 
-function requireEvidently(): void {
-  if (!existsSync(PYTHON)) {
-    throw new Error(`Evidently's Python (${PYTHON}) is missing: create it with ${INSTALL}`);
-  }
+/** Evidently's interpreter (hack/python-env evidently, found through MLCYCLE_VENV_EVIDENTLY). */
+function evidentlyPython(): string {
+  const env = pythonEnv('evidently');
+  if ('missing' in env) throw new Error(`Evidently's Python environment is missing: ${env.missing}`);
+  return env.python;
 }
 
-/** mulberry32: a small seeded generator, so every run checks the same datasets. */
+/** The trainer's seeded generator (mulberry32), so every run checks the same datasets. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new Random(seed);
+  return () => random.next();
 }
 
 type Gen = (r: () => number) => number | string | null;
@@ -504,7 +498,6 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('drift statistics equal Evidently 0.7 DataDriftPreset', () => {
   for (const c of CASES) {
     it(c.name, { timeout: 180_000 }, async () => {
-      requireEvidently();
       const { ref, cur } = generate(c);
       const refPath = join(dir, `ref-${c.seed}.csv`);
       const curPath = join(dir, `cur-${c.seed}.csv`);
@@ -514,7 +507,7 @@ describe('drift statistics equal Evidently 0.7 DataDriftPreset', () => {
       writeFileSync(specPath, JSON.stringify(specOf(c)));
       // Asynchronously: a blocking child would stall the test worker's heartbeat.
       const { stdout } = await promisify(execFile)(
-        PYTHON,
+        evidentlyPython(),
         [SCRIPT, '--reference', refPath, '--current', curPath, '--spec', specPath],
         { encoding: 'utf8', maxBuffer: 1 << 24 },
       );
@@ -527,7 +520,6 @@ describe('drift statistics equal Evidently 0.7 DataDriftPreset', () => {
   it('random datasets of random shapes (seeded), in one Evidently process', {
     timeout: 300_000,
   }, async () => {
-    requireEvidently();
     // MLCYCLE_PARITY_SEED picks another family of datasets (e.g. in a nightly run).
     const base = Number(process.env.MLCYCLE_PARITY_SEED ?? 1000);
     const cases = Array.from({ length: 40 }, (_, k) => randomCase(base + k));
@@ -544,7 +536,7 @@ describe('drift statistics equal Evidently 0.7 DataDriftPreset', () => {
       batch,
       JSON.stringify(jobs.map(({ reference, current, spec }) => ({ reference, current, spec }))),
     );
-    const { stdout } = await promisify(execFile)(PYTHON, [SCRIPT, '--batch', batch], {
+    const { stdout } = await promisify(execFile)(evidentlyPython(), [SCRIPT, '--batch', batch], {
       encoding: 'utf8',
       maxBuffer: 1 << 26,
     });
