@@ -71,7 +71,8 @@ describe('mlcycle serve, SIGTERM under load', () => {
       '1000000',
     ]);
     const load = loadGenerator(url, fixtureRecord, 16);
-    await new Promise((r) => setTimeout(r, 2_000));
+    // Enough acknowledged traffic to make the drain meaningful, however slow the machine is.
+    await load.acknowledgedAtLeast(300);
     const queued = await db.pool.query(
       'SELECT count(*)::int AS n FROM prediction_logs WHERE model_name = $1',
       [model.modelName],
