@@ -2,7 +2,8 @@
  * How fast the operator turns a ModelVersion into its trainer Job, on the real cluster:
  * one at a time (latency from the create call to the Job being seen by a watch), then a
  * burst of N at once (throughput). The operator runs in this process; the Jobs use an image
- * that is never pulled, so nothing trains. Needs hack/cluster-up.
+ * that is never pulled, so nothing trains. Needs hack/cluster-up; reads KUBECONFIG, else the
+ * kubeconfig in the cluster's state directory (MLCYCLE_STATE_CLUSTER, hack/cluster-up's default).
  *
  *   npm run build && node dist/bench/operator-apply-to-job.js [N]
  */
@@ -13,7 +14,8 @@ import { API_VERSION, ModelVersionKind, resourcePath } from '../core/resources/i
 import { OperatorManager } from '../operator/manager.js';
 
 const N = Number(process.argv[2] ?? 30);
-const kubeconfig = process.env.KUBECONFIG ?? '/tmp/mlcycle-cluster/kubeconfig';
+const kubeconfig =
+  process.env.KUBECONFIG ?? `${process.env.MLCYCLE_STATE_CLUSTER ?? '/tmp/mlcycle-cluster'}/kubeconfig`;
 const log = createLogger('bench', 'warn');
 
 function pct(xs: number[], p: number): number {
