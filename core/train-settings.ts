@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { fields, setting } from './config.js';
+import { fields, type SettingsArgs, setting } from './config.js';
 import { databaseSettings } from './db/index.js';
 import { Task } from './feature-schema.js';
 import { s3Settings } from './object-store/index.js';
@@ -261,3 +261,6 @@ export const trainSettings = {
   ...databaseSettings,
   ...s3Settings,
 };
+
+/** The train command's settings as argument values: what the operator fills in for a Job. */
+export type TrainArgs = SettingsArgs<typeof trainSettings>;

@@ -18,6 +18,7 @@ import {
   type OwnerReference,
   type ResourceRequirements,
 } from '../core/resources/index.js';
+import { TRAIN_DEFAULTS, type TrainArgs, trainSettings } from '../core/train-settings.js';
 import { ANNOTATIONS, driftCronJobName, LABELS, MANAGER, serverName, trainerJobName } from './naming.js';
 import type { WorkloadConfig } from './workload-config.js';
 
@@ -119,40 +120,40 @@ function podSpec(
   };
 }
 
-/** `mlcycle train` arguments for a ModelVersion spec. */
+/**
+ * `mlcycle train` arguments for a ModelVersion spec, built from the train command's own settings
+ * (core/train-settings): a setting renamed there fails this function's typecheck.
+ */
 export function trainerArgs(mv: ModelVersion, cfg: WorkloadConfig): string[] {
   const s = mv.spec;
-  const args = [
-    'train',
-    '--dataset',
-    s.dataset.uri,
-    '--model-name',
-    s.model,
-    '--version',
-    s.version,
-    '--task',
-    s.task,
-    '--out',
-    artifactPrefix(cfg, s.model, s.version),
-    '--seed',
-    String(s.training?.seed ?? 42),
-  ];
-  const opt = (flag: string, v: string | number | boolean | undefined) => {
-    if (v !== undefined) args.push(flag, String(v));
+  const args: TrainArgs = {
+    dataset: s.dataset.uri,
+    modelName: s.model,
+    version: s.version,
+    task: s.task,
+    out: artifactPrefix(cfg, s.model, s.version),
+    target: s.dataset.target,
+    timeColumn: s.dataset.timeColumn,
+    rows: s.dataset.rows,
+    since: s.dataset.since,
+    until: s.dataset.until,
+    validationFraction: s.dataset.split?.validation,
+    holdoutFraction: s.dataset.split?.holdout,
+    // The spec's learner (the CRD default when `training` is absent too); the linear model
+    // is trained beside it for comparison only.
+    algorithm: s.training?.algorithm ?? 'gbdt',
+    trials: s.training?.trials,
+    seed: s.training?.seed ?? TRAIN_DEFAULTS.seed,
+    gateMinRocAuc: s.gate?.minRocAuc,
+    gateMaxRmse: s.gate?.maxRmse,
+    gateMinLift: s.gate?.minLiftOverBaseline,
+    gateMustBeatChampion: s.gate?.mustBeatChampion,
+    lineageRetrainedFrom: s.lineage?.retrainedFrom,
+    lineageDeployment: s.lineage?.deployment,
+    lineageDriftMonitor: s.lineage?.driftMonitor,
+    lineageDriftRun: s.lineage?.driftRun,
   };
-  opt('--target', s.dataset.target);
-  opt('--time-column', s.dataset.timeColumn);
-  opt('--rows', s.dataset.rows);
-  opt('--since', s.dataset.since);
-  opt('--until', s.dataset.until);
-  opt('--validation-fraction', s.dataset.split?.validation);
-  opt('--holdout-fraction', s.dataset.split?.holdout);
-  opt('--trials', s.training?.trials);
-  opt('--gate-min-roc-auc', s.gate?.minRocAuc);
-  opt('--gate-max-rmse', s.gate?.maxRmse);
-  opt('--gate-min-lift', s.gate?.minLiftOverBaseline);
-  if (s.gate?.mustBeatChampion) args.push('--gate-must-beat-champion');
-  return args;
+  return ['train', ...settingsToArgs(trainSettings, args)];
 }
 
 export function trainerJob(mv: ModelVersion, cfg: WorkloadConfig): V1Job {
