@@ -1,6 +1,7 @@
 import type { Pool } from '../core/db/index.js';
+import { ConfigError } from '../core/errors.js';
 import type { Task } from '../core/feature-schema.js';
-import { metricDirection, type PromotionEvidence } from '../core/policy.js';
+import { METRIC_DIRECTION, type PromotionEvidence } from '../core/policy.js';
 import { readPairedLabels } from '../core/prediction-log.js';
 import { DEFAULT_QUALITY_METRIC, windowMetrics } from './quality.js';
 
@@ -25,7 +26,11 @@ export interface PromotionQuery {
  */
 export async function measurePromotion(pool: Pool, q: PromotionQuery): Promise<PromotionEvidence> {
   const metric = q.metric ?? DEFAULT_QUALITY_METRIC[q.task];
-  metricDirection(metric); // an unknown metric is a configuration error, said before any query
+  // An unknown metric is a configuration error, said before any query.
+  if (!(metric in METRIC_DIRECTION))
+    throw new ConfigError(
+      `--promotion-metric ${metric} is not one of ${Object.keys(METRIC_DIRECTION).join(', ')}`,
+    );
   const paired = await readPairedLabels(pool, {
     modelName: q.modelName,
     champion: q.champion,
