@@ -12,6 +12,7 @@ import {
   decideRun,
   type PastRun,
   type PolicySettings,
+  type PromotionEvidence,
   type RunDecision,
 } from '../core/policy.js';
 import { type LoggedWindow, readLogWindow } from '../core/prediction-log.js';
@@ -277,20 +278,7 @@ async function decide(
   const monitor = monitorOf(o, inputs);
   const history: PastRun[] = o.pool ? await runHistory(o.pool, monitor, run.id) : [];
   const alerted = o.pool ? await lastAlert(o.pool, monitor, run.id) : null;
-  const promotion =
-    o.pool && o.challengerVersion && o.modelName && o.modelVersion && inputs.window
-      ? await measurePromotion(o.pool, {
-          modelName: o.modelName,
-          champion: o.modelVersion,
-          challenger: o.challengerVersion,
-          window: inputs.window,
-          task: inputs.schema.task,
-          threshold: inputs.holdout.threshold,
-          metric: o.promotion?.metric,
-          margin: o.promotion?.margin ?? 0,
-          minLabels: o.promotion?.minLabels ?? DRIFT_DEFAULTS.promotionMinLabels,
-        })
-      : undefined;
+  const promotion = await promotionEvidence(o, inputs);
   return decideRun({
     drift: analysis.driftFact,
     quality: analysis.quality.verdict,
@@ -302,6 +290,22 @@ async function decide(
     settings: { ...DEFAULT_POLICY, retrainOnSustainedDrift: false, ...o.policy },
     now: run.startedAt,
     ...(promotion ? { promotion } : {}),
+  });
+}
+
+/** Champion against challenger on the window's shared labelled requests, when a challenger runs. */
+async function promotionEvidence(o: DriftJobOptions, inputs: Inputs): Promise<PromotionEvidence | undefined> {
+  if (!o.pool || !o.challengerVersion || !o.modelName || !o.modelVersion || !inputs.window) return undefined;
+  return measurePromotion(o.pool, {
+    modelName: o.modelName,
+    champion: o.modelVersion,
+    challenger: o.challengerVersion,
+    window: inputs.window,
+    task: inputs.schema.task,
+    threshold: inputs.holdout.threshold,
+    metric: o.promotion?.metric,
+    margin: o.promotion?.margin ?? 0,
+    minLabels: o.promotion?.minLabels ?? DRIFT_DEFAULTS.promotionMinLabels,
   });
 }
 
