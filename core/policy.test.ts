@@ -19,6 +19,14 @@ const past = (drift: DriftFact, verdict?: RunVerdict, retrainRequested = false):
   retrainRequested,
 });
 
+const HOUR = 3_600_000;
+const NOW = new Date('2026-12-01T12:00:00Z');
+/** A stored run `hoursAgo` before NOW. */
+const at = (hoursAgo: number, drift: DriftFact, retrainRequested = false): PastRun => ({
+  ...past(drift, undefined, retrainRequested),
+  finishedAt: new Date(NOW.getTime() - hoursAgo * HOUR),
+});
+
 const run = (over: Partial<RunInput>): RunInput => ({
   drift: 'no_drift',
   quality: 'NotEvaluated',
@@ -65,7 +73,15 @@ describe('decideRun', () => {
   it('first drift alerts once; the same verdict again does not alert', () => {
     const first = decideRun(run({ drift: 'drift' }));
     expect(first.verdict).toBe('Drift');
-    expect(first.alert).toMatchObject({ from: 'NoDrift', to: 'Drift' });
+    // The first run of a monitor: its first verdict, not a change from a run that never happened.
+    expect(first.alert).toEqual({ from: null, to: 'Drift', message: 'first verdict: drift detected' });
+    expect(first.reasons).toContain('alert: first verdict Drift');
+    const afterCleanRuns = decideRun(run({ drift: 'drift', history: [past('no_drift')] }));
+    expect(afterCleanRuns.alert).toMatchObject({
+      from: 'NoDrift',
+      to: 'Drift',
+      message: 'no drift → drift detected',
+    });
     const second = decideRun(run({ drift: 'drift', history: [past('drift')], lastAlertedVerdict: 'Drift' }));
     expect(second.verdict).toBe('Drift');
     expect(second.alert).toBeNull();
@@ -275,5 +291,104 @@ describe('decidePromotion', () => {
   it('a challenger without a value never wins; one without a champion does', () => {
     expect(decidePromotion({ ...base, challenger: undefined }).promote).toBe(false);
     expect(decidePromotion({ ...base, champion: undefined }).promote).toBe(true);
+  });
+});
+
+describe('retrain guardrails', () => {
+  const settings = {
+    ...DEFAULT_POLICY,
+    sustainedDriftRuns: 2,
+    retrainCooldownMs: 6 * HOUR,
+    retrainMaxPerDay: 2,
+  };
+  const sustained = (history: PastRun[]) =>
+    decideRun(run({ drift: 'drift', history, settings, now: NOW, lastAlertedVerdict: 'SustainedDrift' }));
+
+  it('a retraining within the cooldown of the last one waits; the same streak retrains once the cooldown is over', () => {
+    // A streak retrained 5 h ago, broke, and a new streak is sustained now: still in the cooldown.
+    const history = [at(5, 'drift', true), at(4, 'no_drift'), at(1, 'drift')];
+    const held = sustained(history);
+    expect(held.verdict).toBe('SustainedDrift');
+    expect(held.retrain).toBe(false);
+    expect(held.reasons.join('\n')).toMatch(
+      /no retrain: cooldown: .*next may start at 2026-12-01T13:00:00.000Z/,
+    );
+    // Two hours later the same streak (the held run recorded without a retraining) retrains.
+    const later = decideRun(
+      run({
+        drift: 'drift',
+        history: [...history, { ...at(0, 'drift'), verdict: 'SustainedDrift' }],
+        settings,
+        now: new Date(NOW.getTime() + 2 * HOUR),
+        lastAlertedVerdict: 'SustainedDrift',
+      }),
+    );
+    expect(later.retrain).toBe(true);
+  });
+
+  it('at most maxPerDay retrainings in any 24 hours, counted from the stored timestamps', () => {
+    const twoToday = [
+      at(20, 'drift', true),
+      at(19, 'no_drift'),
+      at(12, 'drift', true),
+      at(11, 'no_drift'),
+      at(1, 'drift'),
+    ];
+    const capped = sustained(twoToday);
+    expect(capped.retrain).toBe(false);
+    expect(capped.reasons.join('\n')).toMatch(/daily cap: 2 retraining\(s\) in the last 24 hours, at most 2/);
+    // The older one falls out of the 24 hours: allowed again.
+    const oneToday = [
+      at(30, 'drift', true),
+      at(29, 'no_drift'),
+      at(12, 'drift', true),
+      at(11, 'no_drift'),
+      at(1, 'drift'),
+    ];
+    expect(sustained(oneToday).retrain).toBe(true);
+  });
+
+  it('properties: never two retrainings closer than the cooldown, never more than the cap per day', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom<DriftFact>('drift', 'no_drift', 'insufficient_data'), { maxLength: 60 }),
+        (facts) => {
+          const history: PastRun[] = [];
+          facts.forEach((drift, i) => {
+            const now = new Date(NOW.getTime() + i * HOUR);
+            const d = decideRun(run({ drift, history, settings, now, lastAlertedVerdict: null }));
+            history.push({ drift, verdict: d.verdict, retrainRequested: d.retrain, finishedAt: now });
+          });
+          const times = history.filter((r) => r.retrainRequested).map((r) => r.finishedAt!.getTime());
+          for (let i = 1; i < times.length; i++)
+            expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(6 * HOUR);
+          for (const t of times)
+            expect(times.filter((u) => u <= t && t - u < 24 * HOUR).length).toBeLessThanOrEqual(2);
+        },
+      ),
+    );
+  });
+});
+
+describe('promotion in the run decision', () => {
+  it('stores the comparison with the run: ready only with enough labels, promote only a clear winner', () => {
+    const evidence = { challenger: 'v3', metric: 'roc_auc', minLabels: 200, margin: 0.01 };
+    const win = decideRun(
+      run({ promotion: { ...evidence, champion: 0.7, challengerValue: 0.75, labelledRows: 300 } }),
+    );
+    expect(win.promotion).toMatchObject({
+      challenger: 'v3',
+      ready: true,
+      promote: true,
+      champion: 0.7,
+      challengerValue: 0.75,
+    });
+    expect(win.reasons.join('\n')).toMatch(/promotion of v3: challenger wins/);
+    const few = decideRun(
+      run({ promotion: { ...evidence, champion: 0.7, challengerValue: 0.9, labelledRows: 50 } }),
+    );
+    expect(few.promotion).toMatchObject({ ready: false, promote: false, labelledRows: 50 });
+    const none = decideRun(run({}));
+    expect(none.promotion).toBeUndefined();
   });
 });

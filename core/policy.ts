@@ -11,11 +11,17 @@
  * - Verdict precedence: QualityDegraded > InsufficientData > SustainedDrift (streak ≥
  *   `sustainedDriftRuns`) > Drift > NoDrift. Quality needs labels, not a full window, so a degraded
  *   quality verdict stands even when the window is too small for a drift verdict.
- * - An alert is due when the verdict differs from the last alerted one (no alert state yet counts
- *   as NoDrift): a change, not every run.
- * - Retrain once per streak, when it becomes sustained and retraining is configured.
+ * - An alert is due when the verdict differs from the last alerted one (no alert yet counts as
+ *   NoDrift): a change, not every run. The first run of a monitor that alerts says it is the first
+ *   verdict, not a change from a run that never happened.
+ * - Retrain once per streak, when it becomes sustained and retraining is configured — and only
+ *   within the guardrails, counted on the stored runs' timestamps: no retraining within
+ *   `retrainCooldownMs` of the last one, at most `retrainMaxPerDay` in any 24 hours. A streak
+ *   held back by a guardrail retrains on a later run of the streak once the guardrail allows it.
  * - Roll back on QualityDegraded (if enabled), or on SustainedDrift (if enabled), when there is a
  *   previous good version to go back to.
+ * - Promote a challenger only on evidence: champion and challenger measured on the same labelled
+ *   requests, at least `minLabels` of them, the challenger better by at least `margin`.
  */
 import type { QualityVerdict, RunVerdict } from './resources/drift-monitor.js';
 
@@ -31,14 +37,22 @@ export interface PolicySettings {
   rollbackOnSustainedDrift: boolean;
   /** Whether sustained drift asks for a new model version. */
   retrainOnSustainedDrift: boolean;
+  /** No retraining sooner than this after the last one (ms); absent: the default, 6 hours. */
+  retrainCooldownMs?: number;
+  /** At most this many retrainings in any 24 hours; absent: the default, 3. */
+  retrainMaxPerDay?: number;
 }
 
-export const DEFAULT_POLICY: PolicySettings = {
+export const DEFAULT_POLICY: Required<PolicySettings> = {
   sustainedDriftRuns: 3,
   rollbackOnQualityDegraded: true,
   rollbackOnSustainedDrift: false,
   retrainOnSustainedDrift: true,
+  retrainCooldownMs: 6 * 3_600_000,
+  retrainMaxPerDay: 3,
 };
+
+const DAY_MS = 86_400_000;
 
 /** An earlier run, as stored (oldest first in a history). */
 export interface PastRun {
@@ -46,6 +60,8 @@ export interface PastRun {
   verdict: RunVerdict;
   /** The policy asked for a retraining on that run. */
   retrainRequested?: boolean;
+  /** When it finished (the guardrails count retrainings by time). */
+  finishedAt?: Date;
 }
 
 export interface RunInput {
@@ -58,10 +74,41 @@ export interface RunInput {
   /** A previous good version exists to roll back to. */
   canRollback: boolean;
   settings: PolicySettings;
+  /** When this run happens (the guardrails' clock). */
+  now?: Date;
+  /** Champion and challenger on the same labelled requests, when a challenger runs. */
+  promotion?: PromotionEvidence;
+}
+
+/** What a run measured of a challenger beside the champion, on the same labelled requests. */
+export interface PromotionEvidence {
+  /** Registry version of the challenger. */
+  challenger: string;
+  metric: string;
+  champion: number | undefined;
+  challengerValue: number | undefined;
+  /** Labelled requests scored by both. */
+  labelledRows: number;
+  minLabels: number;
+  margin: number;
+}
+
+/** The promotion part of a run's decision (stored with the run, mirrored into the status). */
+export interface PromotionOutcome {
+  challenger: string;
+  metric: string;
+  /** Enough labelled requests were scored by both to compare. */
+  ready: boolean;
+  promote: boolean;
+  reason: string;
+  champion?: number;
+  challengerValue?: number;
+  labelledRows: number;
 }
 
 export interface Alert {
-  from: RunVerdict;
+  /** The verdict announced before; null on the first verdict of a monitor. */
+  from: RunVerdict | null;
   to: RunVerdict;
   message: string;
 }
@@ -74,6 +121,7 @@ export interface RunDecision {
   retrain: boolean;
   rollback: boolean;
   insufficientData: boolean;
+  promotion?: PromotionOutcome;
   /** Why, in plain words, one entry per decision taken. */
   reasons: string[];
 }
@@ -134,16 +182,22 @@ export function decideRun(input: RunInput): RunDecision {
   else verdict = 'NoDrift';
 
   const reasons: string[] = [];
-  const previous = input.lastAlertedVerdict ?? 'NoDrift';
-  const alert: Alert | null =
-    verdict === previous
-      ? null
-      : { from: previous, to: verdict, message: `${VERDICT_WORDS[previous]} → ${VERDICT_WORDS[verdict]}` };
-  if (alert) reasons.push(`alert: verdict changed from ${previous} to ${verdict}`);
+  const alert = alertFor(verdict, input);
+  if (alert)
+    reasons.push(
+      alert.from
+        ? `alert: verdict changed from ${alert.from} to ${verdict}`
+        : `alert: first verdict ${verdict}`,
+    );
 
-  const retrain = sustained && settings.retrainOnSustainedDrift && !retrainAlreadyRequested(input.history);
-  if (retrain)
-    reasons.push(`retrain: ${streak} drifted runs in a row (sustained at ${settings.sustainedDriftRuns})`);
+  let retrain = sustained && settings.retrainOnSustainedDrift && !retrainAlreadyRequested(input.history);
+  if (retrain) {
+    const held = retrainGuardrail(input.history, settings, input.now ?? new Date());
+    if (held) reasons.push(`no retrain: ${held}`);
+    else
+      reasons.push(`retrain: ${streak} drifted runs in a row (sustained at ${settings.sustainedDriftRuns})`);
+    retrain = held === null;
+  }
 
   const wantsRollback =
     (verdict === 'QualityDegraded' && settings.rollbackOnQualityDegraded) ||
@@ -156,7 +210,68 @@ export function decideRun(input: RunInput): RunDecision {
   const insufficientData = input.drift === 'insufficient_data';
   if (insufficientData) reasons.push('no drift claim: too few rows in the window');
 
-  return { verdict, consecutiveDriftedRuns: streak, alert, retrain, rollback, insufficientData, reasons };
+  const promotion = input.promotion ? promotionOutcome(input.promotion) : undefined;
+  if (promotion) reasons.push(`promotion of ${promotion.challenger}: ${promotion.reason}`);
+
+  return {
+    verdict,
+    consecutiveDriftedRuns: streak,
+    alert,
+    retrain,
+    rollback,
+    insufficientData,
+    ...(promotion ? { promotion } : {}),
+    reasons,
+  };
+}
+
+/** The alert a verdict is due, if it differs from the last one announced. */
+function alertFor(verdict: RunVerdict, input: RunInput): Alert | null {
+  const first = input.lastAlertedVerdict === null && input.history.length === 0;
+  const previous = input.lastAlertedVerdict ?? 'NoDrift';
+  if (verdict === previous) return null;
+  if (first) return { from: null, to: verdict, message: `first verdict: ${VERDICT_WORDS[verdict]}` };
+  return { from: previous, to: verdict, message: `${VERDICT_WORDS[previous]} → ${VERDICT_WORDS[verdict]}` };
+}
+
+/**
+ * Why a due retraining is held back (null: it may go): the cooldown since the last retraining,
+ * or the number of retrainings in the 24 hours before `now`, from the stored runs.
+ */
+export function retrainGuardrail(
+  history: readonly PastRun[],
+  settings: PolicySettings,
+  now: Date,
+): string | null {
+  const times = history
+    .filter((r) => r.retrainRequested && r.finishedAt)
+    .map((r) => (r.finishedAt as Date).getTime());
+  const cooldown = settings.retrainCooldownMs ?? DEFAULT_POLICY.retrainCooldownMs;
+  const maxPerDay = settings.retrainMaxPerDay ?? DEFAULT_POLICY.retrainMaxPerDay;
+  const last = Math.max(...times, Number.NEGATIVE_INFINITY);
+  if (now.getTime() - last < cooldown) {
+    const until = new Date(last + cooldown).toISOString();
+    return `cooldown: the last retraining was at ${new Date(last).toISOString()}, the next may start at ${until}`;
+  }
+  const lastDay = times.filter((t) => now.getTime() - t < DAY_MS).length;
+  if (lastDay >= maxPerDay)
+    return `daily cap: ${lastDay} retraining(s) in the last 24 hours, at most ${maxPerDay}`;
+  return null;
+}
+
+function promotionOutcome(e: PromotionEvidence): PromotionOutcome {
+  const d = decidePromotion({ ...e, challenger: e.challengerValue });
+  const finite = (v: number | undefined): v is number => v !== undefined && Number.isFinite(v);
+  return {
+    challenger: e.challenger,
+    metric: e.metric,
+    ready: e.labelledRows >= e.minLabels,
+    promote: d.promote,
+    reason: d.reason,
+    ...(finite(e.champion) ? { champion: e.champion } : {}),
+    ...(finite(e.challengerValue) ? { challengerValue: e.challengerValue } : {}),
+    labelledRows: e.labelledRows,
+  };
 }
 
 /** Whether larger values of a metric are better. */

@@ -68,9 +68,14 @@ export const driftCommand = defineCommand({
           retrainOnSustainedDrift: v.retrainOnSustainedDrift,
           rollbackOnQualityDegraded: v.rollbackOnQualityDegraded,
           rollbackOnSustainedDrift: v.rollbackOnSustainedDrift,
+          retrainCooldownMs: v.retrainCooldown,
+          retrainMaxPerDay: v.retrainMaxPerDay,
         },
+        challengerVersion: v.challengerVersion,
+        promotion: { metric: v.promotionMetric, margin: v.promotionMargin, minLabels: v.promotionMinLabels },
         alertWebhook: v.alertWebhook,
         ...(v.runId ? { runId: v.runId } : {}),
+        jobName: process.env.MLCYCLE_JOB_NAME,
         log,
       });
       if (v.driftMonitor) await publishRun(v.driftMonitor, result);
@@ -112,6 +117,6 @@ async function publishRun(monitor: string, result: DriftJobResult): Promise<void
   await writeDriftMonitorStatus(
     new KubeClient(loadKubeConfig()),
     parseDriftMonitorRef(monitor),
-    monitorStatus(result.report, reportUri, process.env.MLCYCLE_JOB_NAME),
+    monitorStatus(result.report, result.decision, reportUri, process.env.MLCYCLE_JOB_NAME),
   );
 }

@@ -1,10 +1,10 @@
 /** The drift job as a library: the demo runs it in-process, the operator reads its records. */
 
 export { DRIFT_DEFAULTS } from '../core/drift-settings.js';
+export { readLogWindow } from '../core/prediction-log.js';
 export { type Analysis, type AnalysisOptions, analyze } from './analyze.js';
 export { type ColumnDrift, type DatasetDrift, type DriftColumnSpec, datasetDrift } from './drift.js';
 export { type DriftJobOptions, type DriftJobResult, runDriftJob } from './job.js';
-export { readLogWindow } from './logs.js';
 export { monitorStatus } from './monitor-status.js';
 export { buildReport, type DriftReport, REPORT_SCHEMA_VERSION, reportJson } from './report.js';
 export { renderReportHtml } from './report-html.js';

@@ -12,14 +12,16 @@ import {
   decideRun,
   type PastRun,
   type PolicySettings,
+  type PromotionEvidence,
   type RunDecision,
 } from '../core/policy.js';
-import { type LifecycleEventKind, recordEvent } from '../core/registry.js';
+import { type LoggedWindow, readLogWindow } from '../core/prediction-log.js';
+import { getVersion, type LifecycleEventKind, recordEvent } from '../core/registry.js';
 import { type Analysis, analyze, type DriftOverride } from './analyze.js';
-import { type LoggedWindow, readLogWindow } from './logs.js';
+import { measurePromotion } from './promotion.js';
 import { buildReport, type DriftReport, reportJson } from './report.js';
 import { renderReportHtml } from './report-html.js';
-import { type AlertState, alertState, insertRun, runHistory, saveAlertState } from './runs.js';
+import { lastAlert, markAlert, type Recorded, recordRun, runHistory, type StoredAlert } from './runs.js';
 import {
   loadHoldoutMetrics,
   loadSchema,
@@ -60,8 +62,14 @@ export interface DriftJobOptions {
   minRows?: number;
   quality?: { metric?: string | undefined; minLabels?: number; tolerance?: number };
   policy?: Partial<PolicySettings>;
+  /** Registry version of a challenger serving beside `modelVersion`: compared on the same requests. */
+  challengerVersion?: string | undefined;
+  promotion?: { metric?: string | undefined; margin?: number; minLabels?: number };
   alertWebhook?: string | undefined;
+  /** The run id; a second attempt with the same id is the same run (in a Job: the Job name). */
   runId?: string;
+  /** The Job that runs it (recorded with the run). */
+  jobName?: string | undefined;
   now?: () => Date;
   log?: Logger;
 }
@@ -73,6 +81,9 @@ export interface DriftJobResult {
   reportJsonUri: string;
   /** Per-run copies (when runs are recorded in the database). */
   runReportUris: { html: string; json: string } | null;
+  /** What the run monitored (run history and alerts are scoped to it). */
+  monitor: string;
+  /** The alert this run raised or re-sent (null: none was due). */
   alert: { verdict: string; delivered: boolean | null; error: string | null } | null;
 }
 
@@ -109,11 +120,7 @@ async function resolveArtifacts(o: DriftJobOptions): Promise<ModelArtifacts> {
 
 async function registryDigest(o: DriftJobOptions): Promise<string | undefined> {
   if (!o.pool || !o.modelName || !o.modelVersion) return undefined;
-  const { rows } = await o.pool.query(
-    'SELECT schema_digest FROM model_versions WHERE model_name = $1 AND version = $2',
-    [o.modelName, o.modelVersion],
-  );
-  return rows[0]?.schema_digest ?? undefined;
+  return (await getVersion(o.pool, o.modelName, o.modelVersion))?.schemaDigest ?? undefined;
 }
 
 function logWindow(o: DriftJobOptions, now: Date): { since: Date; until: Date } {
@@ -195,59 +202,136 @@ function logWarnings(logged: LoggedWindow | null, rows: number): string[] {
 }
 
 /**
- * One monitoring run: reads the reference and the current window (a file or the prediction logs),
- * computes drift, prediction drift, quality and the summary, applies the lifecycle policy, writes
- * report.html and report.json, records the run and the alert state, and calls the webhook when the
- * verdict changed. Throws UserError subclasses for bad input; never claims drift on too little data.
+ * One monitoring run, in stages: read (the reference and the current window: a file or the
+ * prediction logs) → analyse (drift, prediction drift, quality, summaries) → decide (the lifecycle
+ * policy on the stored runs, with the promotion evidence when a challenger runs) → report
+ * (report.html and report.json) → record (the run and its decision, and the alert as an intent)
+ * → alert (the webhook, exactly once per verdict change). Throws UserError subclasses for bad
+ * input; never claims drift on too little data.
  */
 export async function runDriftJob(options: DriftJobOptions): Promise<DriftJobResult> {
-  const log = options.log ?? createLogger('drift');
-  const now = options.now ?? (() => new Date());
-  const startedAt = now();
-  const runId = options.runId ?? randomUUID();
-  const inputs = await loadInputs(options, startedAt, log);
+  const run = startRun(options);
+  const inputs = await readInputs(options, run);
+  const analysis = analyseInputs(options, inputs);
+  const decision = await decide(options, run, inputs, analysis);
+  const reports = await writeReports(options, run, inputs, analysis, decision);
+  const recorded = await record(options, run, reports, decision);
+  const alert = await sendAlert(options, run, reports, decision, recorded);
+  logFinished(run, reports, decision);
+  return { ...reports, decision, alert };
+}
 
-  const analysis: Analysis = analyze(inputs.reference, inputs.current, {
+/** What every stage knows of the run. */
+interface RunContext {
+  id: string;
+  startedAt: Date;
+  now: () => Date;
+  log: Logger;
+}
+
+function startRun(o: DriftJobOptions): RunContext {
+  const now = o.now ?? (() => new Date());
+  return { id: o.runId ?? randomUUID(), startedAt: now(), now, log: o.log ?? createLogger('drift') };
+}
+
+/** read: the reference, the schema, the holdout metrics and the current window. */
+function readInputs(o: DriftJobOptions, run: RunContext): Promise<Inputs> {
+  return loadInputs(o, run.startedAt, run.log);
+}
+
+/** analyse: the statistics of the window against the reference. */
+function analyseInputs(o: DriftJobOptions, inputs: Inputs): Analysis {
+  const analysis = analyze(inputs.reference, inputs.current, {
     schema: inputs.schema,
-    driftShare: options.driftShare ?? DRIFT_DEFAULTS.driftShare,
-    method: options.method,
-    threshold: options.threshold,
-    perFeature: options.perFeature ?? {},
-    minRows: options.minRows ?? DRIFT_DEFAULTS.minRows,
+    driftShare: o.driftShare ?? DRIFT_DEFAULTS.driftShare,
+    method: o.method,
+    threshold: o.threshold,
+    perFeature: o.perFeature ?? {},
+    minRows: o.minRows ?? DRIFT_DEFAULTS.minRows,
     quality: {
-      metric: options.quality?.metric,
-      minLabels: options.quality?.minLabels ?? DRIFT_DEFAULTS.minLabels,
-      tolerance: options.quality?.tolerance ?? DRIFT_DEFAULTS.tolerance,
+      metric: o.quality?.metric,
+      minLabels: o.quality?.minLabels ?? DRIFT_DEFAULTS.minLabels,
+      tolerance: o.quality?.tolerance ?? DRIFT_DEFAULTS.tolerance,
       holdout: inputs.holdout,
     },
   });
   analysis.warnings.unshift(...logWarnings(inputs.logged, inputs.current.numRows));
+  return analysis;
+}
 
-  const monitor =
-    options.monitor ??
-    (options.modelName
-      ? `${options.modelName}/${options.modelVersion ?? ''}`
-      : `reference:${inputs.referenceUri}`);
-  const pool = options.pool;
-  const history: PastRun[] = pool ? await runHistory(pool, monitor) : [];
-  const state: AlertState | null = pool ? await alertState(pool, monitor) : null;
-  const settings: PolicySettings = { ...DEFAULT_POLICY, retrainOnSustainedDrift: false, ...options.policy };
-  const decision = decideRun({
+/** What run history and alerts are scoped to: the DriftMonitor, else the model version or the reference. */
+function monitorOf(o: DriftJobOptions, inputs: Inputs): string {
+  if (o.monitor) return o.monitor;
+  return o.modelName ? `${o.modelName}/${o.modelVersion ?? ''}` : `reference:${inputs.referenceUri}`;
+}
+
+/**
+ * decide: the lifecycle policy, evaluated here and nowhere else, on the stored runs of the
+ * monitor (a retried run leaves itself out, so it decides as its first attempt did).
+ */
+async function decide(
+  o: DriftJobOptions,
+  run: RunContext,
+  inputs: Inputs,
+  analysis: Analysis,
+): Promise<RunDecision> {
+  const monitor = monitorOf(o, inputs);
+  const history: PastRun[] = o.pool ? await runHistory(o.pool, monitor, run.id) : [];
+  const alerted = o.pool ? await lastAlert(o.pool, monitor, run.id) : null;
+  const promotion = await promotionEvidence(o, inputs);
+  return decideRun({
     drift: analysis.driftFact,
     quality: analysis.quality.verdict,
     history,
-    lastAlertedVerdict: state?.verdict ?? null,
-    // The job cannot see the deployment's history; rollback here means "the policy asks for one".
+    lastAlertedVerdict: alerted?.verdict ?? null,
+    // The job cannot see the deployment's history; rollback here means "the policy asks for
+    // one". The operator checks a target exists before it rolls back.
     canRollback: true,
-    settings,
+    settings: { ...DEFAULT_POLICY, retrainOnSustainedDrift: false, ...o.policy },
+    now: run.startedAt,
+    ...(promotion ? { promotion } : {}),
   });
+}
 
+/** Champion against challenger on the window's shared labelled requests, when a challenger runs. */
+async function promotionEvidence(o: DriftJobOptions, inputs: Inputs): Promise<PromotionEvidence | undefined> {
+  if (!o.pool || !o.challengerVersion || !o.modelName || !o.modelVersion || !inputs.window) return undefined;
+  return measurePromotion(o.pool, {
+    modelName: o.modelName,
+    champion: o.modelVersion,
+    challenger: o.challengerVersion,
+    window: inputs.window,
+    task: inputs.schema.task,
+    threshold: inputs.holdout.threshold,
+    metric: o.promotion?.metric,
+    margin: o.promotion?.margin ?? 0,
+    minLabels: o.promotion?.minLabels ?? DRIFT_DEFAULTS.promotionMinLabels,
+  });
+}
+
+interface Reports {
+  report: DriftReport;
+  reportHtmlUri: string;
+  reportJsonUri: string;
+  /** Per-run copies (when runs are recorded in the database). */
+  runReportUris: { html: string; json: string } | null;
+  monitor: string;
+}
+
+/** report: report.json and report.html, the latest and (with a database) a copy per run. */
+async function writeReports(
+  o: DriftJobOptions,
+  run: RunContext,
+  inputs: Inputs,
+  analysis: Analysis,
+  decision: RunDecision,
+): Promise<Reports> {
   const report = buildReport(
     {
-      runId,
-      generatedAt: startedAt,
-      modelName: options.modelName ?? null,
-      modelVersion: options.modelVersion ?? null,
+      runId: run.id,
+      generatedAt: run.startedAt,
+      modelName: o.modelName ?? null,
+      modelVersion: o.modelVersion ?? null,
       task: inputs.schema.task,
       schemaDigest: inputs.schema.digest,
       referenceUri: inputs.referenceUri,
@@ -257,81 +341,131 @@ export async function runDriftJob(options: DriftJobOptions): Promise<DriftJobRes
     analysis,
     decision,
   );
-
-  const store = openObjectStore(options.out, options.s3);
+  const store = openObjectStore(o.out, o.s3);
   const json = reportJson(report);
   const html = renderReportHtml(report);
   await store.put('report.json', json, 'application/json');
   await store.put('report.html', html, 'text/html; charset=utf-8');
-  let runReportUris: DriftJobResult['runReportUris'] = null;
-  if (pool) {
-    await store.put(`runs/${runId}/report.json`, json, 'application/json');
-    await store.put(`runs/${runId}/report.html`, html, 'text/html; charset=utf-8');
+  let runReportUris: Reports['runReportUris'] = null;
+  if (o.pool) {
+    await store.put(`runs/${run.id}/report.json`, json, 'application/json');
+    await store.put(`runs/${run.id}/report.html`, html, 'text/html; charset=utf-8');
     runReportUris = {
-      html: store.uriFor(`runs/${runId}/report.html`),
-      json: store.uriFor(`runs/${runId}/report.json`),
+      html: store.uriFor(`runs/${run.id}/report.html`),
+      json: store.uriFor(`runs/${run.id}/report.json`),
     };
   }
-  const reportHtmlUri = store.uriFor('report.html');
-  const reportJsonUri = store.uriFor('report.json');
+  return {
+    report,
+    reportHtmlUri: store.uriFor('report.html'),
+    reportJsonUri: store.uriFor('report.json'),
+    runReportUris,
+    monitor: monitorOf(o, inputs),
+  };
+}
 
-  let alert: DriftJobResult['alert'] = null;
-  if (pool) {
-    await insertRun(pool, {
-      monitor,
-      startedAt,
-      finishedAt: now(),
-      report,
-      reportHtmlUri: runReportUris?.html ?? reportHtmlUri,
-      reportJsonUri: runReportUris?.json ?? reportJsonUri,
-    });
-    // A changed verdict alerts; an unchanged one whose alert was not delivered is retried.
-    const retry = !decision.alert && state?.verdict === decision.verdict && state.delivered === false;
-    if (decision.alert || retry) {
-      let delivered: boolean | null = null;
-      let error: string | null = null;
-      let attempts = retry ? (state?.attempts ?? 0) : 0;
-      if (options.alertWebhook) {
-        const result = await postWebhook(
-          options.alertWebhook,
-          alertPayload(report, runReportUris?.html ?? reportHtmlUri),
-        );
-        delivered = result.delivered;
-        error = result.error;
-        attempts += result.attempts;
-        if (!result.delivered)
-          log.warn({ error, webhook: 'alert' }, 'alert webhook delivery failed; retried next run');
-      }
-      await saveAlertState(pool, monitor, {
-        verdict: decision.verdict,
-        runId,
-        delivered,
-        attempts,
-        lastError: error,
-      });
-      alert = { verdict: decision.verdict, delivered, error };
-    }
-    await recordLifecycle(pool, options, report, decision, alert !== null && decision.alert !== null);
-  } else if (decision.alert && options.alertWebhook) {
-    // Without a database there is no alert state: a file run alerts whenever its verdict is not NoDrift.
-    const result = await postWebhook(options.alertWebhook, alertPayload(report, reportHtmlUri));
-    alert = { verdict: decision.verdict, delivered: result.delivered, error: result.error };
+/**
+ * record: the run, its decision and — when its verdict changed — its alert as an intent, before
+ * anything is sent. Lifecycle events go to the registry on the first attempt only.
+ */
+async function record(
+  o: DriftJobOptions,
+  run: RunContext,
+  r: Reports,
+  decision: RunDecision,
+): Promise<Recorded | null> {
+  if (!o.pool) return null;
+  const reportUri = r.runReportUris?.html ?? r.reportHtmlUri;
+  const recorded = await recordRun(o.pool, {
+    monitor: r.monitor,
+    jobName: o.jobName ?? null,
+    startedAt: run.startedAt,
+    finishedAt: run.now(),
+    report: r.report,
+    decision,
+    reportHtmlUri: reportUri,
+    reportJsonUri: r.runReportUris?.json ?? r.reportJsonUri,
+    alert: decision.alert
+      ? {
+          status: o.alertWebhook ? 'pending' : 'recorded',
+          key: `${r.monitor}/${run.id}`,
+          payload: alertPayload(r.report, reportUri),
+        }
+      : null,
+  });
+  if (recorded.inserted) await recordLifecycle(o.pool, o, r.report, decision);
+  return recorded;
+}
+
+/**
+ * alert: sends the alert that is due, once: this run's (also when a retried attempt finds it
+ * still pending), or an earlier run's undelivered alert of the same verdict. Every attempt of one
+ * alert carries the same payload and the same Idempotency-Key.
+ */
+async function sendAlert(
+  o: DriftJobOptions,
+  run: RunContext,
+  r: Reports,
+  decision: RunDecision,
+  recorded: Recorded | null,
+): Promise<DriftJobResult['alert']> {
+  if (!o.pool || !recorded) return sendFileRunAlert(o, r, decision);
+  const due = await dueAlert(o.pool, r.monitor, run.id, decision, recorded.alert);
+  if (!due) {
+    const own = recorded.alert;
+    return own
+      ? { verdict: own.verdict, delivered: own.status === 'delivered' ? true : null, error: null }
+      : null;
   }
+  if (!o.alertWebhook || !due.payload) return { verdict: due.verdict, delivered: null, error: null };
+  const result = await postWebhook(o.alertWebhook, due.payload, { idempotencyKey: due.key });
+  await markAlert(o.pool, due.runId, result);
+  if (!result.delivered)
+    run.log.warn(
+      { error: result.error, webhook: 'alert' },
+      'alert webhook delivery failed; retried next run',
+    );
+  return { verdict: due.verdict, delivered: result.delivered, error: result.error };
+}
 
-  log.info(
+async function dueAlert(
+  pool: Pool,
+  monitor: string,
+  runId: string,
+  decision: RunDecision,
+  own: StoredAlert | null,
+): Promise<StoredAlert | null> {
+  const undelivered = (a: StoredAlert | null) => a && (a.status === 'pending' || a.status === 'failed');
+  if (own) return undelivered(own) ? own : null;
+  const earlier = await lastAlert(pool, monitor, runId);
+  return earlier && earlier.verdict === decision.verdict && undelivered(earlier) ? earlier : null;
+}
+
+/** Without a database there is no alert state: a file run alerts whenever its verdict changed from NoDrift. */
+async function sendFileRunAlert(
+  o: DriftJobOptions,
+  r: Reports,
+  decision: RunDecision,
+): Promise<DriftJobResult['alert']> {
+  if (!decision.alert || !o.alertWebhook) return null;
+  const result = await postWebhook(o.alertWebhook, alertPayload(r.report, r.reportHtmlUri));
+  return { verdict: decision.verdict, delivered: result.delivered, error: result.error };
+}
+
+function logFinished(run: RunContext, r: Reports, decision: RunDecision): void {
+  run.log.info(
     {
-      run: runId,
+      run: run.id,
       verdict: decision.verdict,
-      dataset_drift: report.dataset_drift,
-      drift_share: report.drift_share,
-      drifted: report.drifted_features,
-      quality: report.quality.verdict,
-      rows: report.rows,
-      report: reportHtmlUri,
+      dataset_drift: r.report.dataset_drift,
+      drift_share: r.report.drift_share,
+      drifted: r.report.drifted_features,
+      quality: r.report.quality.verdict,
+      rows: r.report.rows,
+      report: r.reportHtmlUri,
     },
     'drift run finished',
   );
-  return { report, decision, reportHtmlUri, reportJsonUri, runReportUris, alert };
 }
 
 async function recordLifecycle(
@@ -339,7 +473,6 @@ async function recordLifecycle(
   o: DriftJobOptions,
   report: DriftReport,
   decision: RunDecision,
-  alerted: boolean,
 ): Promise<void> {
   if (!o.modelName) return;
   const events: [LifecycleEventKind, Record<string, unknown>][] = [];
@@ -350,7 +483,7 @@ async function recordLifecycle(
   if (decision.alert && decision.verdict === 'QualityDegraded') {
     events.push(['quality_degraded', { run_id: report.run_id, quality: report.quality.reason }]);
   }
-  if (alerted && decision.alert) events.push(['alert', { run_id: report.run_id, ...decision.alert }]);
+  if (decision.alert) events.push(['alert', { run_id: report.run_id, ...decision.alert }]);
   if (decision.retrain)
     events.push(['retrain_requested', { run_id: report.run_id, reasons: decision.reasons }]);
   for (const [kind, d] of events) await recordEvent(pool, o.modelName, o.modelVersion ?? null, kind, d);

@@ -1,5 +1,7 @@
+import type { RunDecision } from '../core/policy.js';
 import type { DriftRunReport } from '../core/resources/drift-monitor.js';
 import type { DriftReport } from './report.js';
+import { storedDecision } from './runs.js';
 
 /**
  * The DriftMonitor status fields one run reports; core/kube/drift-monitor-status writes them
@@ -7,6 +9,7 @@ import type { DriftReport } from './report.js';
  */
 export function monitorStatus(
   report: DriftReport,
+  decision: RunDecision,
   reportUri: string,
   jobName: string | undefined,
 ): DriftRunReport {
@@ -27,9 +30,12 @@ export function monitorStatus(
       verdict: report.verdict.verdict as DriftRunReport['lastRun']['verdict'],
       reportUri,
       message: report.verdict.reasons.join('; ') || `verdict ${report.verdict.verdict}`,
+      // The decision the operator carries out, as stored with the run.
+      decision: storedDecision(decision),
     },
     datasetDrift: report.dataset_drift,
-    driftShare: report.drift_share,
+    // Four digits: what `kubectl get driftmonitors` prints.
+    driftShare: Math.round(report.drift_share * 10_000) / 10_000,
     driftedFeatures: report.drifted_features.slice(0, 500),
     predictionDrift: report.prediction_drift.drifted,
     consecutiveDriftedRuns: report.verdict.consecutive_drifted_runs,

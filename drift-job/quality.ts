@@ -38,26 +38,7 @@ export function measureQuality(input: QualityInputs): QualityReport {
   }
   const labels = Float64Array.from(keep, (i) => input.labels[i]!);
   const scores = Float64Array.from(keep, (i) => input.scores[i]!);
-  let metrics: Record<string, number> = {};
-  if (keep.length > 0) {
-    if (input.task === 'binary-classification') {
-      const threshold = input.holdout.threshold ?? 0.5;
-      const m = classificationMetrics(labels, scores, threshold);
-      metrics = {
-        roc_auc: m.roc_auc,
-        accuracy: m.accuracy,
-        precision: m.precision,
-        recall: m.recall,
-        f1: m.f1,
-        log_loss: m.log_loss,
-        positive_rate: m.positive_rate,
-        threshold,
-      };
-    } else {
-      const m = regressionMetrics(labels, scores);
-      metrics = { rmse: m.rmse, mae: m.mae, r2: m.r2 };
-    }
-  }
+  const metrics = keep.length > 0 ? windowMetrics(input.task, labels, scores, input.holdout.threshold) : {};
   const judgement = judgeQuality({
     metric: input.metric,
     value: metrics[input.metric],
@@ -67,4 +48,31 @@ export function measureQuality(input: QualityInputs): QualityReport {
     tolerance: input.tolerance,
   });
   return { ...judgement, metrics, holdout: input.holdout };
+}
+
+/**
+ * Every metric of labelled scores, named as the trainer names its holdout metrics (the same
+ * functions), so live, holdout, champion and challenger numbers mean the same thing.
+ */
+export function windowMetrics(
+  task: Task,
+  labels: Float64Array,
+  scores: Float64Array,
+  threshold = 0.5,
+): Record<string, number> {
+  if (task === 'binary-classification') {
+    const m = classificationMetrics(labels, scores, threshold);
+    return {
+      roc_auc: m.roc_auc,
+      accuracy: m.accuracy,
+      precision: m.precision,
+      recall: m.recall,
+      f1: m.f1,
+      log_loss: m.log_loss,
+      positive_rate: m.positive_rate,
+      threshold,
+    };
+  }
+  const m = regressionMetrics(labels, scores);
+  return { rmse: m.rmse, mae: m.mae, r2: m.r2 };
 }

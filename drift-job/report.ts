@@ -1,4 +1,4 @@
-import type { RunDecision } from '../core/policy.js';
+import type { PromotionOutcome, RunDecision } from '../core/policy.js';
 import type { Analysis } from './analyze.js';
 import type { ColumnDrift } from './drift.js';
 import type { QualityReport } from './quality.js';
@@ -36,10 +36,13 @@ export interface DriftReport {
     verdict: string;
     drift: string;
     consecutive_drifted_runs: number;
-    alert: { from: string; to: string; message: string } | null;
+    /** `from` is null on the first verdict of a monitor. */
+    alert: { from: string | null; to: string; message: string } | null;
     retrain: boolean;
     rollback: boolean;
     insufficient_data: boolean;
+    /** Champion against challenger on the same labelled requests, when a challenger runs. */
+    promotion?: PromotionOutcome;
     reasons: string[];
   };
   warnings: string[];
@@ -90,6 +93,7 @@ export function buildReport(ctx: ReportContext, analysis: Analysis, decision: Ru
       retrain: decision.retrain,
       rollback: decision.rollback,
       insufficient_data: decision.insufficientData,
+      ...(decision.promotion ? { promotion: decision.promotion } : {}),
       reasons: decision.reasons,
     },
     warnings: analysis.warnings,

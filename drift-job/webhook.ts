@@ -45,11 +45,14 @@ export function alertPayload(report: DriftReport, reportUri: string | null): Rec
   };
 }
 
-/** POSTs the alert; retries transient failures (network, 5xx, 429) a few times with backoff. */
+/**
+ * POSTs the alert; retries transient failures (network, 5xx, 429) a few times with backoff.
+ * With `idempotencyKey`, every attempt carries it as the `Idempotency-Key` header.
+ */
 export async function postWebhook(
   url: string,
   payload: Record<string, unknown>,
-  options: { attempts?: number; timeoutMs?: number; backoffMs?: number } = {},
+  options: { attempts?: number; timeoutMs?: number; backoffMs?: number; idempotencyKey?: string } = {},
 ): Promise<WebhookResult> {
   const maxAttempts = options.attempts ?? 3;
   let error: string | null = null;
@@ -57,7 +60,11 @@ export async function postWebhook(
     try {
       const response = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        // The same key on every attempt of one alert, across runs: a receiver drops repeats.
+        headers: {
+          'content-type': 'application/json',
+          ...(options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {}),
+        },
         body: JSON.stringify(payload),
         signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
       });

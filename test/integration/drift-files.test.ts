@@ -221,19 +221,21 @@ describe('mlcycle drift on files', () => {
       's.parquet',
       generateRows(1500, 14, { xShift: 1, colorWeights: [1, 1, 5] }),
     );
-    const { report, reportHtmlUri } = await runDriftJob({
+    const { report, decision, reportHtmlUri } = await runDriftJob({
       reference: model.reference,
       current,
       out: join(model.dir, 's'),
       modelVersion: 'v3',
     });
-    const status = DriftRunReport.parse(monitorStatus(report, reportHtmlUri, 'drift-job-123'));
+    const status = DriftRunReport.parse(monitorStatus(report, decision, reportHtmlUri, 'drift-job-123'));
     expect(status.lastRun).toMatchObject({
       id: report.run_id,
       verdict: 'Drift',
       jobName: 'drift-job-123',
       modelVersion: 'v3',
+      decision: { verdict: 'Drift', alert: true, retrain: false, rollback: false },
     });
+    expect(status.lastRun.decision?.reasons).toEqual(['alert: first verdict Drift']);
     expect(status.driftedFeatures).toEqual(report.drifted_features);
     expect(status.quality).toMatchObject({ verdict: 'Ok', metric: 'roc_auc', labelledRows: 1500 });
   });

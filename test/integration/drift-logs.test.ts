@@ -8,9 +8,10 @@ import { type Database, openDatabase } from '../../core/db/index.js';
 import { sha256 } from '../../core/digest.js';
 import { DataError } from '../../core/errors.js';
 import { serializeFeatureSchema } from '../../core/feature-schema.js';
+import { rocAuc } from '../../core/metrics.js';
 import { openObjectStore } from '../../core/object-store/index.js';
 import { listEvents, saveVersion } from '../../core/registry.js';
-import { alertState, listRuns, runDriftJob } from '../../drift-job/index.js';
+import { alertState, listRuns, monitorStatus, runDriftJob } from '../../drift-job/index.js';
 import { testDatabaseUrl, testS3 } from '../services.js';
 import {
   fixtureSchema,
@@ -31,7 +32,12 @@ import {
 let db: Database;
 let webhook: Server;
 let webhookUrl: string;
-const received: { text: string; mlcycle: { verdict: string; previous_verdict: string | null } }[] = [];
+const received: {
+  text: string;
+  mlcycle: { run_id: string; verdict: string; previous_verdict: string | null };
+  /** The Idempotency-Key header. */
+  key?: string;
+}[] = [];
 let failWebhook = false;
 
 const T0 = Date.UTC(2026, 10, 1, 0, 0, 0);
@@ -122,7 +128,8 @@ beforeAll(async () => {
         res.writeHead(503).end();
         return;
       }
-      received.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      const key = req.headers['idempotency-key'];
+      received.push({ ...JSON.parse(Buffer.concat(chunks).toString('utf8')), key });
       res.writeHead(200).end('ok');
     });
   });
@@ -341,4 +348,140 @@ describe('mlcycle drift on prediction logs (PostgreSQL + MinIO)', () => {
     expect(err).toBeInstanceOf(DataError);
     expect(err.message).toMatch(/no-such-model\/v9 is not in the registry/);
   });
+
+  it('a retried Job is one run and one alert, also across a crash between sending and recording', async () => {
+    const modelName = uniqueName();
+    const { store } = await registerModel(modelName);
+    await logRows(
+      modelName,
+      'v1',
+      generateRows(1500, 41, { xShift: 1.5, colorWeights: [1, 1, 4] }),
+      T0,
+      false,
+    );
+    const monitor = `ml/${modelName}`;
+    const job = `${modelName}-drift-29000000`;
+    const attempt = {
+      modelName,
+      modelVersion: 'v1',
+      out: store,
+      s3: testS3(),
+      pool: db.pool,
+      monitor,
+      alertWebhook: webhookUrl,
+      since: new Date(T0),
+      until: new Date(T0 + HOUR),
+      runId: job,
+      jobName: job,
+    };
+    const before = received.length;
+    const first = await runDriftJob(attempt);
+    expect(first.alert).toMatchObject({ verdict: 'Drift', delivered: true });
+    // The first verdict of a monitor is not "changed from NoDrift".
+    expect(first.decision.alert).toEqual({
+      from: null,
+      to: 'Drift',
+      message: 'first verdict: drift detected',
+    });
+
+    // The Pod fails after the alert (say, writing the status) and the Job starts another Pod.
+    const second = await runDriftJob(attempt);
+    expect(second.decision).toMatchObject({ verdict: 'Drift', alert: { from: null, to: 'Drift' } });
+    let mine = received.slice(before);
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toMatchObject({ key: `${monitor}/${job}`, mlcycle: { run_id: job, verdict: 'Drift' } });
+    expect(mine[0]!.text).toMatch(/first verdict: drift detected/);
+    let runs = await listRuns(db.pool, monitor);
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({ id: job, jobName: job, attempts: 2, alertStatus: 'delivered' });
+    expect(runs[0]!.decision).toMatchObject({
+      verdict: 'Drift',
+      alert: true,
+      retrain: false,
+      rollback: false,
+    });
+
+    // A crash between sending and recording the delivery: the intent is still pending. The retry
+    // sends it again — the same alert with the same key, which the receiver can drop — never a new one.
+    await db.pool.query(`UPDATE drift_runs SET alert_status = 'pending' WHERE id = $1`, [job]);
+    await runDriftJob(attempt);
+    mine = received.slice(before);
+    expect(mine).toHaveLength(2);
+    expect(mine[1]!.key).toBe(mine[0]!.key);
+    expect(mine[1]).toEqual(mine[0]);
+    runs = await listRuns(db.pool, monitor);
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({ attempts: 3, alertStatus: 'delivered' });
+
+    // The next Job, same verdict: a run of its own, no alert.
+    const next = await runDriftJob({ ...attempt, runId: `${job}-next`, jobName: `${job}-next` });
+    expect(next.decision.alert).toBeNull();
+    expect(next.alert).toBeNull();
+    expect(received.slice(before)).toHaveLength(2);
+    expect((await listRuns(db.pool, monitor)).map((r) => r.id)).toEqual([`${job}-next`, job]);
+  }, 120_000);
+
+  it('promotion evidence: champion and challenger measured on the same labelled requests', async () => {
+    const modelName = uniqueName();
+    const { store } = await registerModel(modelName);
+    const shared = generateRows(600, 51, {}, T0);
+    // The champion and the challenger scored the same 600 requests (same request ids, each under
+    // its own version); the challenger's probabilities are sharper.
+    await logRows(modelName, 'v1', shared, T0, true);
+    const sharper = shared.map((r) => ({
+      ...r,
+      probability: r.label === 1 ? 0.6 + 0.3 * r.probability : 0.4 * r.probability,
+    }));
+    await logRows(modelName, 'v2', sharper, T0, false);
+    // Requests only the champion scored (before the challenger started): not part of the comparison.
+    await logRows(modelName, 'v1', generateRows(400, 52, { labelNoise: 0.5 }, T0), T0 + HOUR / 2, true);
+
+    const result = await runDriftJob({
+      modelName,
+      modelVersion: 'v1',
+      out: store,
+      s3: testS3(),
+      pool: db.pool,
+      since: new Date(T0),
+      until: new Date(T0 + HOUR),
+      challengerVersion: 'v2',
+      promotion: { minLabels: 200, margin: 0.01 },
+    });
+    const auc = (rows: typeof shared) =>
+      rocAuc(
+        rows.map((r) => r.label),
+        rows.map((r) => r.probability),
+      );
+    const promotion = result.decision.promotion!;
+    expect(promotion).toMatchObject({
+      challenger: 'v2',
+      metric: 'roc_auc',
+      ready: true,
+      promote: true,
+      labelledRows: 600,
+    });
+    expect(promotion.champion).toBeCloseTo(auc(shared), 12);
+    expect(promotion.challengerValue).toBeCloseTo(auc(sharper), 12);
+    // The drift window is the champion's own 1,000 rows.
+    expect(result.report.rows.current).toBe(1000);
+    // Stored with the run and mirrored into the status.
+    const [stored] = await listRuns(db.pool, `${modelName}/v1`);
+    expect(stored!.decision?.promotion).toEqual(promotion);
+    const status = monitorStatus(result.report, result.decision, result.reportHtmlUri, undefined);
+    expect(status.lastRun.decision?.promotion).toEqual(promotion);
+
+    // Too few shared labels: no comparison claimed.
+    const few = await runDriftJob({
+      modelName,
+      modelVersion: 'v1',
+      out: store,
+      s3: testS3(),
+      pool: db.pool,
+      since: new Date(T0),
+      until: new Date(T0 + HOUR),
+      challengerVersion: 'v2',
+      promotion: { minLabels: 1000 },
+    });
+    expect(few.decision.promotion).toMatchObject({ ready: false, promote: false, labelledRows: 600 });
+  }, 120_000);
 });

@@ -3,6 +3,7 @@ import { registry } from './001-registry.js';
 import { predictionLog } from './002-prediction-log.js';
 import { driftRuns } from './003-drift-runs.js';
 import { predictionLogRequestIndex } from './004-prediction-log-request-index.js';
+import { driftRunDecisions } from './005-drift-run-decisions.js';
 
 /**
  * Every migration, in order. A later issue adds its tables by adding a file here with the next
@@ -13,4 +14,5 @@ export const migrations: readonly Migration[] = [
   predictionLog,
   driftRuns,
   predictionLogRequestIndex,
+  driftRunDecisions,
 ];

@@ -1,7 +1,18 @@
-import type { Column, Table } from '../core/dataset/index.js';
-import { MISSING_CODE } from '../core/dataset/index.js';
-import type { Pool } from '../core/db/index.js';
-import type { Feature, FeatureSchema } from '../core/feature-schema.js';
+import type { Column, Table } from './dataset/index.js';
+import { MISSING_CODE } from './dataset/index.js';
+import type { Pool } from './db/index.js';
+import type { Feature, FeatureSchema } from './feature-schema.js';
+
+/**
+ * The prediction log: one row per served prediction in `prediction_logs` (migration 002), the
+ * true outcomes in `prediction_labels`. The inference server writes it; the drift job reads
+ * windows of it.
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Window queries (the drift job: a window of one version's logs with their labels; champion and
+// challenger on the same labelled requests)
+// ---------------------------------------------------------------------------------------------
 
 export interface LogWindow {
   modelName: string;
@@ -157,4 +168,53 @@ export async function readLogWindow(
   } finally {
     client.release();
   }
+}
+
+export interface PairedWindow {
+  modelName: string;
+  champion: string;
+  challenger: string;
+  since: Date;
+  until: Date;
+}
+
+/** Champion and challenger predictions for the same labelled requests, index-aligned. */
+export interface PairedPredictions {
+  label: Float64Array;
+  champion: { prediction: Float64Array; probability: Float64Array };
+  challenger: { prediction: Float64Array; probability: Float64Array };
+}
+
+/**
+ * The labelled requests of a window that both versions scored (shadow or canary: both rows
+ * carry the same request id, each with its own model_version), so the two are compared on the
+ * very same records. The window is the champion's log time.
+ */
+export async function readPairedLabels(pool: Pool, w: PairedWindow): Promise<PairedPredictions> {
+  const { rows } = await pool.query({
+    text: `SELECT lb.label, a.prediction, a.probability, b.prediction, b.probability
+       FROM prediction_logs a
+       JOIN prediction_logs b
+         ON b.model_name = a.model_name AND b.request_id = a.request_id AND b.model_version = $3
+       JOIN prediction_labels lb ON lb.model_name = a.model_name AND lb.request_id = a.request_id
+       WHERE a.model_name = $1 AND a.model_version = $2 AND a.created_at >= $4 AND a.created_at < $5
+       ORDER BY a.request_id`,
+    values: [w.modelName, w.champion, w.challenger, w.since, w.until],
+    rowMode: 'array',
+  });
+  const n = rows.length;
+  const num = (v: unknown) => (v === null ? Number.NaN : Number(v));
+  const out: PairedPredictions = {
+    label: new Float64Array(n),
+    champion: { prediction: new Float64Array(n), probability: new Float64Array(n) },
+    challenger: { prediction: new Float64Array(n), probability: new Float64Array(n) },
+  };
+  (rows as unknown[][]).forEach((r, i) => {
+    out.label[i] = num(r[0]);
+    out.champion.prediction[i] = num(r[1]);
+    out.champion.probability[i] = num(r[2]);
+    out.challenger.prediction[i] = num(r[3]);
+    out.challenger.probability[i] = num(r[4]);
+  });
+  return out;
 }
