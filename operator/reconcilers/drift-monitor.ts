@@ -184,7 +184,7 @@ export class DriftMonitorReconciler implements Reconciler {
     if (!mv) return `ModelVersion ${name} no longer exists`;
     if (mv.status?.phase !== 'Registered') return `ModelVersion ${name} is ${mv.status?.phase ?? 'Pending'}`;
     const stored = await this.ctx.registry.version(mv.spec.model, mv.spec.version);
-    if (!stored || stored.status !== 'registered' || !stored.deployable) {
+    if (stored?.status !== 'registered' || !stored.deployable) {
       return `the registry does not hold ${mv.spec.model}/${mv.spec.version} as a registered, deployable version`;
     }
     if (!stored.artifacts.some((a) => a.name === 'model.onnx')) {
