@@ -1,4 +1,4 @@
-/** The drift job as a library: the demo runs it in-process, the operator reads its records. */
+/** The drift job as a library: the demo runs it in-process; in a cluster a CronJob runs `mlcycle drift`, which writes its run into the DriftMonitor status. */
 
 export { DRIFT_DEFAULTS } from '../core/drift-settings.js';
 export { readLogWindow } from '../core/prediction-log.js';

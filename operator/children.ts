@@ -196,7 +196,28 @@ export function serverLabels(md: ModelDeployment): Record<string, string> {
   return { [LABELS.component]: 'inference-server', [LABELS.modelDeployment]: md.metadata.name };
 }
 
-export function serverDeployment(md: ModelDeployment, mv: ModelVersion, cfg: WorkloadConfig): V1Deployment {
+/** A version tried beside the champion, as the inference server takes it. */
+export interface ServedChallenger {
+  mv: ModelVersion;
+  mode: 'Shadow' | 'Canary';
+  canaryShare?: number;
+}
+
+/** `mlcycle serve` arguments for a challenger: where its artifacts are and how it is tried. */
+export function challengerArgs(c: ServedChallenger): string[] {
+  const uri = c.mv.status?.artifacts?.root;
+  if (!uri) throw new Error(`ModelVersion ${c.mv.metadata.name} records no artifact root`);
+  const args = ['--challenger-uri', uri, '--challenger-mode', c.mode.toLowerCase()];
+  if (c.mode === 'Canary') args.push('--canary-share', String(c.canaryShare ?? 0.1));
+  return args;
+}
+
+export function serverDeployment(
+  md: ModelDeployment,
+  mv: ModelVersion,
+  cfg: WorkloadConfig,
+  challenger?: ServedChallenger,
+): V1Deployment {
   const name = serverName(md.metadata.name);
   const selector = serverLabels(md);
   const metadata = childMeta(md, name, selector);
@@ -210,6 +231,7 @@ export function serverDeployment(md: ModelDeployment, mv: ModelVersion, cfg: Wor
     '--port',
     String(SERVER_PORT),
   ];
+  if (challenger) args.push(...challengerArgs(challenger));
   if (md.spec.maxBatch !== undefined) args.push('--batch-max', String(md.spec.maxBatch));
   if (md.spec.logging?.queueBound !== undefined)
     args.push('--log-queue-max', String(md.spec.logging.queueBound));
@@ -246,11 +268,15 @@ export function serverDeployment(md: ModelDeployment, mv: ModelVersion, cfg: Wor
       selector: { matchLabels: selector },
       // A new version only takes traffic once ready; the old one serves until then.
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+      progressDeadlineSeconds: md.spec.rollout?.progressDeadlineSeconds ?? 600,
       revisionHistoryLimit: 5,
       template: {
         metadata: {
           labels: { ...labels, [LABELS.modelVersion]: mv.metadata.name },
-          annotations: { [ANNOTATIONS.servingVersion]: mv.metadata.name },
+          annotations: {
+            [ANNOTATIONS.servingVersion]: mv.metadata.name,
+            ...(challenger ? { [ANNOTATIONS.challengerVersion]: challenger.mv.metadata.name } : {}),
+          },
         },
         spec,
       },

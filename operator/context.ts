@@ -3,7 +3,7 @@ import type { Pool } from '../core/db/index.js';
 import type { KubeApi, KubeObject } from '../core/kube/client.js';
 import { kubePaths } from '../core/kube/paths.js';
 import type { Logger } from '../core/log.js';
-import { getVersion, type StoredVersion } from '../core/registry.js';
+import { getVersion, type StoredVersion, setAlias } from '../core/registry.js';
 import {
   type CustomObject,
   type DriftMonitor,
@@ -66,12 +66,15 @@ export type Cached<K extends keyof Caches> = Caches[K] extends ObjectCache<infer
 /** What the operator reads from and records in the model registry. */
 export interface RegistryAccess {
   version(model: string, version: string): Promise<StoredVersion | undefined>;
+  /** Points the model's `champion` alias at the version now serving (gate.mustBeatChampion reads it). */
+  setChampion(model: string, version: string, reason: string): Promise<void>;
 }
 
 /** The registry over its PostgreSQL pool (opened on first use). */
 export function poolRegistry(pool: () => Promise<Pool>): RegistryAccess {
   return {
     version: async (model, version) => getVersion(await pool(), model, version),
+    setChampion: async (model, version, reason) => setAlias(await pool(), model, 'champion', version, reason),
   };
 }
 

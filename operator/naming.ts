@@ -40,9 +40,12 @@ export const LABELS = {
 } as const;
 
 export const ANNOTATIONS = {
-  /** Set on a ModelDeployment by a rollback: the version it rolled back from and why. */
-  rolledBackFrom: 'mlcycle.dev/rolled-back-from',
-  rollbackReason: 'mlcycle.dev/rollback-reason',
+  /** On a ModelDeployment, set by a user: approves the pending promotion of this challenger. */
+  approvePromotion: 'mlcycle.dev/approve-promotion',
+  /** On a ModelVersion that lost against the champion: why; it does not enter as a challenger again. */
+  retiredChallenger: 'mlcycle.dev/retired-challenger',
+  /** On the inference Pod template: the challenger beside the champion. */
+  challengerVersion: 'mlcycle.dev/challenger-version',
   /** On the inference Pod template: which ModelVersion it serves (a change rolls out). */
   servingVersion: 'mlcycle.dev/serving-version',
 } as const;

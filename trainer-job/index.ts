@@ -1,4 +1,4 @@
-/** The trainer as a library: the demo and the operator run it in-process. */
+/** The trainer as a library: the demo runs it in-process; in a cluster the operator runs `mlcycle train` in a Job and reads the outcome from the registry. */
 
 export { evaluateGate, type GateOptions, type GateOutcome } from './gate.js';
 export { createProgress, type Progress } from './progress.js';

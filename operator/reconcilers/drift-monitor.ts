@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
+import { parseDuration } from '../../core/config.js';
 import { isAlreadyExists } from '../../core/kube/client.js';
 import { kubePaths } from '../../core/kube/paths.js';
-import { DEFAULT_POLICY, type DriftFact, decideRun, type PastRun } from '../../core/policy.js';
 import {
   API_VERSION,
   type DriftMonitor,
@@ -9,9 +8,11 @@ import {
   type DriftMonitorStatus,
   type ModelDeployment,
   ModelDeploymentKind,
+  type ModelDeploymentStatus,
   type ModelVersion,
   ModelVersionKind,
   type ModelVersionSpec,
+  type RunDecisionStatus,
   resourcePath,
 } from '../../core/resources/index.js';
 import { driftCronJob } from '../children.js';
@@ -19,16 +20,31 @@ import { StatusConditions } from '../conditions.js';
 import { applyChild, type OperatorContext, readCustom, rfc3339, writeStatus } from '../context.js';
 import { controllingOwner, itself, type ReconcileResult, type Reconciler, watch } from '../controller.js';
 import { ANNOTATIONS, driftCronJobName, LABELS, MANAGER, retrainName } from '../naming.js';
+import { newTarget } from './serving-target.js';
 
 type Action = NonNullable<DriftMonitorStatus['lastAction']>;
+type Run = NonNullable<DriftMonitorStatus['lastRun']>;
+
+/** What executing one run's decision needs: the monitor, its run, the deployment and the status being built for it. */
+interface Execution {
+  dm: DriftMonitor;
+  run: Run;
+  decision: RunDecisionStatus;
+  md: ModelDeployment;
+  /** The ModelDeployment status being changed; written once at the end. */
+  mdStatus: ModelDeploymentStatus;
+  mdCond: StatusConditions;
+  serving: ModelVersion;
+  now: string;
+}
 
 /**
  * DriftMonitor → a CronJob running `mlcycle drift` on the target ModelDeployment's logs. The
- * drift Job writes each run's facts and verdict into this object's status (its own
- * ServiceAccount may only get and patch driftmonitors/status); the operator then applies the
- * lifecycle policy of core/policy.ts once per run: quality degraded (or sustained drift, if
- * asked) rolls the ModelDeployment back to its previous good version; sustained drift with
- * `spec.retrain` creates a new ModelVersion on recent data.
+ * drift Job writes each run's facts into this object's status together with the lifecycle
+ * decision it took once, on the stored history of runs (core/policy.ts, guardrails included).
+ * The operator does not decide again: it carries the decision out, once per run
+ * (status.handledRunId), after checking it is feasible — a rollback or a promotion becomes
+ * the ModelDeployment's status.target (never its spec), a retraining a new ModelVersion.
  */
 export class DriftMonitorReconciler implements Reconciler {
   readonly kind = 'DriftMonitor';
@@ -58,7 +74,6 @@ export class DriftMonitorReconciler implements Reconciler {
     const generation = dm.metadata.generation ?? 1;
     const status: DriftMonitorStatus = { ...(dm.status ?? {}), observedGeneration: generation };
     const cond = new StatusConditions(status, generation, ctx.now);
-    const setCond = cond.set.bind(cond);
 
     const md = await readCustom<ModelDeployment>(ctx, ModelDeploymentKind, namespace, dm.spec.deployment);
     const servingName = md?.status?.servingVersion;
@@ -69,7 +84,7 @@ export class DriftMonitorReconciler implements Reconciler {
       const message = !md
         ? `ModelDeployment ${dm.spec.deployment} does not exist`
         : `ModelDeployment ${dm.spec.deployment} serves no version yet`;
-      setCond('Ready', 'False', !md ? 'TargetNotFound' : 'NothingServing', message);
+      cond.set('Ready', 'False', !md ? 'TargetNotFound' : 'NothingServing', message);
       await writeStatus(ctx, DriftMonitorKind, dm, status);
       return undefined; // a change of the ModelDeployment brings us back
     }
@@ -80,32 +95,12 @@ export class DriftMonitorReconciler implements Reconciler {
     await applyChild(ctx, kubePaths.cronJob(namespace, cronName), driftCronJob(dm, serving, md, ctx.config));
     if (!existed) ctx.metrics.childrenCreated.inc({ kind: 'CronJob' });
     status.cronJobName = cronName;
-    setCond('Ready', 'True', 'Scheduled', `checks ${serving.metadata.name} on "${dm.spec.schedule}"`);
+    cond.set('Ready', 'True', 'Scheduled', `checks ${serving.metadata.name} on "${dm.spec.schedule}"`);
 
     if (status.lastRun) {
-      const drifted = status.datasetDrift === true;
-      setCond(
-        'DriftDetected',
-        drifted ? 'True' : 'False',
-        status.lastRun.verdict === 'InsufficientData'
-          ? 'InsufficientData'
-          : drifted
-            ? 'DatasetDrift'
-            : 'NoDatasetDrift',
-        `${((status.driftShare ?? 0) * 100).toFixed(0)}% of features drifted in run ${status.lastRun.id}` +
-          (status.consecutiveDriftedRuns ? `; ${status.consecutiveDriftedRuns} drifted run(s) in a row` : ''),
-      );
-      const q = status.quality;
-      setCond(
-        'QualityDegraded',
-        q?.verdict === 'Degraded' ? 'True' : q?.verdict === 'Ok' ? 'False' : 'Unknown',
-        q?.verdict ?? 'NotEvaluated',
-        q?.value !== undefined
-          ? `${q.metric} ${q.value.toFixed(4)} on ${q.labelledRows ?? 0} labelled predictions (holdout ${q.reference?.toFixed(4) ?? '?'})`
-          : `no quality verdict (${q?.labelledRows ?? 0} labelled predictions)`,
-      );
+      runConditions(status, cond);
       if (status.lastRun.id !== status.handledRunId) {
-        status.lastAction = await this.act(dm, status, md, serving);
+        status.lastAction = await this.execute(dm, status.lastRun, md, serving);
         status.handledRunId = status.lastRun.id;
       }
     }
@@ -113,138 +108,250 @@ export class DriftMonitorReconciler implements Reconciler {
     return undefined;
   }
 
-  /** Applies the lifecycle policy to the run in `status.lastRun`, once. */
-  private async act(
+  /** Carries out the decision of `run`, once; returns what was done. */
+  private async execute(
     dm: DriftMonitor,
-    status: DriftMonitorStatus,
+    run: Run,
     md: ModelDeployment,
     serving: ModelVersion,
   ): Promise<Action> {
-    const ctx = this.ctx;
-    const run = status.lastRun;
-    if (!run) throw new Error('act() without a run');
-    const at = rfc3339(ctx.now());
-    const none = (detail: string): Action => ({ runId: run.id, action: 'None', time: at, detail });
-    const a = dm.spec.actions;
-    const drift: DriftFact =
-      run.verdict === 'InsufficientData' ? 'insufficient_data' : status.datasetDrift ? 'drift' : 'no_drift';
-    const streak = status.consecutiveDriftedRuns ?? (drift === 'drift' ? 1 : 0);
-    // Earlier drifted runs of the streak, as far as the status tells: the drift Job counts them.
-    const history: PastRun[] = Array.from({ length: Math.max(0, streak - 1) }, () => ({
-      drift: 'drift',
-      verdict: 'Drift',
-      retrainRequested: false,
-    }));
-    if (history.length > 0 && status.lastAction?.action === 'Retrain')
-      history[history.length - 1]!.retrainRequested = true;
-    const decision = decideRun({
-      drift,
-      quality: status.quality?.verdict ?? 'NotEvaluated',
-      history,
-      lastAlertedVerdict: run.verdict, // alerts are the drift Job's business
-      canRollback: md.status?.previousVersion !== undefined,
-      settings: {
-        sustainedDriftRuns: a?.sustainedDriftRuns ?? DEFAULT_POLICY.sustainedDriftRuns,
-        rollbackOnQualityDegraded: a?.rollbackOnQualityDegraded ?? DEFAULT_POLICY.rollbackOnQualityDegraded,
-        rollbackOnSustainedDrift: a?.rollbackOnSustainedDrift ?? DEFAULT_POLICY.rollbackOnSustainedDrift,
-        retrainOnSustainedDrift: dm.spec.retrain !== undefined,
-      },
-    });
-    if (run.verdict === 'QualityDegraded' && decision.verdict !== 'QualityDegraded') {
-      // The Job's verdict stands even if the status lacks the quality block.
-      decision.verdict = 'QualityDegraded';
-      decision.rollback = (a?.rollbackOnQualityDegraded ?? true) && md.status?.previousVersion !== undefined;
-    }
-    if (!decision.rollback && !decision.retrain)
-      return none(decision.reasons.join('; ') || `verdict ${run.verdict}`);
-
+    const now = rfc3339(this.ctx.now());
+    const none = (detail: string): Action => ({ runId: run.id, action: 'None', time: now, detail });
+    const decision = run.decision;
+    if (!decision) return none(`run ${run.id} carries no decision`);
     // A verdict is about the version whose logs were read: act only if that one still serves.
-    const inFlight = md.spec.modelVersion !== md.status?.servingVersion;
     if (run.modelVersion && run.modelVersion !== serving.spec.version) {
       return none(`run ${run.id} evaluated ${run.modelVersion}, but ${serving.spec.version} serves now`);
     }
-    if (decision.rollback) {
-      const target = md.status?.previousVersion ?? '';
-      const reason = `${run.verdict} in drift run ${run.id}${status.quality?.value !== undefined ? ` (${status.quality.metric} ${status.quality.value.toFixed(4)} vs ${status.quality.reference?.toFixed(4)})` : ''}`;
-      const mine = md.metadata.annotations?.[ANNOTATIONS.rolledBackFrom] === serving.metadata.name;
-      if (inFlight && !mine)
-        return none(`ModelDeployment ${md.metadata.name} is already rolling out ${md.spec.modelVersion}`);
-      if (!inFlight) {
-        await ctx.client.patch(resourcePath(ModelDeploymentKind, md.metadata.namespace, md.metadata.name), {
-          metadata: {
-            resourceVersion: md.metadata.resourceVersion,
-            annotations: {
-              [ANNOTATIONS.rolledBackFrom]: serving.metadata.name,
-              [ANNOTATIONS.rollbackReason]: reason,
-            },
-          },
-          spec: { modelVersion: target },
-        });
-        ctx.metrics.rollbacks.inc();
-        await ctx.events.emit(
-          dm,
-          'Warning',
-          'RollbackStarted',
-          `rolling ${md.metadata.name} back from ${serving.metadata.name} to ${target}: ${reason}`,
-        );
-      }
-      return {
-        runId: run.id,
-        action: 'Rollback',
-        time: at,
-        detail: `rolled back from ${serving.metadata.name} to ${target}`,
-      };
-    }
-    const created = await this.retrain(dm, serving, run.id);
-    return { runId: run.id, action: 'Retrain', time: at, detail: `created ModelVersion ${created}` };
+    const mdStatus: ModelDeploymentStatus = structuredClone(md.status ?? {});
+    const x: Execution = {
+      dm,
+      run,
+      decision,
+      md,
+      mdStatus,
+      mdCond: new StatusConditions(mdStatus, md.metadata.generation ?? 1, this.ctx.now),
+      serving,
+      now,
+    };
+    const done: Action[] = [];
+    if (decision.rollback) done.push(await this.rollback(x));
+    else if (decision.promotion?.ready) done.push(await this.promotion(x));
+    if (decision.retrain) done.push(await this.retrain(x));
+    await writeStatus(this.ctx, ModelDeploymentKind, md, mdStatus);
+    const acted = done.filter((a) => a.action !== 'None');
+    const detail =
+      done.map((a) => a.detail).join('; ') || decision.reasons.join('; ') || `verdict ${run.verdict}`;
+    return { runId: run.id, action: acted[0]?.action ?? 'None', time: now, detail };
   }
 
-  /** Creates the retraining ModelVersion (its name derives from the run: one per run, also across restarts). */
-  private async retrain(dm: DriftMonitor, serving: ModelVersion, runId: string): Promise<string> {
-    const ctx = this.ctx;
+  private async rollback(x: Execution): Promise<Action> {
+    const { md, mdStatus, run, serving, now } = x;
+    const act = (action: Action['action'], detail: string): Action => ({
+      runId: run.id,
+      action,
+      time: now,
+      detail,
+    });
+    const target = mdStatus.target;
+    if (target && target.modelVersion !== mdStatus.servingVersion) {
+      return act('None', `ModelDeployment ${md.metadata.name} is already rolling out ${target.modelVersion}`);
+    }
+    const to = mdStatus.previousVersion;
+    const problem = await this.rollbackProblem(md.metadata.namespace ?? 'default', to);
+    if (problem || !to) {
+      const msg = `cannot roll back from ${serving.metadata.name}: ${problem}`;
+      x.mdCond.set('RollbackImpossible', 'True', 'NoUsableTarget', msg);
+      mdStatus.lastAction = { action: 'RollbackImpossible', time: now, detail: msg };
+      await this.ctx.events.emit(md, 'Warning', 'RollbackImpossible', msg);
+      await this.ctx.events.emit(x.dm, 'Warning', 'RollbackImpossible', msg);
+      return act('None', msg);
+    }
+    const quality = run.verdict === 'QualityDegraded' ? qualityText(x.dm.status) : '';
+    const why = `${run.verdict} in drift run ${run.id}${quality}`;
+    mdStatus.target = newTarget(md, to, 'Rollback', now, why);
+    x.mdCond.clear('RollbackImpossible', 'RollbackStarted', `rolling back to ${to}`);
+    this.ctx.metrics.rollbacks.inc();
+    const msg = `rolling ${md.metadata.name} back from ${serving.metadata.name} to ${to}: ${why}`;
+    await this.ctx.events.emit(x.dm, 'Warning', 'RollbackStarted', msg);
+    return act('Rollback', `rolling back from ${serving.metadata.name} to ${to}`);
+  }
+
+  /** Why `name` cannot be rolled back to (undefined: it can): it must exist, be Registered, have its model. */
+  private async rollbackProblem(ns: string, name: string | undefined): Promise<string | undefined> {
+    if (!name) return 'no earlier good version to return to';
+    const mv = await readCustom<ModelVersion>(this.ctx, ModelVersionKind, ns, name);
+    if (!mv) return `ModelVersion ${name} no longer exists`;
+    if (mv.status?.phase !== 'Registered') return `ModelVersion ${name} is ${mv.status?.phase ?? 'Pending'}`;
+    const stored = await this.ctx.registry.version(mv.spec.model, mv.spec.version);
+    if (stored?.status !== 'registered' || !stored.deployable) {
+      return `the registry does not hold ${mv.spec.model}/${mv.spec.version} as a registered, deployable version`;
+    }
+    if (!stored.artifacts.some((a) => a.name === 'model.onnx')) {
+      return `the registry records no model artifact for ${mv.spec.model}/${mv.spec.version}`;
+    }
+    return undefined;
+  }
+
+  /** Champion against challenger on enough labels: promote (now or on approval) or retire the challenger. */
+  private async promotion(x: Execution): Promise<Action> {
+    const { md, mdStatus, run, now } = x;
+    const p = x.decision.promotion;
+    const act = (detail: string): Action => ({ runId: run.id, action: 'None', time: now, detail });
+    const ch = mdStatus.challenger;
+    if (!p || !ch || ch.registryVersion !== p.challenger) {
+      return act(
+        `run ${run.id} compared ${p?.challenger}, but the challenger is ${ch?.registryVersion ?? 'gone'}`,
+      );
+    }
+    if (!p.promote) return this.retire(x, ch.modelVersion, p.reason);
+    if ((md.spec.promotion?.approval ?? 'Automatic') === 'Manual') {
+      mdStatus.pendingPromotion = {
+        challenger: ch.modelVersion,
+        runId: run.id,
+        reason: p.reason,
+        since: now,
+      };
+      const how = `kubectl annotate modeldeployment ${md.metadata.name} ${ANNOTATIONS.approvePromotion}=${ch.modelVersion} --overwrite`;
+      x.mdCond.set(
+        'PromotionPending',
+        'True',
+        'AwaitingApproval',
+        `${ch.modelVersion} won (${p.reason}); approve: ${how}`,
+      );
+      await this.ctx.events.emit(
+        md,
+        'Normal',
+        'PromotionPending',
+        `${ch.modelVersion} won: ${p.reason}; approve: ${how}`,
+      );
+      return act(`promotion of ${ch.modelVersion} awaits approval`);
+    }
+    mdStatus.target = newTarget(md, ch.modelVersion, 'Promotion', now, p.reason);
+    delete mdStatus.pendingPromotion;
+    await this.ctx.events.emit(md, 'Normal', 'PromotionStarted', `promoting ${ch.modelVersion}: ${p.reason}`);
+    return act(`promoting ${ch.modelVersion}: ${p.reason}`);
+  }
+
+  /** The challenger lost: it stops running beside the champion and does not come back. */
+  private async retire(x: Execution, challenger: string, reason: string): Promise<Action> {
+    const { md, mdStatus, now } = x;
+    await this.ctx.client.patch(resourcePath(ModelVersionKind, md.metadata.namespace, challenger), {
+      metadata: { annotations: { [ANNOTATIONS.retiredChallenger]: reason.slice(0, 1000) } },
+    });
+    delete mdStatus.challenger;
+    const msg = `${challenger} retired: ${reason}`;
+    x.mdCond.set('ChallengerActive', 'False', 'Retired', msg);
+    mdStatus.lastAction = { action: 'ChallengerRetired', time: now, detail: msg };
+    await this.ctx.events.emit(md, 'Normal', 'ChallengerRetired', msg);
+    return { runId: x.run.id, action: 'None', time: now, detail: msg };
+  }
+
+  /** Creates the retraining ModelVersion; its name derives from the run, so one per run, also across restarts. */
+  private async retrain(x: Execution): Promise<Action> {
+    const { dm, run, serving, md, now } = x;
     const ns = dm.metadata.namespace ?? 'default';
-    const name = retrainName(serving.metadata.name, runId);
-    const tag = createHash('sha256').update(runId).digest('hex').slice(0, 6);
-    const base = serving.spec.version.replace(/-r[0-9a-f]{6}$/, '').slice(0, 55);
-    const r = dm.spec.retrain;
-    const spec: ModelVersionSpec = {
-      ...serving.spec,
-      version: `${base}-r${tag}`,
-      dataset: {
-        ...serving.spec.dataset,
-        ...(r?.datasetUri ? { uri: r.datasetUri } : {}),
-        ...(r?.rows ? { rows: r.rows } : {}),
-      },
-      training: {
-        ...(serving.spec.training ?? { algorithm: 'gbdt', seed: 42 }),
-        ...(r?.trials ? { trials: r.trials } : {}),
-      },
-    };
+    const name = retrainName(serving.metadata.name, run.id);
+    const spec = retrainSpec(dm, serving, md.metadata.name, run);
     try {
-      await ctx.client.create(resourcePath(ModelVersionKind, ns), {
+      await this.ctx.client.create(resourcePath(ModelVersionKind, ns), {
         apiVersion: API_VERSION,
         kind: 'ModelVersion',
         metadata: {
           name,
           namespace: ns,
           labels: { [LABELS.managedBy]: MANAGER, [LABELS.driftMonitor]: dm.metadata.name },
-          annotations: {
-            'mlcycle.dev/retrained-from': serving.metadata.name,
-            'mlcycle.dev/drift-run': runId,
-          },
         },
         spec,
       });
-      ctx.metrics.retrains.inc();
-      await ctx.events.emit(
+      this.ctx.metrics.retrains.inc();
+      this.ctx.metrics.childrenCreated.inc({ kind: 'ModelVersion' });
+      await this.ctx.events.emit(
         dm,
         'Normal',
         'RetrainStarted',
-        `sustained drift: created ModelVersion ${name} from ${serving.metadata.name}`,
+        `sustained drift: created ModelVersion ${name} (${spec.dataset.uri}) to challenge ${serving.metadata.name}`,
       );
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
     }
-    return name;
+    return { runId: run.id, action: 'Retrain', time: now, detail: `created ModelVersion ${name}` };
   }
+}
+
+/**
+ * The retraining version's spec: the serving version's, on new data — by default what the
+ * deployment served over spec.retrain.window with the labels that came back
+ * (`production:<model>?since=…&until=…`), or a dataset URI — with its lineage.
+ */
+export function retrainSpec(
+  dm: DriftMonitor,
+  serving: ModelVersion,
+  deployment: string,
+  run: Run,
+): ModelVersionSpec {
+  const r = dm.spec.retrain;
+  const base = serving.spec.version.replace(/-r[0-9a-f]{6}$/, '').slice(0, 55);
+  const version = `${base}-${retrainName('', run.id).replace(/^-/, '')}`;
+  const until = new Date(Date.parse(run.time));
+  const since = new Date(until.getTime() - parseDuration(r?.window ?? '7d'));
+  const production = (r?.source ?? 'Production') === 'Production';
+  const uri = production
+    ? `production:${serving.spec.model}?since=${rfc3339(since)}&until=${rfc3339(until)}`
+    : (r?.datasetUri ?? serving.spec.dataset.uri);
+  const { since: _s, until: _u, uri: _uri, ...dataset } = serving.spec.dataset;
+  return {
+    ...serving.spec,
+    version,
+    dataset: {
+      ...(production
+        ? { target: dataset.target, timeColumn: dataset.timeColumn, split: dataset.split }
+        : dataset),
+      uri,
+      ...(r?.rows ? { rows: r.rows } : {}),
+    },
+    training: {
+      ...(serving.spec.training ?? { algorithm: 'gbdt', seed: 42 }),
+      ...(r?.trials ? { trials: r.trials } : {}),
+    },
+    lineage: {
+      retrainedFrom: serving.metadata.name,
+      driftMonitor: dm.metadata.name,
+      driftRun: run.id,
+      deployment,
+    },
+  };
+}
+
+function qualityText(status: DriftMonitorStatus | undefined): string {
+  const q = status?.quality;
+  if (q?.value === undefined) return '';
+  return ` (${q.metric} ${q.value.toFixed(4)} vs ${q.reference?.toFixed(4) ?? '?'})`;
+}
+
+/** DriftDetected and QualityDegraded from the last run's facts. */
+function runConditions(status: DriftMonitorStatus, cond: StatusConditions): void {
+  const run = status.lastRun;
+  if (!run) return;
+  const drifted = status.datasetDrift === true;
+  const reason =
+    run.verdict === 'InsufficientData' ? 'InsufficientData' : drifted ? 'DatasetDrift' : 'NoDatasetDrift';
+  const streak = status.consecutiveDriftedRuns
+    ? `; ${status.consecutiveDriftedRuns} drifted run(s) in a row`
+    : '';
+  cond.set(
+    'DriftDetected',
+    drifted ? 'True' : 'False',
+    reason,
+    `${((status.driftShare ?? 0) * 100).toFixed(0)}% of features drifted in run ${run.id}${streak}`,
+  );
+  const q = status.quality;
+  cond.set(
+    'QualityDegraded',
+    q?.verdict === 'Degraded' ? 'True' : q?.verdict === 'Ok' ? 'False' : 'Unknown',
+    q?.verdict ?? 'NotEvaluated',
+    q?.value !== undefined
+      ? `${q.metric} ${q.value.toFixed(4)} on ${q.labelledRows ?? 0} labelled predictions (holdout ${q.reference?.toFixed(4) ?? '?'})`
+      : `no quality verdict (${q?.labelledRows ?? 0} labelled predictions)`,
+  );
 }

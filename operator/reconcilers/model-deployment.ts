@@ -7,8 +7,9 @@ import {
   ModelVersionKind,
   resourcePath,
   type ServedVersion,
+  type ServingTarget,
 } from '../../core/resources/index.js';
-import { serverDeployment, serverService } from '../children.js';
+import { type ServedChallenger, serverDeployment, serverService } from '../children.js';
 import { StatusConditions } from '../conditions.js';
 import {
   applyChild,
@@ -20,6 +21,15 @@ import {
 } from '../context.js';
 import { controllingOwner, itself, type ReconcileResult, type Reconciler, watch } from '../controller.js';
 import { ANNOTATIONS, serverName } from '../naming.js';
+import {
+  chooseChallenger,
+  currentTarget,
+  deadlineLeftMs,
+  lastGood,
+  leavingOutcome,
+  newTarget,
+  progressDeadlineSeconds,
+} from './serving-target.js';
 
 const HISTORY = 20;
 
@@ -50,13 +60,36 @@ export function currentReady(dep: DeploymentView, desiredReplicas: number): numb
 
 type Refusal = { reason: string; message: string };
 
+type Action = NonNullable<ModelDeploymentStatus['lastAction']>['action'];
+
+/** Names of the ModelDeployments a ModelVersion matters to (served, asked for, tried, retrained for). */
+function deploymentsConcerned(mv: ModelVersion, deployments: readonly ModelDeployment[]): string[] {
+  const name = mv.metadata.name;
+  return deployments
+    .filter(
+      (md) =>
+        md.spec?.modelVersion === name ||
+        md.spec?.challenger?.modelVersion === name ||
+        md.status?.servingVersion === name ||
+        md.status?.target?.modelVersion === name ||
+        md.status?.challenger?.modelVersion === name ||
+        mv.spec?.lineage?.deployment === md.metadata.name,
+    )
+    .map((md) => md.metadata.name);
+}
+
 /**
- * ModelDeployment → an inference Deployment + Service for a Registered ModelVersion.
- * A version that is not Registered is refused with a condition, and whatever was serving
- * keeps serving. When a rollout completes the history records it: the version it replaced
- * becomes `previousVersion` (the rollback target) unless it was itself rolled back. Every
- * path sets Progressing and Available from the same observation of the Deployment, so the
- * status never names a serving version whose Pods are not available.
+ * ModelDeployment → an inference Deployment + Service serving the target version, with the
+ * challenger beside it if there is one.
+ *
+ * GitOps-safe: the operator never writes the spec. What serves is status.target: the spec's
+ * version, or an override the lifecycle decided (Promotion, Rollback, RolloutFailed) that holds
+ * until spec.modelVersion changes. A version that is not Registered is refused with a
+ * condition and whatever was serving keeps serving; a rollout not available within
+ * spec.rollout.progressDeadlineSeconds returns to the version serving before. When a rollout
+ * completes the history records it, and the registry's champion alias moves to it. Every path
+ * sets Progressing and Available from the same observation of the Deployment, so the status
+ * never names a serving version whose Pods are not available.
  */
 export class ModelDeploymentReconciler implements Reconciler {
   readonly kind = 'ModelDeployment';
@@ -66,15 +99,8 @@ export class ModelDeploymentReconciler implements Reconciler {
   watches() {
     return [
       watch('modelDeployments', itself),
-      // A version's phase decides whether it can be served.
       watch('modelVersions', (mv, c) =>
-        c.modelDeployments
-          .list(mv.metadata?.namespace)
-          .filter(
-            (md) =>
-              md.spec?.modelVersion === mv.metadata?.name || md.status?.servingVersion === mv.metadata?.name,
-          )
-          .map((md) => md.metadata?.name),
+        deploymentsConcerned(mv as ModelVersion, c.modelDeployments.list(mv.metadata?.namespace)),
       ),
       watch('deployments', controllingOwner('ModelDeployment')),
       watch('services', controllingOwner('ModelDeployment')),
@@ -85,36 +111,37 @@ export class ModelDeploymentReconciler implements Reconciler {
     const ctx = this.ctx;
     const md = await readCustom<ModelDeployment>(ctx, ModelDeploymentKind, namespace, name);
     if (!md || md.metadata.deletionTimestamp) return undefined;
-    const status: ModelDeploymentStatus = {
-      ...(md.status ?? {}),
-      observedGeneration: md.metadata.generation ?? 1,
-    };
-    const cond = new StatusConditions(status, md.metadata.generation ?? 1, ctx.now);
+    const generation = md.metadata.generation ?? 1;
+    const status: ModelDeploymentStatus = { ...(md.status ?? {}), observedGeneration: generation };
+    const cond = new StatusConditions(status, generation, ctx.now);
+    const now = rfc3339(ctx.now());
+    const wanted = await this.decideTarget(md, status, cond, now);
 
-    const wanted = md.spec.modelVersion;
-    const mv = await readCustom<ModelVersion>(ctx, ModelVersionKind, namespace, wanted);
-    const refusal = refuse(md, status, mv);
+    let mv = await readCustom<ModelVersion>(ctx, ModelVersionKind, namespace, wanted.modelVersion);
+    const refusal = refuse(wanted, status, mv, namespace);
     const depName = serverName(name);
     let dep =
       ctx.caches.deployments.get(namespace, depName) ??
       (await ctx.client.getOrUndefined<DeploymentView>(kubePaths.deployment(namespace, depName)));
 
     if (refusal || !mv) {
-      const why = refusal ?? { reason: 'VersionNotFound', message: `ModelVersion ${wanted} does not exist` };
-      const was = cond.get('Progressing');
-      cond.set('Progressing', 'False', why.reason, why.message);
-      this.observe(status, cond, dep, md, false);
-      await writeStatus(ctx, ModelDeploymentKind, md, status);
-      if (was?.reason !== why.reason) await ctx.events.emit(md, 'Warning', why.reason, why.message);
+      await this.refused(md, status, cond, dep, refusal);
       return undefined; // a change of the ModelVersion brings us back
     }
 
+    if (this.pastDeadline(md, status, dep)) await this.failRollout(md, status, cond);
+    const target = status.target ?? wanted;
+    if (target.modelVersion !== mv.metadata.name) {
+      mv = await readCustom<ModelVersion>(ctx, ModelVersionKind, namespace, target.modelVersion);
+      if (!mv) throw new Error(`ModelVersion ${target.modelVersion} vanished`);
+    }
+    const challenger = await this.challenger(md, status, cond, target, now);
     await ctx.namespaces.ensure(ctx, namespace);
     const created = !dep;
     dep = await applyChild<DeploymentView>(
       ctx,
       kubePaths.deployment(namespace, depName),
-      serverDeployment(md, mv, ctx.config),
+      serverDeployment(md, mv, ctx.config, challenger),
     );
     await applyChild(ctx, kubePaths.service(namespace, depName), serverService(md));
     if (created) ctx.metrics.childrenCreated.inc({ kind: 'Deployment' });
@@ -123,23 +150,187 @@ export class ModelDeploymentReconciler implements Reconciler {
     status.endpoint = `http://${depName}.${namespace}.svc`;
 
     const templateVersion = dep.spec?.template?.metadata?.annotations?.[ANNOTATIONS.servingVersion];
-    const done = templateVersion === wanted && rolloutComplete(dep, md.spec.replicas);
-    const rolledBack =
-      done && status.servingVersion !== wanted ? await this.recordRollout(md, status, cond, mv) : false;
-    if (done) cond.set('Progressing', 'False', 'RolloutComplete', `serving ${wanted}`);
-    else {
-      const until = status.servingVersion ? ` (serving ${status.servingVersion} until it is ready)` : '';
-      cond.set('Progressing', 'True', 'RollingOut', `rolling out ${wanted}${until}`);
-    }
+    const done = templateVersion === target.modelVersion && rolloutComplete(dep, md.spec.replicas);
+    let requeueAfterMs: number | undefined;
+    if (done && status.servingVersion !== target.modelVersion) await this.recordRollout(md, status, cond, mv);
+    if (done) this.settled(cond, target);
+    else requeueAfterMs = this.rollingOut(md, status, cond, target);
     this.observe(status, cond, dep, md, done);
     await writeStatus(ctx, ModelDeploymentKind, md, status);
-    if (rolledBack) {
-      // The rollback is recorded in the history; the marker must not tag a later rollout.
-      await ctx.client.patch(resourcePath(ModelDeploymentKind, namespace, name), {
-        metadata: { annotations: { [ANNOTATIONS.rolledBackFrom]: null, [ANNOTATIONS.rollbackReason]: null } },
-      });
+    return requeueAfterMs === undefined ? undefined : { requeueAfterMs };
+  }
+
+  /** status.target: the override that holds, the spec's version, or an approved promotion. */
+  private async decideTarget(
+    md: ModelDeployment,
+    status: ModelDeploymentStatus,
+    cond: StatusConditions,
+    now: string,
+  ): Promise<ServingTarget> {
+    const target = currentTarget(md, now);
+    status.target = target;
+    if (target.reason === 'Spec' && md.status?.target?.specVersion !== md.spec.modelVersion) {
+      this.specChanged(status, cond);
     }
-    return undefined;
+    await this.approvedPromotion(md, status, cond, now);
+    return status.target;
+  }
+
+  /** The target cannot be served: say why; whatever serves keeps serving. */
+  private async refused(
+    md: ModelDeployment,
+    status: ModelDeploymentStatus,
+    cond: StatusConditions,
+    dep: DeploymentView | undefined,
+    refusal: Refusal | undefined,
+  ): Promise<void> {
+    const why = refusal ?? {
+      reason: 'VersionNotFound',
+      message: `ModelVersion ${status.target?.modelVersion} does not exist`,
+    };
+    const was = cond.get('Progressing');
+    // Nothing rolls out while the version is refused: its deadline starts when it can be rolled out.
+    if (md.status?.target) status.target = md.status.target;
+    else delete status.target;
+    cond.set('Progressing', 'False', why.reason, why.message);
+    this.observe(status, cond, dep, md, false);
+    await writeStatus(this.ctx, ModelDeploymentKind, md, status);
+    if (was?.reason !== why.reason) await this.ctx.events.emit(md, 'Warning', why.reason, why.message);
+  }
+
+  /** A new spec.modelVersion starts over: earlier lifecycle decisions no longer apply. */
+  private specChanged(status: ModelDeploymentStatus, cond: StatusConditions): void {
+    delete status.pendingPromotion;
+    cond.clear('PromotionPending', 'SpecChanged', 'spec.modelVersion changed');
+    cond.clear('RollbackImpossible', 'SpecChanged', 'spec.modelVersion changed');
+  }
+
+  /** approval Manual: the user's annotation naming the waiting challenger promotes it. */
+  private async approvedPromotion(
+    md: ModelDeployment,
+    status: ModelDeploymentStatus,
+    cond: StatusConditions,
+    now: string,
+  ): Promise<void> {
+    const pending = status.pendingPromotion;
+    if (!pending || md.metadata.annotations?.[ANNOTATIONS.approvePromotion] !== pending.challenger) return;
+    status.target = newTarget(md, pending.challenger, 'Promotion', now, `approved: ${pending.reason}`);
+    delete status.pendingPromotion;
+    cond.set('PromotionPending', 'False', 'Approved', `promotion of ${pending.challenger} approved`);
+    await this.ctx.events.emit(
+      md,
+      'Normal',
+      'PromotionApproved',
+      `promoting ${pending.challenger}: ${pending.reason}`,
+    );
+  }
+
+  /** The challenger beside the target (status.challenger), and how the inference server gets it. */
+  private async challenger(
+    md: ModelDeployment,
+    status: ModelDeploymentStatus,
+    cond: StatusConditions,
+    target: ServingTarget,
+    now: string,
+  ): Promise<ServedChallenger | undefined> {
+    const ns = md.metadata.namespace ?? 'default';
+    // Read fresh: a challenger retired a moment ago must not come back from a stale cache.
+    const versions = (await this.ctx.client.list<ModelVersion>(resourcePath(ModelVersionKind, ns))).items;
+    const next = chooseChallenger({ ...md, status }, target, versions, now);
+    const before = status.challenger;
+    if (next?.modelVersion !== before?.modelVersion) {
+      if (next) {
+        const detail = `${next.modelVersion} beside ${target.modelVersion} (${next.mode}${next.canaryShare ? ` ${next.canaryShare}` : ''}, ${next.source})`;
+        this.act(status, 'ChallengerStarted', detail);
+        await this.ctx.events.emit(md, 'Normal', 'ChallengerStarted', detail);
+      }
+    }
+    if (next) status.challenger = next;
+    else delete status.challenger;
+    if (next) cond.set('ChallengerActive', 'True', next.mode, `${next.modelVersion} in ${next.mode} mode`);
+    else cond.clear('ChallengerActive', 'NoChallenger', 'no challenger beside the champion');
+    if (!next) return undefined;
+    const mv = versions.find((v) => v.metadata.name === next.modelVersion);
+    return mv ? { mv, mode: next.mode, canaryShare: next.canaryShare } : undefined;
+  }
+
+  /** The target serves: say so, and whether it serves because of a failed rollout. */
+  private settled(cond: StatusConditions, target: ServingTarget): void {
+    if (target.reason === 'RolloutFailed') {
+      cond.set('Progressing', 'False', 'ProgressDeadlineExceeded', target.message ?? 'the rollout failed');
+    } else cond.set('Progressing', 'False', 'RolloutComplete', `serving ${target.modelVersion}`);
+  }
+
+  /** A rollout under way: Progressing (or still failed). Returns when to look again for the deadline. */
+  private rollingOut(
+    md: ModelDeployment,
+    status: ModelDeploymentStatus,
+    cond: StatusConditions,
+    target: ServingTarget,
+  ): number | undefined {
+    if (target.reason === 'RolloutFailed') {
+      cond.set('Progressing', 'False', 'ProgressDeadlineExceeded', target.message ?? 'the rollout failed');
+      return undefined;
+    }
+    const serving = status.servingVersion;
+    const until = serving && serving !== target.modelVersion ? ` (serving ${serving} until it is ready)` : '';
+    cond.set('Progressing', 'True', 'RollingOut', `rolling out ${target.modelVersion}${until}`);
+    const left = deadlineLeftMs(md, target, this.ctx.now().getTime());
+    if (left <= 0) {
+      // Nothing to return to (a first rollout): the condition says it is late.
+      cond.set(
+        'Progressing',
+        'False',
+        'ProgressDeadlineExceeded',
+        `${target.modelVersion} is not available yet`,
+      );
+      return undefined;
+    }
+    return left + 1000;
+  }
+
+  /** Whether the rollout of the target is past its deadline while another version still serves. */
+  private pastDeadline(
+    md: ModelDeployment,
+    status: ModelDeploymentStatus,
+    dep: DeploymentView | undefined,
+  ): boolean {
+    const target = status.target;
+    if (!target || !status.servingVersion || target.modelVersion === status.servingVersion) return false;
+    const templateVersion = dep?.spec?.template?.metadata?.annotations?.[ANNOTATIONS.servingVersion];
+    if (templateVersion === target.modelVersion && rolloutComplete(dep, md.spec.replicas)) return false;
+    return deadlineLeftMs(md, target, this.ctx.now().getTime()) <= 0;
+  }
+
+  /** Back to the version serving before; the failed one enters the history as Failed. */
+  private async failRollout(
+    md: ModelDeployment,
+    status: ModelDeploymentStatus,
+    cond: StatusConditions,
+  ): Promise<void> {
+    const target = status.target;
+    const serving = status.servingVersion;
+    if (!target || !serving) return;
+    const now = rfc3339(this.ctx.now());
+    const msg = `${target.modelVersion} was not available within ${progressDeadlineSeconds(md)}s; back to ${serving}`;
+    cond.set('Progressing', 'False', 'ProgressDeadlineExceeded', msg);
+    status.history = [
+      {
+        modelVersion: target.modelVersion,
+        since: target.since,
+        until: now,
+        outcome: 'Failed' as const,
+        reason: msg,
+      },
+      ...(status.history ?? []),
+    ].slice(0, HISTORY);
+    status.target = newTarget(md, serving, 'RolloutFailed', now, msg);
+    this.act(status, 'RolloutFailed', msg);
+    await this.ctx.events.emit(md, 'Warning', 'RolloutFailed', msg);
+  }
+
+  private act(status: ModelDeploymentStatus, action: Action, detail: string): void {
+    status.lastAction = { action, time: rfc3339(this.ctx.now()), detail };
   }
 
   /** Pod counts and the Available condition, from one observation of the Deployment. */
@@ -167,59 +358,61 @@ export class ModelDeploymentReconciler implements Reconciler {
     );
   }
 
-  /** Records a finished rollout in the history; returns whether it was a rollback. */
+  /** Records a finished rollout: history, champion (status and registry alias), condition, Event. */
   private async recordRollout(
     md: ModelDeployment,
     status: ModelDeploymentStatus,
     cond: StatusConditions,
     mv: ModelVersion,
-  ): Promise<boolean> {
+  ): Promise<void> {
     const ctx = this.ctx;
     const now = rfc3339(ctx.now());
-    const wanted = mv.metadata.name;
+    const target = status.target ?? currentTarget(md, now);
+    const next = mv.metadata.name;
     const old = status.servingVersion;
-    const rolledBackFrom = md.metadata.annotations?.[ANNOTATIONS.rolledBackFrom];
-    const isRollback = rolledBackFrom !== undefined && rolledBackFrom === old;
-    const why = md.metadata.annotations?.[ANNOTATIONS.rollbackReason] ?? 'rolled back';
     const history: ServedVersion[] = (status.history ?? []).map((h) => ({ ...h }));
     const current = history.find((h) => h.modelVersion === old && h.outcome === 'Serving');
-    if (current) {
-      current.until = now;
-      current.outcome = isRollback ? 'RolledBack' : 'Replaced';
-      current.reason = isRollback ? why : `replaced by ${wanted}`;
-    }
-    history.unshift({
-      modelVersion: wanted,
-      registryVersion: mv.spec.version,
-      since: now,
-      outcome: 'Serving',
-    });
+    if (current) Object.assign(current, { until: now }, leavingOutcome(target.reason, next, target.message));
+    history.unshift({ modelVersion: next, registryVersion: mv.spec.version, since: now, outcome: 'Serving' });
     status.history = history.slice(0, HISTORY);
-    status.servingVersion = wanted;
-    status.previousVersion = lastGood(status.history, wanted);
-    if (isRollback) {
-      const msg = `rolled back from ${old} to ${wanted}: ${why}`;
+    status.servingVersion = next;
+    status.previousVersion = lastGood(status.history, next);
+    status.championSince = now;
+    status.championReason = `${target.reason}${target.message ? `: ${target.message}` : ''}`;
+    await ctx.registry.setChampion(mv.spec.model, mv.spec.version, status.championReason);
+    const was = old ? ` (was ${old})` : '';
+    if (target.reason === 'Rollback') {
+      const msg = `rolled back from ${old} to ${next}: ${target.message ?? ''}`;
       cond.set('RolledBack', 'True', 'QualityDegraded', msg);
+      this.act(status, 'RolledBack', msg);
       await ctx.events.emit(md, 'Warning', 'RolledBack', msg);
+    } else if (target.reason === 'Promotion') {
+      const msg = `promoted ${next}${was}: ${target.message ?? ''}`;
+      cond.set('Promoted', 'True', 'ChallengerWon', msg);
+      cond.clear('RolledBack', 'Promoted', `serving ${next}`);
+      this.act(status, 'Promoted', msg);
+      await ctx.events.emit(md, 'Normal', 'Promoted', msg);
     } else {
-      cond.clear('RolledBack', 'NewVersion', `serving ${wanted} by request`);
-      await ctx.events.emit(md, 'Normal', 'RolledOut', `now serving ${wanted}${old ? ` (was ${old})` : ''}`);
+      cond.clear('RolledBack', 'NewVersion', `serving ${next} by request`);
+      cond.clear('Promoted', 'NewVersion', `serving ${next} by request`);
+      this.act(status, 'RolledOut', `now serving ${next}${was}`);
+      await ctx.events.emit(md, 'Normal', 'RolledOut', `now serving ${next}${was}`);
     }
-    return isRollback;
   }
 }
 
-/** Why `mv` cannot be served by `md` (undefined: it can). */
+/** Why the target cannot be served (undefined: it can). */
 function refuse(
-  md: ModelDeployment,
+  target: ServingTarget,
   status: ModelDeploymentStatus,
   mv: ModelVersion | undefined,
+  namespace: string,
 ): Refusal | undefined {
-  const wanted = md.spec.modelVersion;
+  const wanted = target.modelVersion;
   if (!mv) {
     return {
       reason: 'VersionNotFound',
-      message: `ModelVersion ${wanted} does not exist in namespace ${md.metadata.namespace}`,
+      message: `ModelVersion ${wanted} does not exist in namespace ${namespace}`,
     };
   }
   if (mv.status?.phase !== 'Registered') {
@@ -238,7 +431,4 @@ function refuse(
   return undefined;
 }
 
-/** The most recent version served before `current` that was not itself rolled back. */
-export function lastGood(history: readonly ServedVersion[], current: string): string | undefined {
-  return history.find((h) => h.modelVersion !== current && h.outcome === 'Replaced')?.modelVersion;
-}
+export { lastGood };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jobState, lastMeaningfulLine } from './model-version.js';
+import { jobState, lastMeaningfulLine, outcomeFields } from './model-version.js';
 
 describe('lastMeaningfulLine', () => {
   it('prefers the CLI error line over a stack trace and the Node.js banner', () => {
@@ -34,5 +34,56 @@ describe('jobState', () => {
     );
     expect(jobState({ status: { active: 1 } })).toBe('running');
     expect(jobState({})).toBe('pending');
+  });
+});
+
+describe('outcomeFields', () => {
+  const stored = {
+    modelName: 'm',
+    version: 'v2',
+    task: 'binary-classification' as const,
+    status: 'registered' as const,
+    deployable: true,
+    gate: { passed: true, reasons: [] },
+    schemaDigest: null,
+    datasetUri: 'production:m?since=2026-05-25T00:00:00Z&until=2026-06-01T00:00:00Z',
+    datasetDigest: null,
+    artifactRoot: 's3://b/models/m/v2/',
+    createdAt: new Date(),
+    params: {},
+    metrics: { holdout: { roc_auc: 0.7312345678901234 } },
+    tags: {},
+    artifacts: [],
+  };
+
+  it('rounds the headline score and copies the lineage the trainer recorded', () => {
+    const lineage = {
+      source: 'Production',
+      dataset: stored.datasetUri,
+      model: 'm',
+      since: '2026-05-25T00:00:00Z',
+      until: '2026-06-01T00:00:00Z',
+      rows: 1800,
+      loggedRows: 2400,
+      labelledRows: 1800,
+      deployment: 'md',
+      retrainedFrom: 'v1',
+      driftRun: 'dm-drift-123',
+    };
+    const f = outcomeFields({ ...stored, lineage } as Parameters<typeof outcomeFields>[0]);
+    expect(f.score).toBe(0.7312);
+    expect(f.holdout?.roc_auc).toBe(0.7312345678901234);
+    expect(f.lineage).toEqual({
+      source: 'Production',
+      dataset: stored.datasetUri,
+      since: '2026-05-25T00:00:00Z',
+      until: '2026-06-01T00:00:00Z',
+      rows: 1800,
+      labelledRows: 1800,
+      deployment: 'md',
+      retrainedFrom: 'v1',
+      driftRun: 'dm-drift-123',
+    });
+    expect(outcomeFields(stored).lineage).toBeUndefined();
   });
 });

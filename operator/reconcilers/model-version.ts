@@ -295,7 +295,33 @@ export function outcomeFields(v: StoredVersion): Partial<ModelVersionStatus> {
   if (baseline) fields.baseline = baseline;
   if (score !== undefined) {
     fields.scoreMetric = scoreMetric;
-    fields.score = score;
+    fields.score = Math.round(score * 10_000) / 10_000; // kubectl prints it: 4 digits say enough
   }
+  const lineage = lineageStatus((v as StoredVersion & { lineage?: unknown }).lineage);
+  if (lineage) fields.lineage = lineage;
   return JSON.parse(JSON.stringify(fields)) as Partial<ModelVersionStatus>; // drop undefined
+}
+
+type LineageStatus = NonNullable<ModelVersionStatus['lineage']>;
+
+/** status.lineage from what the trainer recorded in the registry (undefined: nothing recorded). */
+export function lineageStatus(recorded: unknown): LineageStatus | undefined {
+  if (!recorded || typeof recorded !== 'object') return undefined;
+  const r = recorded as Record<string, unknown>;
+  if (r.source !== 'Dataset' && r.source !== 'Production') return undefined;
+  const text = (k: string) => (typeof r[k] === 'string' ? (r[k] as string) : undefined);
+  const count = (k: string) => (typeof r[k] === 'number' ? (r[k] as number) : undefined);
+  const out: LineageStatus = {
+    source: r.source,
+    dataset: text('dataset'),
+    deployment: text('deployment'),
+    since: text('since'),
+    until: text('until'),
+    rows: count('rows'),
+    labelledRows: count('labelledRows'),
+    datasetDigest: text('datasetDigest'),
+    retrainedFrom: text('retrainedFrom'),
+    driftRun: text('driftRun'),
+  };
+  return JSON.parse(JSON.stringify(out)) as LineageStatus; // drop undefined
 }

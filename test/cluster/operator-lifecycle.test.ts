@@ -265,7 +265,7 @@ describe('ModelDeployment and DriftMonitor', () => {
     expect(String(deniedMd)).toContain('403');
   });
 
-  it('rolls the deployment back by itself when a run reports degraded quality', async () => {
+  it('rolls the deployment back by itself when a run decides so, without touching the spec', async () => {
     const sa = await clientAs('mlcycle-drift');
     const t0 = Date.now();
     await writeDriftMonitorStatus(sa, parseDriftMonitorRef(`${ns}/tiny`), {
@@ -274,6 +274,13 @@ describe('ModelDeployment and DriftMonitor', () => {
         time: new Date().toISOString(),
         modelVersion: 'v2',
         verdict: 'QualityDegraded',
+        decision: {
+          verdict: 'QualityDegraded',
+          alert: true,
+          retrain: false,
+          rollback: true,
+          reasons: ['quality degraded: roc_auc 0.55 vs 0.80'],
+        },
       },
       datasetDrift: true,
       driftShare: 0.67,
@@ -292,11 +299,13 @@ describe('ModelDeployment and DriftMonitor', () => {
       250,
     );
     process.stdout.write(`degraded verdict → previous version serving: ${Date.now() - t0} ms\n`);
-    expect(md.spec.modelVersion).toBe('v1');
+    expect(md.spec.modelVersion).toBe('v2'); // GitOps-safe: the spec is the user's
+    expect(md.status?.target).toMatchObject({ modelVersion: 'v1', reason: 'Rollback', specVersion: 'v2' });
     const rolledBack = md.status?.conditions?.find((x) => x.type === 'RolledBack');
     expect(rolledBack?.status).toBe('True');
     expect(rolledBack?.message).toContain('rolled back from v2 to v1');
     expect(md.status?.history?.find((h) => h.modelVersion === 'v2')?.outcome).toBe('RolledBack');
+    expect(md.status?.lastAction?.action).toBe('RolledBack');
 
     const dm = await eventually('action recorded', async () => {
       const d = await getDm('tiny');
@@ -306,21 +315,37 @@ describe('ModelDeployment and DriftMonitor', () => {
     expect(dm.status?.conditions?.find((x) => x.type === 'QualityDegraded')?.status).toBe('True');
     expect(dm.status?.conditions?.find((x) => x.type === 'DriftDetected')?.status).toBe('True');
 
-    const events = await c.list<{ reason: string; involvedObject: { kind: string; name: string } }>(
-      `/api/v1/namespaces/${ns}/events`,
-    );
-    const reasons = events.items
-      .filter((e) => e.involvedObject.name === 'tiny')
-      .map((e) => `${e.involvedObject.kind}/${e.reason}`);
-    expect(reasons).toEqual(
-      expect.arrayContaining(['ModelDeployment/RolledBack', 'DriftMonitor/RollbackStarted']),
-    );
-
-    // The same run again changes nothing: each run is acted on once.
-    await c.patch(resourcePath(DriftMonitorKind, ns, 'tiny'), { metadata: { annotations: { poke: '1' } } });
-    await new Promise((r) => setTimeout(r, 2000));
-    expect((await getMd('tiny')).spec.modelVersion).toBe('v1');
+    const reasons = await eventually('events recorded', async () => {
+      const events = await c.list<{ reason: string; involvedObject: { kind: string; name: string } }>(
+        kubePaths.events(ns),
+      );
+      const r = events.items
+        .filter((e) => e.involvedObject.name === 'tiny')
+        .map((e) => `${e.involvedObject.kind}/${e.reason}`);
+      return r.includes('ModelDeployment/RolledBack') && r.includes('DriftMonitor/RollbackStarted')
+        ? r
+        : undefined;
+    });
+    expect(reasons).not.toContain('ModelDeployment/RollbackImpossible');
   }, 300_000);
+
+  it('a server-side apply of the same spec (a GitOps sync) changes nothing that serves', async () => {
+    const before = await getMd('tiny');
+    await c.patch(
+      resourcePath(ModelDeploymentKind, ns, 'tiny'),
+      { apiVersion: API_VERSION, kind: 'ModelDeployment', metadata: { name: 'tiny' }, spec: before.spec },
+      'apply',
+    );
+    // Let the operator see the apply: its observedGeneration catches up (or the generation did not move).
+    const after = await eventually('apply observed', async () => {
+      const m = await getMd('tiny');
+      return m.status?.observedGeneration === m.metadata.generation ? m : undefined;
+    });
+    expect(after.status?.servingVersion).toBe('v1');
+    expect(after.status?.target).toEqual(before.status?.target);
+    const dep = await c.get<DeploymentView>(kubePaths.deployment(ns, 'tiny'));
+    expect(JSON.stringify(dep.spec?.template)).toContain('"--model-version","v1"');
+  });
 
   it('a later run without labels clears the quality value an earlier run wrote', async () => {
     const sa = await clientAs('mlcycle-drift');
@@ -334,12 +359,13 @@ describe('ModelDeployment and DriftMonitor', () => {
     });
     const dm = await getDm('tiny');
     expect(dm.status?.lastRun?.id).toBe('run-2');
+    expect(dm.status?.lastRun?.decision).toBeUndefined();
     expect(dm.status?.quality).toEqual({ verdict: 'NotEvaluated', metric: 'roc_auc', labelledRows: 0 });
     expect(dm.status?.driftedFeatures).toBeUndefined();
     expect(dm.status?.conditions?.length).toBeGreaterThan(0); // the operator's fields stay
   });
 
-  it('creates one retraining ModelVersion from the serving version when drift becomes sustained', async () => {
+  it('creates one retraining ModelVersion per run deciding so; once Registered it is the challenger', async () => {
     await c.create(resourcePath(DriftMonitorKind, ns), {
       apiVersion: API_VERSION,
       kind: 'DriftMonitor',
@@ -348,19 +374,25 @@ describe('ModelDeployment and DriftMonitor', () => {
         deployment: 'tiny',
         schedule: '@daily',
         actions: { sustainedDriftRuns: 2 },
-        retrain: { rows: 2000, trials: 1 },
+        retrain: { source: 'Dataset', rows: 2000, trials: 1 },
       },
     });
     await eventually('monitor ready', async () => (await getDm('tiny-retrain')).status?.cronJobName);
     const sa = await clientAs('mlcycle-drift');
-    const report = (id: string) => ({
-      lastRun: { id, time: new Date().toISOString(), modelVersion: 'v1', verdict: 'SustainedDrift' as const },
+    const report = (id: string, retrain: boolean) => ({
+      lastRun: {
+        id,
+        time: new Date().toISOString(),
+        modelVersion: 'v1',
+        verdict: 'SustainedDrift' as const,
+        decision: { verdict: 'SustainedDrift' as const, alert: false, retrain, rollback: false, reasons: [] },
+      },
       datasetDrift: true,
       driftShare: 1,
       consecutiveDriftedRuns: 2,
       quality: { verdict: 'NotEvaluated' as const, labelledRows: 0 },
     });
-    await writeDriftMonitorStatus(sa, parseDriftMonitorRef(`${ns}/tiny-retrain`), report('run-r1'));
+    await writeDriftMonitorStatus(sa, parseDriftMonitorRef(`${ns}/tiny-retrain`), report('run-r1', true));
     const dm = await eventually('retrain recorded', async () => {
       const d = await getDm('tiny-retrain');
       return d.status?.handledRunId === 'run-r1' ? d : undefined;
@@ -368,12 +400,35 @@ describe('ModelDeployment and DriftMonitor', () => {
     expect(dm.status?.lastAction?.action).toBe('Retrain');
     const created = /created ModelVersion (\S+)/.exec(dm.status?.lastAction?.detail ?? '')?.[1] ?? '';
     const mv = await getMv(created);
-    expect(mv.metadata.annotations?.['mlcycle.dev/retrained-from']).toBe('v1');
+    expect(mv.spec.lineage).toEqual({
+      retrainedFrom: 'v1',
+      driftMonitor: 'tiny-retrain',
+      driftRun: 'run-r1',
+      deployment: 'tiny',
+    });
     expect(mv.spec.version).toMatch(/^v1-r[0-9a-f]{6}$/);
     expect(mv.spec.dataset.rows).toBe(2000);
     expect(mv.spec.model).toBe((await getMv('v1')).spec.model);
+
+    // The next run of the streak: the drift Job's guardrails said no; nothing new.
+    await writeDriftMonitorStatus(sa, parseDriftMonitorRef(`${ns}/tiny-retrain`), report('run-r2', false));
+    await eventually(
+      'second run handled',
+      async () => (await getDm('tiny-retrain')).status?.handledRunId === 'run-r2',
+    );
+    const retrained = (await c.list<ModelVersion>(resourcePath(ModelVersionKind, ns))).items.filter(
+      (m) => m.spec.lineage?.driftMonitor === 'tiny-retrain',
+    );
+    expect(retrained.map((m) => m.metadata.name)).toEqual([created]);
+
     expect((await finished(created)).status?.phase).toBe('Registered');
-    // Not served by itself: the deployment still serves v1.
-    expect((await getMd('tiny')).spec.modelVersion).toBe('v1');
+    // Registered: it enters beside the champion by itself; the champion keeps serving.
+    const md = await eventually('challenger started', async () => {
+      const m = await getMd('tiny');
+      return m.status?.challenger?.modelVersion === created ? m : undefined;
+    });
+    expect(md.status?.challenger).toMatchObject({ mode: 'Shadow', source: 'Retrain', driftRun: 'run-r1' });
+    expect(md.status?.servingVersion).toBe('v1');
+    expect(md.spec.modelVersion).toBe('v2');
   }, 480_000);
 });
