@@ -7,7 +7,7 @@ import type { S3SettingsValues } from '../core/object-store/index.js';
 import { buildApp } from './app.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
 import { type LoadedModel, loadModel, type ModelSource } from './model.js';
-import { type PredictionLogStatus, PredictionLogWriter } from './prediction-log.js';
+import { type PredictionLogStatus, PredictionLogWriter } from './prediction-log-writer.js';
 import { type Limits, prepareServing, type Serving } from './serving.js';
 
 export { type LoadedModel, loadModel, ModelLoadError, type ModelSource } from './model.js';

@@ -3,7 +3,7 @@ import type { Logger } from '../core/log.js';
 import { openApiDocument } from './api.js';
 import type { ServerMetrics } from './metrics.js';
 import type { LoadedModel } from './model.js';
-import type { PredictionLogWriter } from './prediction-log.js';
+import type { PredictionLogWriter } from './prediction-log-writer.js';
 import { createRecordValidator, type RecordValidator } from './validation.js';
 
 /** The model being served with what is derived from it; replaced as a whole on a switch. */

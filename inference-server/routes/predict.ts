@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { FeatureRecord, FieldIssue } from '../../core/feature-schema.js';
+import type { PredictionLogRow } from '../../core/prediction-log.js';
 import { type BatchResponse, type PredictResponse, REQUEST_ID_PATTERN } from '../api.js';
-import type { PredictionLogRow } from '../prediction-log.js';
 import { problem, sendProblem } from '../problem.js';
 import type { ServerContext, Serving } from '../serving.js';
 import { MAX_REPORTED_ISSUES } from '../validation.js';
