@@ -65,7 +65,7 @@ export class ModelLoadError extends UserError {
   }
 }
 
-interface LoadContext {
+export interface LoadContext {
   s3?: S3SettingsValues;
   /** Needed for registry sources. */
   pool?: Pool;

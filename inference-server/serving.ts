@@ -1,9 +1,5 @@
-import type { Pool } from '../core/db/index.js';
-import type { Logger } from '../core/log.js';
 import { openApiDocument } from './api.js';
-import type { ServerMetrics } from './metrics.js';
 import type { LoadedModel } from './model.js';
-import type { PredictionLogWriter } from './prediction-log-writer.js';
 import { createRecordValidator, type RecordValidator } from './validation.js';
 
 /** The model being served with what is derived from it; replaced as a whole on a switch. */
@@ -18,23 +14,6 @@ export interface Limits {
   batchMax: number;
   /** Most items in one /feedback array. */
   feedbackMax: number;
-}
-
-/** What the route plugins share. */
-export interface ServerContext {
-  /** Read once per request: a switch never mixes two models within one request. */
-  serving(): Serving | undefined;
-  closing(): boolean;
-  writer: PredictionLogWriter;
-  pool: Pool;
-  metrics: ServerMetrics;
-  log: Logger;
-  limits: Limits;
-  queueMax: number;
-  spillEnabled: boolean;
-  /** Loads and swaps in another model (admin route); undefined when switching is off. */
-  switchModel?: ((body: unknown) => Promise<Serving>) | undefined;
-  adminToken?: string | undefined;
 }
 
 export function prepareServing(model: LoadedModel, limits: Limits): Serving {

@@ -1,10 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { FeatureRecord, FieldIssue } from '../../core/feature-schema.js';
 import type { PredictionLogRow } from '../../core/prediction-log.js';
-import { type BatchResponse, type PredictResponse, REQUEST_ID_PATTERN } from '../api.js';
+import type { BatchResponse, PredictResponse } from '../api.js';
+import type { ServerContext } from '../context.js';
 import { problem, sendProblem } from '../problem.js';
-import type { ServerContext, Serving } from '../serving.js';
+import type { Serving } from '../serving.js';
 import { MAX_REPORTED_ISSUES } from '../validation.js';
 
 /**
@@ -13,12 +13,11 @@ import { MAX_REPORTED_ISSUES } from '../validation.js';
  * in the writer's hands (memory, then PostgreSQL or a spill file).
  */
 export const predictRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
+  app.addHook('preValidation', skipIfClientGone);
+  app.addHook('preValidation', requireValidRequestId);
+
   app.post('/predict', async (request, reply) => {
-    if (clientGone(request)) return reply;
-    const requestId = readRequestId(request, reply);
-    if (requestId === undefined) return reply;
-    const serving = ctx.serving();
-    if (!serving) return sendProblem(reply, problem('service-unavailable', 503, 'no model is loaded yet'));
+    const { serving, id: requestId } = request;
     const result = serving.validator.validate(request.body);
     if (!result.ok) {
       ctx.metrics.invalidRecords.inc({ route: '/predict' });
@@ -56,11 +55,7 @@ export const predictRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx)
   });
 
   app.post('/predict_batch', async (request, reply) => {
-    if (clientGone(request)) return reply;
-    const requestId = readRequestId(request, reply);
-    if (requestId === undefined) return reply;
-    const serving = ctx.serving();
-    if (!serving) return sendProblem(reply, problem('service-unavailable', 503, 'no model is loaded yet'));
+    const { serving, id: requestId } = request;
     const body = request.body;
     if (!Array.isArray(body)) {
       return sendProblem(
@@ -154,22 +149,23 @@ export const predictRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx)
  * The connection closed before the handler ran (the client timed out or stopped while the
  * request waited): nobody can receive the answer, so no prediction is made or logged.
  */
-function clientGone(request: FastifyRequest): boolean {
-  return request.raw.socket?.destroyed === true;
+async function skipIfClientGone(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  if (request.raw.socket?.destroyed === true) reply.hijack();
 }
 
-/** The X-Request-Id header if valid, a new UUID if absent; a 400 is sent if it is invalid. */
-function readRequestId(request: FastifyRequest, reply: FastifyReply): string | undefined {
+/**
+ * `request.id` is the X-Request-Id header when it is valid (see requestIdFromHeader); a header
+ * that is present but invalid is refused rather than replaced.
+ */
+async function requireValidRequestId(request: FastifyRequest, reply: FastifyReply) {
   const header = request.headers['x-request-id'];
-  if (header === undefined) return randomUUID();
-  if (typeof header === 'string' && REQUEST_ID_PATTERN.test(header)) return header;
-  void sendProblem(
+  if (header === undefined || header === request.id) return;
+  return sendProblem(
     reply,
     problem('invalid-request-id', 400, 'X-Request-Id must be 1-128 characters from A-Z a-z 0-9 . _ : @ -', {
       errors: [{ field: 'X-Request-Id', message: 'expected 1-128 characters from A-Z a-z 0-9 . _ : @ -' }],
     }),
   );
-  return undefined;
 }
 
 function invalid(issues: FieldIssue[], detail: string, requestId: string) {

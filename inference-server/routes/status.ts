@@ -1,6 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { problem, sendProblem } from '../problem.js';
-import type { ServerContext } from '../serving.js';
+import type { ServerContext } from '../context.js';
 
 /** Health, readiness, metrics, the model's description and the OpenAPI document. */
 export const statusRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
@@ -10,11 +9,10 @@ export const statusRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) 
   // prediction log is not losing rows (buffer full with nowhere to spill). An unreachable
   // database alone does not make it unready: rows buffer, and every replica shares the same
   // database, so failing readiness would take the whole service down for no gain.
-  app.get('/readyz', async (_request, reply) => {
-    const serving = ctx.serving();
+  app.get('/readyz', async (request, reply) => {
+    const { model } = request.serving;
     const log = ctx.writer.status();
     const reasons: string[] = [];
-    if (!serving) reasons.push('no model loaded');
     if (ctx.closing()) reasons.push('shutting down');
     if (!ctx.spillEnabled && log.queueDepth >= ctx.queueMax) {
       reasons.push(
@@ -24,7 +22,7 @@ export const statusRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) 
     const ready = reasons.length === 0;
     return reply.code(ready ? 200 : 503).send({
       ready,
-      model: serving ? { name: serving.model.name, version: serving.model.version } : null,
+      model: { name: model.name, version: model.version },
       prediction_log: {
         queue_depth: log.queueDepth,
         in_flight_rows: log.inFlightRows,
@@ -42,10 +40,8 @@ export const statusRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) 
     return reply.header('content-type', ctx.metrics.registry.contentType).send(text);
   });
 
-  app.get('/v1/model', async (_request, reply) => {
-    const serving = ctx.serving();
-    if (!serving) return sendProblem(reply, problem('service-unavailable', 503, 'no model is loaded yet'));
-    const m = serving.model;
+  app.get('/v1/model', async (request) => {
+    const m = request.serving.model;
     return {
       name: m.name,
       version: m.version,
@@ -58,9 +54,5 @@ export const statusRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) 
     };
   });
 
-  app.get('/openapi.json', async (_request, reply) => {
-    const serving = ctx.serving();
-    if (!serving) return sendProblem(reply, problem('service-unavailable', 503, 'no model is loaded yet'));
-    return serving.openapi;
-  });
+  app.get('/openapi.json', async (request) => request.serving.openapi);
 };
