@@ -4,16 +4,22 @@ import { errorMessage, UserError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/log.js';
 import type { S3SettingsValues } from '../core/object-store/index.js';
 import { buildApp } from './app.js';
+import { type Challenger, checkChallenger, checkChallengerPair } from './challenger.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
 import { type LoadContext, type LoadedModel, loadModel, type ModelSource } from './model.js';
+import { OffPathScoring } from './off-path.js';
 import { type PredictionLogStatus, PredictionLogWriter } from './prediction-log-writer.js';
-import { ServedModels } from './served-models.js';
+import { type ChallengerSource, challengerOf, ServedModels } from './served-models.js';
 import type { Limits } from './serving.js';
 
+export type { Challenger, ChallengerMode } from './challenger.js';
 export { type LoadedModel, loadModel, ModelLoadError, type ModelSource } from './model.js';
+export type { ChallengerSource } from './served-models.js';
 
 export interface ServerOptions {
   model: ModelSource;
+  /** A challenger beside the champion (same feature schema), in shadow or canary mode. */
+  challenger?: ChallengerSource | undefined;
   host?: string;
   /** 0 picks a free port (see `url`). */
   port?: number;
@@ -46,6 +52,10 @@ export interface RunningServer {
   model(): LoadedModel;
   /** Loads, verifies and warms `source`, then serves it; the old model serves until then. */
   switchModel(source: ModelSource): Promise<LoadedModel>;
+  /** The challenger beside the champion, if any. */
+  challenger(): Challenger | undefined;
+  /** Loads, verifies and warms a challenger, then puts it beside the champion (undefined: removes it). */
+  setChallenger(source: ChallengerSource | undefined): Promise<Challenger | undefined>;
   predictionLog(): PredictionLogStatus;
   /**
    * Stops accepting requests, finishes the in-flight ones, writes the prediction log, then
@@ -56,6 +66,9 @@ export interface RunningServer {
 }
 
 export const DEFAULT_LIMITS: Limits = { batchMax: 10_000, feedbackMax: 10_000 };
+
+// Records waiting for off-path scoring before more are skipped (counted): ten full batches.
+const OFF_PATH_MAX_RECORDS = 100_000;
 
 /** Starts the inference server: load (database, verified and warmed model) → build app → listen. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
@@ -76,6 +89,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
 interface Loaded {
   champion: LoadedModel;
+  challenger: Challenger | undefined;
   pool: Pool;
   /** Present when this server opened the database (and so closes it). */
   database: Database | undefined;
@@ -83,14 +97,24 @@ interface Loaded {
 }
 
 /**
- * Opens the database and loads the model. A model from a location needs no database: it is
- * checked first, so a wrong path fails fast without starting (or creating) the embedded one.
+ * Opens the database and loads the models, each verified and warmed. A model from a location
+ * needs no database: it is checked first, so a wrong path fails fast without starting (or
+ * creating) the embedded one; so is a challenger that cannot stand beside the champion.
  */
 async function load(options: ServerOptions): Promise<Loaded> {
   const s3 = options.s3 ? { s3: options.s3 } : {};
-  let champion = options.model.kind === 'location' ? await loadModel(options.model, s3) : undefined;
+  const loaded: LoadedModel[] = [];
+  const loadAs = async (source: ModelSource, context: LoadContext) => {
+    const model = await loadModel(source, context);
+    loaded.push(model);
+    return model;
+  };
+  const wanted = options.challenger;
   let database: Database | undefined;
   try {
+    let champion = options.model.kind === 'location' ? await loadAs(options.model, s3) : undefined;
+    let model = wanted?.source.kind === 'location' ? await loadAs(wanted.source, s3) : undefined;
+    if (champion && model) checkChallenger(champion, model);
     let pool = options.pool;
     if (!pool) {
       if (!options.database) throw new UserError('startServer needs a pool or database settings');
@@ -98,10 +122,13 @@ async function load(options: ServerOptions): Promise<Loaded> {
       pool = database.pool;
     }
     const loadContext = { pool, ...s3 };
-    champion ??= await loadModel(options.model, loadContext);
-    return { champion, pool, database, loadContext };
+    champion ??= await loadAs(options.model, loadContext);
+    if (wanted) model ??= await loadAs(wanted.source, loadContext);
+    const challenger = wanted && model && challengerOf(model, wanted);
+    if (challenger) checkChallengerPair(champion, challenger);
+    return { champion, challenger, pool, database, loadContext };
   } catch (err) {
-    await champion?.release().catch(() => {});
+    for (const model of loaded) await model.release().catch(() => {});
     await database?.close().catch(() => {});
     throw err;
   }
@@ -111,6 +138,7 @@ interface Built {
   app: FastifyInstance;
   models: ServedModels;
   writer: PredictionLogWriter;
+  offPath: OffPathScoring;
   metrics: ServerMetrics;
   database: Database | undefined;
   closing: { value: boolean };
@@ -122,7 +150,6 @@ interface Built {
 function build(loaded: Loaded, options: ServerOptions, log: Logger): Built {
   const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
   const metrics = createServerMetrics();
-  const models = new ServedModels(loaded.champion, { limits, loadContext: loaded.loadContext, metrics, log });
   const logOptions = options.predictionLog ?? {};
   const queueMax = logOptions.queueMax ?? 200_000;
   const writer = new PredictionLogWriter({
@@ -135,12 +162,20 @@ function build(loaded: Loaded, options: ServerOptions, log: Logger): Built {
     concurrency: logOptions.concurrency ?? 2,
     spillDir: logOptions.spillDir,
   });
+  const models = new ServedModels(loaded.champion, loaded.challenger, {
+    limits,
+    loadContext: loaded.loadContext,
+    metrics,
+    log,
+  });
+  const offPath = new OffPathScoring({ writer, metrics, log, maxRecords: OFF_PATH_MAX_RECORDS });
   const closing = { value: false };
   const app = buildApp(
     {
       models,
       closing: () => closing.value,
       writer,
+      offPath,
       pool: loaded.pool,
       metrics,
       log,
@@ -156,7 +191,7 @@ function build(loaded: Loaded, options: ServerOptions, log: Logger): Built {
     await models.release();
     await loaded.database?.close().catch(() => {});
   };
-  return { app, models, writer, metrics, database: loaded.database, closing, release };
+  return { app, models, writer, offPath, metrics, database: loaded.database, closing, release };
 }
 
 async function listen(server: Built, options: ServerOptions): Promise<string> {
@@ -180,6 +215,8 @@ function running(server: Built, url: string, drainTimeoutMs: number, log: Logger
   const close = async () => {
     server.closing.value = true;
     await app.close();
+    // Off-path scoring of the last requests adds its rows before the log is drained.
+    await server.offPath.idle();
     const result = await writer.drain(drainTimeoutMs);
     const status = writer.status();
     log.info(
@@ -198,6 +235,8 @@ function running(server: Built, url: string, drainTimeoutMs: number, log: Logger
     metrics,
     model: () => models.current().model,
     switchModel: (source) => models.switchChampion(source),
+    challenger: () => models.current().challenger,
+    setChallenger: (source) => models.setChallenger(source),
     predictionLog: () => writer.status(),
     close: () => {
       closed ??= close();
