@@ -1,4 +1,5 @@
-import { type LoadedModel, ModelLoadError } from './model.js';
+import type { LoadedModel, ModelSource } from './model.js';
+import { ModelLoadError } from './model-load-error.js';
 
 /**
  * A challenger beside the champion. Shadow: the champion answers every request and the
@@ -18,6 +19,21 @@ export interface Challenger {
 
 /** The most a canary may take: beyond half, the challenger would be the champion. */
 export const MAX_CANARY_SHARE = 0.5;
+export const DEFAULT_CANARY_SHARE = 0.1;
+
+/** Where a challenger comes from, and how it stands beside the champion. */
+export interface ChallengerSource {
+  source: ModelSource;
+  mode: ChallengerMode;
+  /** Canary mode only: the share of request ids the challenger answers (default 0.1). */
+  canaryShare?: number | undefined;
+}
+
+/** A loaded challenger model in its mode; shadow mode takes no share. */
+export function challengerOf(model: LoadedModel, source: Omit<ChallengerSource, 'source'>): Challenger {
+  const canaryShare = source.mode === 'canary' ? (source.canaryShare ?? DEFAULT_CANARY_SHARE) : 0;
+  return { model, mode: source.mode, canaryShare };
+}
 
 /**
  * Refuses a challenger that cannot stand beside `champion`: it must score the same records

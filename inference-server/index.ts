@@ -4,17 +4,22 @@ import { errorMessage, UserError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/log.js';
 import type { S3SettingsValues } from '../core/object-store/index.js';
 import { buildApp } from './app.js';
-import { type Challenger, checkChallenger, checkChallengerPair } from './challenger.js';
+import {
+  type Challenger,
+  type ChallengerSource,
+  challengerOf,
+  checkChallenger,
+  checkChallengerPair,
+} from './challenger.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
 import { type LoadContext, type LoadedModel, loadModel, type ModelSource } from './model.js';
 import { OffPathScoring } from './off-path.js';
 import { type PredictionLogStatus, PredictionLogWriter } from './prediction-log-writer.js';
-import { type ChallengerSource, challengerOf, ServedModels } from './served-models.js';
+import { ServedModels } from './served-models.js';
 import type { Limits } from './serving.js';
 
-export type { Challenger, ChallengerMode } from './challenger.js';
+export type { Challenger, ChallengerMode, ChallengerSource } from './challenger.js';
 export { type LoadedModel, loadModel, ModelLoadError, type ModelSource } from './model.js';
-export type { ChallengerSource } from './served-models.js';
 
 export interface ServerOptions {
   model: ModelSource;

@@ -3,7 +3,6 @@ import { z } from 'zod';
 import { ARTIFACT, type ArtifactName, Manifest, SERVING_ARTIFACTS } from '../core/artifacts.js';
 import type { Pool } from '../core/db/index.js';
 import { sha256 } from '../core/digest.js';
-import { UserError } from '../core/errors.js';
 import {
   type FeatureRecord,
   type FeatureSchema,
@@ -25,6 +24,9 @@ import {
   type S3SettingsValues,
 } from '../core/object-store/index.js';
 import { getVersion } from '../core/registry.js';
+import { ModelLoadError } from './model-load-error.js';
+
+export { ModelLoadError } from './model-load-error.js';
 
 /** Where a model comes from: a directory / s3:// prefix, or a registered version. */
 export type ModelSource =
@@ -56,14 +58,6 @@ export interface LoadedModel {
 }
 
 const REQUIRED_ARTIFACTS = SERVING_ARTIFACTS;
-
-/** A model artifact failed its checks: a user problem (wrong files), not a bug. */
-export class ModelLoadError extends UserError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, { ...options, exitCode: 3 });
-    this.name = 'ModelLoadError';
-  }
-}
 
 export interface LoadContext {
   s3?: S3SettingsValues;

@@ -1,7 +1,8 @@
 import type { Logger } from '../core/log.js';
 import {
   type Challenger,
-  type ChallengerMode,
+  type ChallengerSource,
+  challengerOf,
   checkChallenger,
   checkChallengerPair,
   type Role,
@@ -12,13 +13,6 @@ import { type Limits, prepareServing, type Serving } from './serving.js';
 
 // Requests that already hold a replaced model finish with it; it is released this much later.
 const RELEASE_DELAY_MS = 60_000;
-
-export interface ChallengerSource {
-  source: ModelSource;
-  mode: ChallengerMode;
-  /** Canary mode only: the share of request ids the challenger answers. */
-  canaryShare?: number | undefined;
-}
 
 /**
  * The models being served, replaced as a whole: a request takes `current()` once (a hook puts
@@ -148,14 +142,6 @@ export class ServedModels {
     if (this.serving.challenger) set(this.serving.challenger.model, 'challenger');
   }
 }
-
-/** A loaded challenger model in its mode; shadow mode takes no share. */
-export function challengerOf(model: LoadedModel, source: Omit<ChallengerSource, 'source'>): Challenger {
-  const canaryShare = source.mode === 'canary' ? (source.canaryShare ?? DEFAULT_CANARY_SHARE) : 0;
-  return { model, mode: source.mode, canaryShare };
-}
-
-export const DEFAULT_CANARY_SHARE = 0.1;
 
 function sameVersion(a: LoadedModel, b: LoadedModel): boolean {
   return a.name === b.name && a.version === b.version;

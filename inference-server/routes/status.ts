@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ServerContext } from '../context.js';
+import type { LoadedModel } from '../model.js';
 
 /** Health, readiness, metrics, the model's description and the OpenAPI document. */
 export const statusRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
@@ -10,7 +11,7 @@ export const statusRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) 
   // database alone does not make it unready: rows buffer, and every replica shares the same
   // database, so failing readiness would take the whole service down for no gain.
   app.get('/readyz', async (request, reply) => {
-    const { model } = request.serving;
+    const { model, challenger } = request.serving;
     const log = ctx.writer.status();
     const reasons: string[] = [];
     if (ctx.closing()) reasons.push('shutting down');
@@ -23,6 +24,7 @@ export const statusRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) 
     return reply.code(ready ? 200 : 503).send({
       ready,
       model: { name: model.name, version: model.version },
+      challenger: challenger ? { version: challenger.model.version, mode: challenger.mode } : null,
       prediction_log: {
         queue_depth: log.queueDepth,
         in_flight_rows: log.inFlightRows,
@@ -40,19 +42,30 @@ export const statusRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) 
     return reply.header('content-type', ctx.metrics.registry.contentType).send(text);
   });
 
+  // The champion's fields at the top (as before challengers existed), the challenger beside it.
   app.get('/v1/model', async (request) => {
-    const m = request.serving.model;
+    const { model, challenger } = request.serving;
     return {
-      name: m.name,
-      version: m.version,
-      task: m.task,
-      source: m.source,
-      loaded_at: m.loadedAt.toISOString(),
-      digests: m.digests,
-      metrics: m.metrics,
-      schema: m.schema,
+      ...modelInfo(model),
+      role: 'champion',
+      challenger: challenger
+        ? { ...modelInfo(challenger.model), mode: challenger.mode, canary_share: challenger.canaryShare }
+        : null,
     };
   });
 
   app.get('/openapi.json', async (request) => request.serving.openapi);
 };
+
+function modelInfo(m: LoadedModel) {
+  return {
+    name: m.name,
+    version: m.version,
+    task: m.task,
+    source: m.source,
+    loaded_at: m.loadedAt.toISOString(),
+    digests: m.digests,
+    metrics: m.metrics,
+    schema: m.schema,
+  };
+}
