@@ -26,6 +26,7 @@ import { parseArgs, promisify } from 'node:util';
 import { readDataset, type Table, takeRows, writeParquet } from '../core/dataset/index.js';
 import { openDatabase } from '../core/db/index.js';
 import { createFeatureSchema, type FeatureSchema, serializeFeatureSchema } from '../core/feature-schema.js';
+import { insertPredictionLogRows, type PredictionLogRow } from '../core/prediction-log.js';
 import { analyze } from '../drift-job/analyze.js';
 import { runDriftJob } from '../drift-job/job.js';
 import { benchScript, pythonEnv } from './python-env.js';
@@ -130,11 +131,9 @@ async function postgresJob(dir: string, rows: number): Promise<void> {
     const base = Date.UTC(2026, 0, 1);
     for (let start = 0; start < rows; start += batch) {
       const end = Math.min(rows, start + batch);
-      const features: string[] = [];
-      const ids: string[] = [];
-      const created: number[] = [];
+      const logged: PredictionLogRow[] = [];
       for (let i = start; i < end; i++) {
-        const record: Record<string, unknown> = {
+        const record: PredictionLogRow['features'] = {
           date: new Date((cols.date as { values: Float64Array }).values[i]!).toISOString(),
         };
         for (const n of NUMERIC) {
@@ -143,17 +142,20 @@ async function postgresJob(dir: string, rows: number): Promise<void> {
         }
         for (const c of CATEGORIES) {
           const col = cols[c] as { codes: Int32Array; dictionary: string[] };
-          record[c] = col.codes[i]! < 0 ? null : col.dictionary[col.codes[i]!];
+          record[c] = col.codes[i]! < 0 ? null : col.dictionary[col.codes[i]!]!;
         }
-        features.push(JSON.stringify(record));
-        ids.push(`r${i}`);
-        created.push(base + i * 10);
+        logged.push({
+          modelName,
+          modelVersion: 'v1',
+          requestId: `r${i}`,
+          features: record,
+          prediction: 0,
+          probability: null,
+          latencyMs: 1,
+          createdAt: base + i * 10,
+        });
       }
-      await db.pool.query(
-        `INSERT INTO prediction_logs (model_name, model_version, request_id, features, prediction, probability, latency_ms, created_at)
-         SELECT $1, 'v1', r.id, r.f, 0, NULL, 1, to_timestamp(r.t / 1000.0) FROM unnest($2::text[], $3::jsonb[], $4::float8[]) AS r(id, f, t)`,
-        [modelName, ids, features, created],
-      );
+      await insertPredictionLogRows(db.pool, logged);
     }
     console.log(
       `3. PostgreSQL: logged ${rows} rows in ${((performance.now() - t0) / 1000).toFixed(1)} s (setup, not timed below)`,

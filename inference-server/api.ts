@@ -88,23 +88,34 @@ export const FeedbackBatchResponse = z
   })
   .meta({ id: 'FeedbackBatchResponse' });
 
-export const ModelInfo = z
-  .object({
-    name: z.string(),
-    version: z.string(),
-    task: z.enum(['binary-classification', 'regression']),
-    source: z.string(),
-    loaded_at: z.string(),
-    digests: z.record(z.string(), z.string()),
-    metrics: z.record(z.string(), z.unknown()),
-    schema: z.record(z.string(), z.unknown()).describe('The feature schema (schema.json).'),
+const ModelDescription = z.object({
+  name: z.string(),
+  version: z.string(),
+  task: z.enum(['binary-classification', 'regression']),
+  source: z.string(),
+  loaded_at: z.string(),
+  digests: z.record(z.string(), z.string()),
+  metrics: z.record(z.string(), z.unknown()),
+  schema: z.record(z.string(), z.unknown()).describe('The feature schema (schema.json).'),
+});
+
+export const ModelInfo = ModelDescription.extend({
+  role: z.literal('champion'),
+  challenger: ModelDescription.extend({
+    mode: z.enum(['shadow', 'canary']),
+    canary_share: z.number().describe('Share of request ids the challenger answers (0 in shadow mode).'),
   })
+    .nullable()
+    .describe('Another version beside the champion, scoring the same records; both are logged.'),
+})
+  .describe('The champion (the fields at the top level) and the challenger beside it, if any.')
   .meta({ id: 'ModelInfo' });
 
 export const Readiness = z
   .object({
     ready: z.boolean(),
     model: z.object({ name: z.string(), version: z.string() }).nullable(),
+    challenger: z.object({ version: z.string(), mode: z.enum(['shadow', 'canary']) }).nullable(),
     prediction_log: z.object({
       queue_depth: z.number().int(),
       in_flight_rows: z.number().int(),
@@ -153,6 +164,17 @@ export function openApiDocument(options: {
     description:
       'Idempotency key: a repeated id for the same model version is answered again and logged once.',
   };
+  const answered = (description: string, content: Record<string, unknown>) => ({
+    description,
+    headers: {
+      'x-mlcycle-model-version': {
+        description:
+          'The model version that answered: the champion, or a canary challenger for its share of request ids.',
+        schema: { type: 'string' },
+      },
+    },
+    content,
+  });
   const commonErrors = {
     '400': problemContent('Malformed JSON, or a bad X-Request-Id.'),
     '413': problemContent('Body larger than the configured limit.'),
@@ -175,7 +197,7 @@ export function openApiDocument(options: {
           parameters: [requestIdHeader],
           requestBody: { required: true, content: json(record) },
           responses: {
-            '200': { description: 'The prediction.', content: json(PredictResponse) },
+            '200': answered('The prediction.', json(PredictResponse)),
             ...commonErrors,
           },
         },
@@ -186,7 +208,7 @@ export function openApiDocument(options: {
           parameters: [requestIdHeader],
           requestBody: { required: true, content: json(z.array(record).min(1).max(options.batchMax)) },
           responses: {
-            '200': { description: 'One prediction per record.', content: json(BatchResponse) },
+            '200': answered('One prediction per record.', json(BatchResponse)),
             ...commonErrors,
           },
         },
@@ -210,7 +232,7 @@ export function openApiDocument(options: {
       },
       '/v1/model': {
         get: {
-          summary: 'The model being served',
+          summary: 'The model being served, and the challenger beside it',
           responses: { '200': { description: 'Model', content: json(ModelInfo) } },
         },
       },

@@ -6,6 +6,7 @@ import { databaseSettings } from '../core/db/index.js';
 import { ConfigError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { s3Settings } from '../core/object-store/index.js';
+import { type ChallengerSource, DEFAULT_CANARY_SHARE, MAX_CANARY_SHARE } from './challenger.js';
 import type { ModelSource } from './model.js';
 
 const settings = {
@@ -26,6 +27,26 @@ const settings = {
     env: 'MLCYCLE_MODEL_VERSION',
     description: 'model version (see --model-name)',
     schema: z.string().min(1).optional(),
+  }),
+  challengerUri: setting({
+    flag: 'challenger-uri',
+    env: 'MLCYCLE_CHALLENGER_URI',
+    description:
+      'a challenger beside the champion: directory or s3:// prefix of another version of the same model, with the same schema.json',
+    schema: z.string().min(1).optional(),
+  }),
+  challengerMode: setting({
+    flag: 'challenger-mode',
+    env: 'MLCYCLE_CHALLENGER_MODE',
+    description:
+      "shadow: callers get the champion's answer, the challenger scores the same records; canary: the challenger answers --canary-share of the requests (both logged either way)",
+    schema: z.enum(['shadow', 'canary']).default('shadow'),
+  }),
+  canaryShare: setting({
+    flag: 'canary-share',
+    env: 'MLCYCLE_CANARY_SHARE',
+    description: `share of requests (by request id) the challenger answers in canary mode, above 0 and at most ${MAX_CANARY_SHARE} (default ${DEFAULT_CANARY_SHARE})`,
+    schema: z.coerce.number().gt(0).max(MAX_CANARY_SHARE).optional(),
   }),
   host: setting({
     flag: 'host',
@@ -107,12 +128,15 @@ export const serveCommand = defineCommand({
     '',
     'The model comes from --model (directory or s3:// prefix with manifest.json) or from the registry',
     '(--model-name and --model-version). Artifact digests are verified before the server is ready.',
+    'A challenger (--challenger-uri, same model and schema) can stand beside it in shadow or canary',
+    'mode: both predictions are logged under the same request id; x-mlcycle-model-version says who answered.',
     'SIGTERM/SIGINT: stop accepting, finish in-flight requests, write the prediction log, exit.',
   ].join('\n'),
   settings,
   run: async (values) => {
     const log = createLogger('inference-server');
     const source = modelSource(values.model, values.modelName, values.modelVersion);
+    const challenger = challengerSource(values);
     const spillDir =
       values.logSpillDir === 'off'
         ? undefined
@@ -121,6 +145,7 @@ export const serveCommand = defineCommand({
     const { startServer } = await import('./index.js');
     const server = await startServer({
       model: source,
+      challenger,
       host: values.host,
       port: values.port,
       database: { databaseUrl: values.databaseUrl, dataDir: values.dataDir },
@@ -137,8 +162,11 @@ export const serveCommand = defineCommand({
       adminToken: values.adminToken,
       log,
     });
+    const ready = { url: server.url, model: server.model().name, version: server.model().version };
+    const beside = server.challenger();
+    const challengerInfo = beside && { version: beside.model.version, mode: beside.mode };
     process.stdout.write(
-      `${JSON.stringify({ url: server.url, model: server.model().name, version: server.model().version })}\n`,
+      `${JSON.stringify({ ...ready, ...(challengerInfo && { challenger: challengerInfo }) })}\n`,
     );
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGTERM', () => resolve('SIGTERM'));
@@ -149,6 +177,29 @@ export const serveCommand = defineCommand({
     return result.dropped > 0 ? 1 : 0;
   },
 });
+
+function challengerSource(values: {
+  challengerUri?: string | undefined;
+  challengerMode: 'shadow' | 'canary';
+  canaryShare?: number | undefined;
+}): ChallengerSource | undefined {
+  if (!values.challengerUri) {
+    if (values.canaryShare !== undefined || values.challengerMode !== 'shadow') {
+      throw new ConfigError('--challenger-mode and --canary-share need a challenger: set --challenger-uri');
+    }
+    return undefined;
+  }
+  if (values.challengerMode === 'shadow' && values.canaryShare !== undefined) {
+    throw new ConfigError(
+      '--canary-share applies to --challenger-mode canary; a shadow challenger answers no one',
+    );
+  }
+  return {
+    source: { kind: 'location', location: values.challengerUri },
+    mode: values.challengerMode,
+    canaryShare: values.canaryShare,
+  };
+}
 
 function modelSource(location?: string, modelName?: string, version?: string): ModelSource {
   if (location) return { kind: 'location', location, modelName, version };

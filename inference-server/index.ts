@@ -1,19 +1,30 @@
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
 import { type Database, openDatabase, type Pool } from '../core/db/index.js';
 import { errorMessage, UserError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/log.js';
 import type { S3SettingsValues } from '../core/object-store/index.js';
 import { buildApp } from './app.js';
+import {
+  type Challenger,
+  type ChallengerSource,
+  challengerOf,
+  checkChallenger,
+  checkChallengerPair,
+} from './challenger.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
-import { type LoadedModel, loadModel, type ModelSource } from './model.js';
-import { type PredictionLogStatus, PredictionLogWriter } from './prediction-log.js';
-import { type Limits, prepareServing, type Serving } from './serving.js';
+import { type LoadContext, type LoadedModel, loadModel, type ModelSource } from './model.js';
+import { OffPathScoring } from './off-path.js';
+import { type PredictionLogStatus, PredictionLogWriter } from './prediction-log-writer.js';
+import { ServedModels } from './served-models.js';
+import type { Limits } from './serving.js';
 
+export type { Challenger, ChallengerMode, ChallengerSource } from './challenger.js';
 export { type LoadedModel, loadModel, ModelLoadError, type ModelSource } from './model.js';
 
 export interface ServerOptions {
   model: ModelSource;
+  /** A challenger beside the champion (same feature schema), in shadow or canary mode. */
+  challenger?: ChallengerSource | undefined;
   host?: string;
   /** 0 picks a free port (see `url`). */
   port?: number;
@@ -46,6 +57,10 @@ export interface RunningServer {
   model(): LoadedModel;
   /** Loads, verifies and warms `source`, then serves it; the old model serves until then. */
   switchModel(source: ModelSource): Promise<LoadedModel>;
+  /** The challenger beside the champion, if any. */
+  challenger(): Challenger | undefined;
+  /** Loads, verifies and warms a challenger, then puts it beside the champion (undefined: removes it). */
+  setChallenger(source: ChallengerSource | undefined): Promise<Challenger | undefined>;
   predictionLog(): PredictionLogStatus;
   /**
    * Stops accepting requests, finishes the in-flight ones, writes the prediction log, then
@@ -57,47 +72,93 @@ export interface RunningServer {
 
 export const DEFAULT_LIMITS: Limits = { batchMax: 10_000, feedbackMax: 10_000 };
 
-// What POST /admin/model takes: the same two kinds of source as the command line.
-const SwitchBody = z.union([
-  z.strictObject({
-    location: z.string().min(1),
-    model_name: z.string().optional(),
-    model_version: z.string().optional(),
-  }),
-  z.strictObject({ model_name: z.string().min(1), model_version: z.string().min(1) }),
-]);
+// Records waiting for off-path scoring before more are skipped (counted): ten full batches.
+const OFF_PATH_MAX_RECORDS = 100_000;
 
-/** Starts the inference server: database, model (verified and warmed), then HTTP. */
+/** Starts the inference server: load (database, verified and warmed model) → build app → listen. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const log = options.log ?? createLogger('inference-server');
-  const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const loaded = await load(options);
+  const server = build(loaded, options, log);
+  const url = await listen(server, options).catch(async (err: unknown) => {
+    await server.release();
+    throw err;
+  });
+  const { model } = server.models.current();
+  log.info(
+    { url, model: model.name, version: model.version, source: model.source },
+    'inference server ready',
+  );
+  return running(server, url, options.drainTimeoutMs ?? 30_000, log);
+}
+
+interface Loaded {
+  champion: LoadedModel;
+  challenger: Challenger | undefined;
+  pool: Pool;
+  /** Present when this server opened the database (and so closes it). */
+  database: Database | undefined;
+  loadContext: LoadContext;
+}
+
+/**
+ * Opens the database and loads the models, each verified and warmed. A model from a location
+ * needs no database: it is checked first, so a wrong path fails fast without starting (or
+ * creating) the embedded one; so is a challenger that cannot stand beside the champion.
+ */
+async function load(options: ServerOptions): Promise<Loaded> {
   const s3 = options.s3 ? { s3: options.s3 } : {};
-  // A model from a location needs no database: check it first, so a wrong path fails fast
-  // without starting (or creating) the embedded database.
-  let model = options.model.kind === 'location' ? await loadModel(options.model, s3) : undefined;
+  const loaded: LoadedModel[] = [];
+  const loadAs = async (source: ModelSource, context: LoadContext) => {
+    const model = await loadModel(source, context);
+    loaded.push(model);
+    return model;
+  };
+  const wanted = options.challenger;
   let database: Database | undefined;
-  let pool = options.pool;
   try {
+    let champion = options.model.kind === 'location' ? await loadAs(options.model, s3) : undefined;
+    let model = wanted?.source.kind === 'location' ? await loadAs(wanted.source, s3) : undefined;
+    if (champion && model) checkChallenger(champion, model);
+    let pool = options.pool;
     if (!pool) {
       if (!options.database) throw new UserError('startServer needs a pool or database settings');
       database = await openDatabase({ ...options.database, applicationName: 'mlcycle-serve' });
       pool = database.pool;
     }
-    model ??= await loadModel(options.model, { pool, ...s3 });
+    const loadContext = { pool, ...s3 };
+    champion ??= await loadAs(options.model, loadContext);
+    if (wanted) model ??= await loadAs(wanted.source, loadContext);
+    const challenger = wanted && model && challengerOf(model, wanted);
+    if (challenger) checkChallengerPair(champion, challenger);
+    return { champion, challenger, pool, database, loadContext };
   } catch (err) {
-    await model?.release().catch(() => {});
+    for (const model of loaded) await model.release().catch(() => {});
     await database?.close().catch(() => {});
     throw err;
   }
-  const loadContext = { pool, ...s3 };
-  const metrics = createServerMetrics();
-  let serving: Serving = prepareServing(model, limits);
-  setModelInfo(metrics, serving.model);
+}
 
+interface Built {
+  app: FastifyInstance;
+  models: ServedModels;
+  writer: PredictionLogWriter;
+  offPath: OffPathScoring;
+  metrics: ServerMetrics;
+  database: Database | undefined;
+  closing: { value: boolean };
+  /** Gives back what `load` took, for a server that never listened. */
+  release(): Promise<void>;
+}
+
+/** The prediction log writer, the served models and the fastify app around them. */
+function build(loaded: Loaded, options: ServerOptions, log: Logger): Built {
+  const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const metrics = createServerMetrics();
   const logOptions = options.predictionLog ?? {};
   const queueMax = logOptions.queueMax ?? 200_000;
   const writer = new PredictionLogWriter({
-    pool,
+    pool: loaded.pool,
     metrics,
     log,
     batchMax: logOptions.batchMax ?? 2_000,
@@ -106,120 +167,85 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     concurrency: logOptions.concurrency ?? 2,
     spillDir: logOptions.spillDir,
   });
-
-  let closing = false;
-  let switching: Promise<unknown> = Promise.resolve();
-  const switchModel = async (source: ModelSource): Promise<LoadedModel> => {
-    // One switch at a time, so two admin calls cannot interleave their swaps.
-    const run = switching.then(async () => {
-      const next = prepareServing(await loadModel(source, loadContext), limits);
-      const previous = serving;
-      serving = next;
-      metrics.modelInfo.reset();
-      setModelInfo(metrics, next.model);
-      log.info(
-        {
-          from: `${previous.model.name}/${previous.model.version}`,
-          to: `${next.model.name}/${next.model.version}`,
-        },
-        'switched model',
-      );
-      // Requests that already hold the old model finish with it; release it a little later.
-      setTimeout(() => void previous.model.release().catch(() => {}), 60_000).unref();
-      return next.model;
-    });
-    switching = run.catch(() => {});
-    return run;
-  };
-
+  const models = new ServedModels(loaded.champion, loaded.challenger, {
+    limits,
+    loadContext: loaded.loadContext,
+    metrics,
+    log,
+  });
+  const offPath = new OffPathScoring({ writer, metrics, log, maxRecords: OFF_PATH_MAX_RECORDS });
+  const closing = { value: false };
   const app = buildApp(
     {
-      serving: () => serving,
-      closing: () => closing,
+      models,
+      closing: () => closing.value,
       writer,
-      pool,
+      offPath,
+      pool: loaded.pool,
       metrics,
       log,
       limits,
       queueMax,
       spillEnabled: logOptions.spillDir !== undefined,
       adminToken: options.adminToken,
-      switchModel: async (body) => {
-        const parsed = SwitchBody.safeParse(body);
-        if (!parsed.success) {
-          throw new UserError(
-            'expected {"location": "<dir or s3:// prefix>"} or {"model_name": "...", "model_version": "..."}',
-          );
-        }
-        const b = parsed.data;
-        const source: ModelSource =
-          'location' in b
-            ? { kind: 'location', location: b.location, modelName: b.model_name, version: b.model_version }
-            : { kind: 'registry', modelName: b.model_name, version: b.model_version };
-        await switchModel(source);
-        return serving;
-      },
     },
     { bodyLimit: options.bodyLimit ?? 16 * 1024 * 1024 },
   );
-
-  let url: string;
-  try {
-    url = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
-  } catch (err) {
+  const release = async () => {
     await writer.drain(0);
-    await serving.model.release().catch(() => {});
-    await database?.close().catch(() => {});
-    throw new UserError(
-      `cannot listen on ${options.host ?? '127.0.0.1'}:${options.port ?? 0}: ${errorMessage(err)}`,
-      {
-        cause: err,
-      },
-    );
-  }
-  log.info(
-    { url, model: serving.model.name, version: serving.model.version, source: serving.model.source },
-    'inference server ready',
-  );
+    await models.release();
+    await loaded.database?.close().catch(() => {});
+  };
+  return { app, models, writer, offPath, metrics, database: loaded.database, closing, release };
+}
 
+async function listen(server: Built, options: ServerOptions): Promise<string> {
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? 0;
+  try {
+    const url = await server.app.listen({ host, port });
+    return url.replace('0.0.0.0', '127.0.0.1');
+  } catch (err) {
+    throw new UserError(`cannot listen on ${host}:${port}: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+/**
+ * The handle of a listening server. Closing stops accepting requests, finishes the in-flight
+ * ones, writes the prediction log (or spills it), then releases the models and the database.
+ */
+function running(server: Built, url: string, drainTimeoutMs: number, log: Logger): RunningServer {
+  const { app, models, writer, metrics } = server;
   let closed: Promise<{ spilled: number; dropped: number }> | undefined;
+  const close = async () => {
+    server.closing.value = true;
+    await app.close();
+    // Off-path scoring of the last requests adds its rows before the log is drained.
+    await server.offPath.idle();
+    const result = await writer.drain(drainTimeoutMs);
+    const status = writer.status();
+    log.info(
+      { rowsWritten: status.rowsWritten, spilled: result.spilled, dropped: status.rowsDropped },
+      'inference server stopped; prediction log flushed',
+    );
+    await models.release();
+    await server.database
+      ?.close()
+      .catch((err) => log.warn({ err: errorMessage(err) }, 'closing the database failed'));
+    return result;
+  };
   return {
-    url: url.replace('0.0.0.0', '127.0.0.1'),
+    url,
     app,
     metrics,
-    model: () => serving.model,
-    switchModel,
+    model: () => models.current().model,
+    switchModel: (source) => models.switchChampion(source),
+    challenger: () => models.current().challenger,
+    setChallenger: (source) => models.setChallenger(source),
     predictionLog: () => writer.status(),
     close: () => {
-      closed ??= (async () => {
-        closing = true;
-        await app.close();
-        const result = await writer.drain(options.drainTimeoutMs ?? 30_000);
-        const status = writer.status();
-        log.info(
-          { rowsWritten: status.rowsWritten, spilled: result.spilled, dropped: status.rowsDropped },
-          'inference server stopped; prediction log flushed',
-        );
-        await serving.model.release().catch(() => {});
-        await database
-          ?.close()
-          .catch((err) => log.warn({ err: errorMessage(err) }, 'closing the database failed'));
-        return result;
-      })();
+      closed ??= close();
       return closed;
     },
   };
-}
-
-function setModelInfo(metrics: ServerMetrics, model: LoadedModel): void {
-  metrics.modelInfo.set(
-    {
-      model_name: model.name,
-      model_version: model.version,
-      task: model.task,
-      model_digest: model.digests['model.onnx'] ?? '',
-      schema_digest: model.schema.digest,
-    },
-    1,
-  );
 }

@@ -91,8 +91,20 @@ export function createServerMetrics() {
     }),
     predictions: new Counter({
       name: 'mlcycle_predictions_total',
-      help: 'Predictions served, by model version and predicted class ("value" for regression).',
-      labelNames: ['model_version', 'class'] as const,
+      help: 'Predictions made, by model version, predicted class ("value" for regression) and role (champion, or challenger beside it).',
+      labelNames: ['model_version', 'class', 'role'] as const,
+      ...common,
+    }),
+    answered: new Counter({
+      name: 'mlcycle_prediction_requests_answered_total',
+      help: 'Prediction requests answered, by the role of the model whose answer the caller got (champion, or challenger in canary mode).',
+      labelNames: ['role'] as const,
+      ...common,
+    }),
+    offPathSkipped: new Counter({
+      name: 'mlcycle_off_path_predictions_skipped_total',
+      help: 'Records the model beside the answering one did not score, by its role and why (backlog: too many waiting; error: inference failed).',
+      labelNames: ['role', 'reason'] as const,
       ...common,
     }),
     probability: new BatchHistogram(
@@ -161,8 +173,8 @@ export function createServerMetrics() {
     }),
     modelInfo: new Gauge({
       name: 'mlcycle_model_info',
-      help: 'The model being served (value 1).',
-      labelNames: ['model_name', 'model_version', 'task', 'model_digest', 'schema_digest'] as const,
+      help: 'The models being served (value 1): the champion, and the challenger beside it if any.',
+      labelNames: ['model_name', 'model_version', 'task', 'model_digest', 'schema_digest', 'role'] as const,
       ...common,
     }),
   };

@@ -1,9 +1,17 @@
 import ort from 'onnxruntime-node';
 import { z } from 'zod';
-import { ARTIFACT, type ArtifactName, Manifest, SERVING_ARTIFACTS } from '../core/artifacts.js';
+import {
+  ARTIFACT,
+  type ArtifactName,
+  findArtifact,
+  type Manifest,
+  manifestDigests,
+  parseManifest,
+  SERVING_ARTIFACTS,
+  storeForUri,
+} from '../core/artifacts.js';
 import type { Pool } from '../core/db/index.js';
 import { sha256 } from '../core/digest.js';
-import { UserError } from '../core/errors.js';
 import {
   type FeatureRecord,
   type FeatureSchema,
@@ -18,13 +26,15 @@ import {
   recordsToInputs,
 } from '../core/model-input.js';
 import {
-  joinKey,
   ObjectNotFoundError,
   type ObjectStore,
   openObjectStore,
   type S3SettingsValues,
 } from '../core/object-store/index.js';
 import { getVersion } from '../core/registry.js';
+import { ModelLoadError } from './model-load-error.js';
+
+export { ModelLoadError } from './model-load-error.js';
 
 /** Where a model comes from: a directory / s3:// prefix, or a registered version. */
 export type ModelSource =
@@ -57,15 +67,7 @@ export interface LoadedModel {
 
 const REQUIRED_ARTIFACTS = SERVING_ARTIFACTS;
 
-/** A model artifact failed its checks: a user problem (wrong files), not a bug. */
-export class ModelLoadError extends UserError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, { ...options, exitCode: 3 });
-    this.name = 'ModelLoadError';
-  }
-}
-
-interface LoadContext {
+export interface LoadContext {
   s3?: S3SettingsValues;
   /** Needed for registry sources. */
   pool?: Pool;
@@ -84,6 +86,11 @@ export async function loadModel(source: ModelSource, context: LoadContext = {}):
       ? await readFromLocation(source, context)
       : await readFromRegistry(source, context);
   const schema = parseSchema(files.bytes[ARTIFACT.schema]!, files.source);
+  if (files.schemaDigest !== undefined && files.schemaDigest !== schema.digest) {
+    throw new ModelLoadError(
+      `schema.json in ${files.source} has schema digest ${schema.digest} but the manifest recorded ${files.schemaDigest}`,
+    );
+  }
   const metrics = files.bytes[ARTIFACT.metrics]
     ? parseMetrics(files.bytes[ARTIFACT.metrics], files.source)
     : {};
@@ -116,6 +123,8 @@ interface VerifiedFiles {
   source: string;
   bytes: Record<string, Buffer>;
   digests: Record<string, string>;
+  /** The schema digest the manifest recorded (a location's manifest.json; absent in older ones). */
+  schemaDigest?: string | undefined;
 }
 
 async function readFromLocation(
@@ -123,7 +132,7 @@ async function readFromLocation(
   context: LoadContext,
 ): Promise<VerifiedFiles> {
   const store = openObjectStore(source.location, context.s3);
-  const manifestText = await readArtifact(
+  const manifestText = await fetchArtifact(
     store,
     ARTIFACT.manifest,
     source.location,
@@ -131,13 +140,13 @@ async function readFromLocation(
   );
   let manifest: Manifest;
   try {
-    manifest = Manifest.parse(JSON.parse(manifestText.toString('utf8')));
+    manifest = parseManifest(manifestText.toString('utf8'));
   } catch (err) {
     throw new ModelLoadError(`invalid manifest.json in ${source.location}: ${describe(err)}`, { cause: err });
   }
   const name = pick('model name', source.modelName, manifest.modelName, source.location);
   const version = pick('model version', source.version, manifest.version, source.location);
-  const expected = Object.fromEntries(manifest.artifacts.map((a) => [a.name, a.sha256]));
+  const expected = manifestDigests(manifest);
   const bytes: Record<string, Buffer> = {};
   const wanted: ArtifactName[] = [
     ...REQUIRED_ARTIFACTS,
@@ -147,11 +156,18 @@ async function readFromLocation(
     if (!expected[artifact]) {
       throw new ModelLoadError(`manifest.json in ${source.location} has no digest for ${artifact}`);
     }
-    const body = await readArtifact(store, artifact, source.location, 'the model needs it');
+    const body = await fetchArtifact(store, artifact, source.location, 'the model needs it');
     verifyDigest(artifact, body, expected[artifact], store.uriFor(artifact));
     bytes[artifact] = body;
   }
-  return { name, version, source: store.root, bytes, digests: pickDigests(expected, wanted) };
+  return {
+    name,
+    version,
+    source: store.root,
+    bytes,
+    digests: pickDigests(expected, wanted),
+    schemaDigest: manifest.schemaDigest,
+  };
 }
 
 async function readFromRegistry(
@@ -167,17 +183,14 @@ async function readFromRegistry(
       `model version ${label} is ${record.status} and not deployable; refusing to serve it`,
     );
   }
-  const artifacts = new Map(record.artifacts.map((a) => [a.name, a]));
   const bytes: Record<string, Buffer> = {};
   const digests: Record<string, string> = {};
-  for (const name of [
-    ...REQUIRED_ARTIFACTS,
-    ...(artifacts.has(ARTIFACT.metrics) ? [ARTIFACT.metrics] : []),
-  ]) {
-    const artifact = artifacts.get(name);
+  const metrics = findArtifact(record.artifacts, ARTIFACT.metrics);
+  for (const name of [...REQUIRED_ARTIFACTS, ...(metrics ? [ARTIFACT.metrics] : [])]) {
+    const artifact = findArtifact(record.artifacts, name);
     if (!artifact) throw new ModelLoadError(`the registry has no ${name} artifact for ${label}`);
-    const { store, key } = storeForUri(artifact.uri, context.s3);
-    const body = await readArtifact(store, key, artifact.uri, 'the model needs it');
+    const { store, key } = artifactStore(artifact.uri, context.s3);
+    const body = await fetchArtifact(store, key, artifact.uri, 'the model needs it');
     verifyDigest(name, body, artifact.sha256, artifact.uri);
     bytes[name] = body;
     digests[name] = artifact.sha256;
@@ -185,20 +198,22 @@ async function readFromRegistry(
   return {
     name: record.modelName,
     version: record.version,
-    source: record.artifactRoot ?? artifacts.get(ARTIFACT.model)!.uri,
+    source: record.artifactRoot ?? findArtifact(record.artifacts, ARTIFACT.model)!.uri,
     bytes,
     digests,
   };
 }
 
-/** Splits an artifact URI (s3://bucket/a/b/file or /dir/file) into a store and a key. */
-function storeForUri(uri: string, s3: S3SettingsValues | undefined): { store: ObjectStore; key: string } {
-  const slash = uri.lastIndexOf('/');
-  if (slash <= 0 || slash === uri.length - 1) throw new ModelLoadError(`artifact URI ${uri} names no file`);
-  return { store: openObjectStore(uri.slice(0, slash), s3), key: joinKey(uri.slice(slash + 1)) };
+/** core's storeForUri, its refusal of a URI naming no file a ModelLoadError. */
+function artifactStore(uri: string, s3: S3SettingsValues | undefined): { store: ObjectStore; key: string } {
+  try {
+    return storeForUri(uri, s3);
+  } catch (err) {
+    throw new ModelLoadError(describe(err), { cause: err });
+  }
 }
 
-async function readArtifact(store: ObjectStore, key: string, where: string, why: string): Promise<Buffer> {
+async function fetchArtifact(store: ObjectStore, key: string, where: string, why: string): Promise<Buffer> {
   try {
     return await store.get(key);
   } catch (err) {

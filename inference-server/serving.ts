@@ -1,16 +1,18 @@
-import type { Pool } from '../core/db/index.js';
-import type { Logger } from '../core/log.js';
 import { openApiDocument } from './api.js';
-import type { ServerMetrics } from './metrics.js';
+import type { Challenger } from './challenger.js';
 import type { LoadedModel } from './model.js';
-import type { PredictionLogWriter } from './prediction-log.js';
 import { createRecordValidator, type RecordValidator } from './validation.js';
 
-/** The model being served with what is derived from it; replaced as a whole on a switch. */
+/**
+ * The champion being served with what is derived from it, and the challenger beside it if
+ * any; replaced as a whole on a switch. A challenger has the champion's feature schema, so
+ * the champion's validator and document hold for both.
+ */
 export interface Serving {
   model: LoadedModel;
   validator: RecordValidator;
   openapi: Record<string, unknown>;
+  challenger?: Challenger | undefined;
 }
 
 export interface Limits {
@@ -20,26 +22,10 @@ export interface Limits {
   feedbackMax: number;
 }
 
-/** What the route plugins share. */
-export interface ServerContext {
-  /** Read once per request: a switch never mixes two models within one request. */
-  serving(): Serving | undefined;
-  closing(): boolean;
-  writer: PredictionLogWriter;
-  pool: Pool;
-  metrics: ServerMetrics;
-  log: Logger;
-  limits: Limits;
-  queueMax: number;
-  spillEnabled: boolean;
-  /** Loads and swaps in another model (admin route); undefined when switching is off. */
-  switchModel?: ((body: unknown) => Promise<Serving>) | undefined;
-  adminToken?: string | undefined;
-}
-
-export function prepareServing(model: LoadedModel, limits: Limits): Serving {
+export function prepareServing(model: LoadedModel, limits: Limits, challenger?: Challenger): Serving {
   return {
     model,
+    challenger,
     validator: createRecordValidator(model.schema),
     openapi: openApiDocument({
       schema: model.schema,

@@ -3,8 +3,8 @@ import type { z } from 'zod';
 import { errorMessage } from '../../core/errors.js';
 import { fieldIssues } from '../../core/feature-schema.js';
 import { type FeedbackItem, FeedbackItem as FeedbackItemSchema } from '../api.js';
+import type { ServerContext } from '../context.js';
 import { problem, sendProblem } from '../problem.js';
-import type { ServerContext } from '../serving.js';
 import { MAX_REPORTED_ISSUES } from '../validation.js';
 
 type Status = 'recorded' | 'duplicate' | 'unknown';
@@ -17,8 +17,7 @@ type Status = 'recorded' | 'duplicate' | 'unknown';
  */
 export const feedbackRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
   app.post('/feedback', async (request, reply) => {
-    const serving = ctx.serving();
-    if (!serving) return sendProblem(reply, problem('service-unavailable', 503, 'no model is loaded yet'));
+    const { serving } = request;
     const single = !Array.isArray(request.body);
     const items = single ? [request.body] : (request.body as unknown[]);
     if (items.length === 0 || items.length > ctx.limits.feedbackMax) {

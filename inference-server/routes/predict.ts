@@ -1,11 +1,16 @@
-import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { FeatureRecord, FieldIssue } from '../../core/feature-schema.js';
-import { type BatchResponse, type PredictResponse, REQUEST_ID_PATTERN } from '../api.js';
-import type { PredictionLogRow } from '../prediction-log.js';
+import type { BatchResponse, PredictResponse } from '../api.js';
+import { challengerAnswers, type Role } from '../challenger.js';
+import type { ServerContext } from '../context.js';
+import type { LoadedModel, PredictionOutputs } from '../model.js';
+import { countPredictions, predictionRows, recordRequestId } from '../prediction-rows.js';
 import { problem, sendProblem } from '../problem.js';
-import type { ServerContext, Serving } from '../serving.js';
+import type { Serving } from '../serving.js';
 import { MAX_REPORTED_ISSUES } from '../validation.js';
+
+/** Which model version answered: with a canary, the caller can tell without reading the body. */
+export const MODEL_VERSION_HEADER = 'x-mlcycle-model-version';
 
 /**
  * /predict and /predict_batch: validate strictly, run the model, queue the log rows, answer.
@@ -13,163 +18,152 @@ import { MAX_REPORTED_ISSUES } from '../validation.js';
  * in the writer's hands (memory, then PostgreSQL or a spill file).
  */
 export const predictRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
+  app.addHook('preValidation', skipIfClientGone);
+  app.addHook('preValidation', requireValidRequestId);
+
   app.post('/predict', async (request, reply) => {
-    if (clientGone(request)) return reply;
-    const requestId = readRequestId(request, reply);
-    if (requestId === undefined) return reply;
-    const serving = ctx.serving();
-    if (!serving) return sendProblem(reply, problem('service-unavailable', 503, 'no model is loaded yet'));
-    const result = serving.validator.validate(request.body);
+    const result = request.serving.validator.validate(request.body);
     if (!result.ok) {
       ctx.metrics.invalidRecords.inc({ route: '/predict' });
       return sendProblem(
         reply,
-        invalid(result.issues, 'the record does not match the feature schema', requestId),
+        invalid(result.issues, 'the record does not match the feature schema', request.id),
       );
     }
-    countUnseen(ctx, serving, [result.record]);
-    const { model } = serving;
-    const out = await model.predict([result.record]);
-    const prediction = out.predictions[0]!;
-    const probability = out.probabilities ? out.probabilities[0]! : null;
-    ctx.writer.add([
-      {
-        modelName: model.name,
-        modelVersion: model.version,
-        requestId,
-        features: result.record,
-        prediction,
-        probability,
-        latencyMs: reply.elapsedTime,
-        createdAt: Date.now(),
-      },
-    ]);
-    countPrediction(ctx, serving, prediction, probability);
+    const { model, out } = await answer(ctx, request, reply, [result.record], false);
     const body: PredictResponse = {
-      request_id: requestId,
+      request_id: request.id,
       model_name: model.name,
       model_version: model.version,
-      prediction,
+      prediction: out.predictions[0]!,
     };
-    if (probability !== null) body.probability = probability;
+    if (out.probabilities) body.probability = out.probabilities[0]!;
     return body;
   });
 
   app.post('/predict_batch', async (request, reply) => {
-    if (clientGone(request)) return reply;
-    const requestId = readRequestId(request, reply);
-    if (requestId === undefined) return reply;
-    const serving = ctx.serving();
-    if (!serving) return sendProblem(reply, problem('service-unavailable', 503, 'no model is loaded yet'));
-    const body = request.body;
-    if (!Array.isArray(body)) {
-      return sendProblem(
-        reply,
-        problem('invalid-body', 422, 'expected a JSON array of records', {
-          errors: [{ field: '(body)', message: 'expected an array of records' }],
-          requestId,
-        }),
-      );
-    }
-    if (body.length === 0) {
-      return sendProblem(
-        reply,
-        problem('invalid-body', 422, 'the batch is empty', {
-          errors: [{ field: '(body)', message: 'expected at least one record' }],
-          requestId,
-        }),
-      );
-    }
-    if (body.length > ctx.limits.batchMax) {
-      return sendProblem(
-        reply,
-        problem(
-          'batch-too-large',
-          413,
-          `${body.length} records sent; at most ${ctx.limits.batchMax} per batch`,
-          {
-            requestId,
-          },
-        ),
-      );
-    }
-    const records: FeatureRecord[] = new Array(body.length);
-    let issues: FieldIssue[] | undefined;
-    for (let i = 0; i < body.length; i++) {
-      const result = serving.validator.validate(body[i], String(i));
-      if (result.ok) records[i] = result.record;
-      else {
-        issues ??= [];
-        issues.push(...result.issues);
-      }
-    }
-    if (issues) {
-      ctx.metrics.invalidRecords.inc({ route: '/predict_batch' });
-      return sendProblem(
-        reply,
-        invalid(
-          issues,
-          'records in the batch do not match the feature schema; none were predicted',
-          requestId,
-        ),
-      );
-    }
-    countUnseen(ctx, serving, records);
-    const { model } = serving;
-    const out = await model.predict(records);
-    const latencyMs = reply.elapsedTime;
-    const createdAt = Date.now();
-    const rows: PredictionLogRow[] = new Array(records.length);
-    const predictions: BatchResponse['predictions'] = new Array(records.length);
-    for (let i = 0; i < records.length; i++) {
-      const id = `${requestId}:${i}`;
-      const prediction = out.predictions[i]!;
-      const probability = out.probabilities ? out.probabilities[i]! : null;
-      rows[i] = {
-        modelName: model.name,
-        modelVersion: model.version,
-        requestId: id,
-        features: records[i]!,
-        prediction,
-        probability,
-        latencyMs,
-        createdAt,
-      };
-      predictions[i] =
-        probability === null ? { request_id: id, prediction } : { request_id: id, prediction, probability };
-    }
-    countPredictions(ctx, serving, out.predictions, out.probabilities);
-    ctx.writer.add(rows);
-    const response: BatchResponse = {
-      request_id: requestId,
-      model_name: model.name,
-      model_version: model.version,
-      predictions,
-    };
-    return response;
+    const records = readBatch(ctx, request, reply);
+    if (!records) return reply;
+    const { model, out } = await answer(ctx, request, reply, records, true);
+    return batchResponse(request.id, model, out);
   });
 };
+
+/**
+ * Runs the model that answers this request (the champion, or a canary challenger for its
+ * share of request ids) and queues its rows; with a challenger, the other model scores the
+ * same records off the response path, logged under the same request ids.
+ */
+async function answer(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  records: FeatureRecord[],
+  batch: boolean,
+): Promise<{ model: LoadedModel; out: PredictionOutputs }> {
+  const { serving } = request;
+  countUnseen(ctx, serving, records);
+  const { challenger } = serving;
+  const byChallenger = challengerAnswers(challenger, request.id);
+  const model = byChallenger ? challenger!.model : serving.model;
+  const role: Role = byChallenger ? 'challenger' : 'champion';
+  const out = await model.predict(records);
+  const ids = { id: request.id, batch };
+  ctx.writer.add(predictionRows(model, ids, records, out, reply.elapsedTime));
+  countPredictions(ctx.metrics, model.version, role, out);
+  ctx.metrics.answered.inc({ role });
+  reply.header(MODEL_VERSION_HEADER, model.version);
+  if (challenger) {
+    ctx.offPath.schedule({
+      model: byChallenger ? serving.model : challenger.model,
+      role: byChallenger ? 'champion' : 'challenger',
+      request: ids,
+      records,
+      arrivedAt: performance.now() - reply.elapsedTime,
+    });
+  }
+  return { model, out };
+}
+
+/** The batch's records, validated; undefined once a problem has been sent. */
+function readBatch(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FeatureRecord[] | undefined {
+  const { body, id: requestId } = request;
+  const refuse = (
+    kind: 'invalid-body' | 'batch-too-large',
+    status: number,
+    detail: string,
+    message?: string,
+  ) => {
+    const errors = message ? [{ field: '(body)', message }] : undefined;
+    void sendProblem(reply, problem(kind, status, detail, { ...(errors && { errors }), requestId }));
+    return undefined;
+  };
+  if (!Array.isArray(body)) {
+    return refuse('invalid-body', 422, 'expected a JSON array of records', 'expected an array of records');
+  }
+  if (body.length === 0)
+    return refuse('invalid-body', 422, 'the batch is empty', 'expected at least one record');
+  if (body.length > ctx.limits.batchMax) {
+    return refuse(
+      'batch-too-large',
+      413,
+      `${body.length} records sent; at most ${ctx.limits.batchMax} per batch`,
+    );
+  }
+  const records: FeatureRecord[] = new Array(body.length);
+  let issues: FieldIssue[] | undefined;
+  for (let i = 0; i < body.length; i++) {
+    const result = request.serving.validator.validate(body[i], String(i));
+    if (result.ok) records[i] = result.record;
+    else {
+      issues ??= [];
+      issues.push(...result.issues);
+    }
+  }
+  if (!issues) return records;
+  ctx.metrics.invalidRecords.inc({ route: '/predict_batch' });
+  const detail = 'records in the batch do not match the feature schema; none were predicted';
+  void sendProblem(reply, invalid(issues, detail, requestId));
+  return undefined;
+}
+
+function batchResponse(requestId: string, model: LoadedModel, out: PredictionOutputs): BatchResponse {
+  const predictions: BatchResponse['predictions'] = new Array(out.predictions.length);
+  for (let i = 0; i < predictions.length; i++) {
+    const id = recordRequestId(requestId, i);
+    const prediction = out.predictions[i]!;
+    predictions[i] = out.probabilities
+      ? { request_id: id, prediction, probability: out.probabilities[i]! }
+      : { request_id: id, prediction };
+  }
+  return { request_id: requestId, model_name: model.name, model_version: model.version, predictions };
+}
 
 /**
  * The connection closed before the handler ran (the client timed out or stopped while the
  * request waited): nobody can receive the answer, so no prediction is made or logged.
  */
-function clientGone(request: FastifyRequest): boolean {
-  return request.raw.socket?.destroyed === true;
+async function skipIfClientGone(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  if (request.raw.socket?.destroyed === true) reply.hijack();
 }
 
-/** The X-Request-Id header if valid, a new UUID if absent; a 400 is sent if it is invalid. */
-function readRequestId(request: FastifyRequest, reply: FastifyReply): string | undefined {
+/**
+ * `request.id` is the X-Request-Id header when it is valid (see requestIdFromHeader); a header
+ * that is present but invalid is refused rather than replaced.
+ */
+async function requireValidRequestId(request: FastifyRequest, reply: FastifyReply) {
   const header = request.headers['x-request-id'];
-  if (header === undefined) return randomUUID();
-  if (typeof header === 'string' && REQUEST_ID_PATTERN.test(header)) return header;
-  void sendProblem(
+  if (header === undefined || header === request.id) return;
+  return sendProblem(
     reply,
     problem('invalid-request-id', 400, 'X-Request-Id must be 1-128 characters from A-Z a-z 0-9 . _ : @ -', {
       errors: [{ field: 'X-Request-Id', message: 'expected 1-128 characters from A-Z a-z 0-9 . _ : @ -' }],
     }),
   );
-  return undefined;
 }
 
 function invalid(issues: FieldIssue[], detail: string, requestId: string) {
@@ -187,42 +181,5 @@ function countUnseen(ctx: ServerContext, serving: Serving, records: readonly Fea
       if (typeof v === 'string' && !levels.has(v)) unseen++;
     }
     if (unseen > 0) ctx.metrics.unseenCategories.inc({ feature }, unseen);
-  }
-}
-
-/** Batch form of countPrediction: one counter update per class, one histogram child. */
-function countPredictions(
-  ctx: ServerContext,
-  serving: Serving,
-  predictions: Float64Array,
-  probabilities: Float32Array | undefined,
-) {
-  const version = serving.model.version;
-  if (!probabilities) {
-    ctx.metrics.predictions.inc({ model_version: version, class: 'value' }, predictions.length);
-    ctx.metrics.predictionValue.observeMany(version, predictions);
-    return;
-  }
-  let positives = 0;
-  for (const p of predictions) if (p === 1) positives++;
-  if (positives > 0) ctx.metrics.predictions.inc({ model_version: version, class: '1' }, positives);
-  const negatives = predictions.length - positives;
-  if (negatives > 0) ctx.metrics.predictions.inc({ model_version: version, class: '0' }, negatives);
-  ctx.metrics.probability.observeMany(version, probabilities);
-}
-
-function countPrediction(
-  ctx: ServerContext,
-  serving: Serving,
-  prediction: number,
-  probability: number | null,
-) {
-  const version = serving.model.version;
-  if (probability === null) {
-    ctx.metrics.predictions.inc({ model_version: version, class: 'value' });
-    ctx.metrics.predictionValue.observeMany(version, [prediction]);
-  } else {
-    ctx.metrics.predictions.inc({ model_version: version, class: String(prediction) });
-    ctx.metrics.probability.observeMany(version, [probability]);
   }
 }

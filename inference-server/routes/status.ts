@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { problem, sendProblem } from '../problem.js';
-import type { ServerContext } from '../serving.js';
+import type { ServerContext } from '../context.js';
+import type { LoadedModel } from '../model.js';
 
 /** Health, readiness, metrics, the model's description and the OpenAPI document. */
 export const statusRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
@@ -10,11 +10,10 @@ export const statusRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) 
   // prediction log is not losing rows (buffer full with nowhere to spill). An unreachable
   // database alone does not make it unready: rows buffer, and every replica shares the same
   // database, so failing readiness would take the whole service down for no gain.
-  app.get('/readyz', async (_request, reply) => {
-    const serving = ctx.serving();
+  app.get('/readyz', async (request, reply) => {
+    const { model, challenger } = request.serving;
     const log = ctx.writer.status();
     const reasons: string[] = [];
-    if (!serving) reasons.push('no model loaded');
     if (ctx.closing()) reasons.push('shutting down');
     if (!ctx.spillEnabled && log.queueDepth >= ctx.queueMax) {
       reasons.push(
@@ -24,7 +23,8 @@ export const statusRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) 
     const ready = reasons.length === 0;
     return reply.code(ready ? 200 : 503).send({
       ready,
-      model: serving ? { name: serving.model.name, version: serving.model.version } : null,
+      model: { name: model.name, version: model.version },
+      challenger: challenger ? { version: challenger.model.version, mode: challenger.mode } : null,
       prediction_log: {
         queue_depth: log.queueDepth,
         in_flight_rows: log.inFlightRows,
@@ -42,25 +42,30 @@ export const statusRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) 
     return reply.header('content-type', ctx.metrics.registry.contentType).send(text);
   });
 
-  app.get('/v1/model', async (_request, reply) => {
-    const serving = ctx.serving();
-    if (!serving) return sendProblem(reply, problem('service-unavailable', 503, 'no model is loaded yet'));
-    const m = serving.model;
+  // The champion's fields at the top (as before challengers existed), the challenger beside it.
+  app.get('/v1/model', async (request) => {
+    const { model, challenger } = request.serving;
     return {
-      name: m.name,
-      version: m.version,
-      task: m.task,
-      source: m.source,
-      loaded_at: m.loadedAt.toISOString(),
-      digests: m.digests,
-      metrics: m.metrics,
-      schema: m.schema,
+      ...modelInfo(model),
+      role: 'champion',
+      challenger: challenger
+        ? { ...modelInfo(challenger.model), mode: challenger.mode, canary_share: challenger.canaryShare }
+        : null,
     };
   });
 
-  app.get('/openapi.json', async (_request, reply) => {
-    const serving = ctx.serving();
-    if (!serving) return sendProblem(reply, problem('service-unavailable', 503, 'no model is loaded yet'));
-    return serving.openapi;
-  });
+  app.get('/openapi.json', async (request) => request.serving.openapi);
 };
+
+function modelInfo(m: LoadedModel) {
+  return {
+    name: m.name,
+    version: m.version,
+    task: m.task,
+    source: m.source,
+    loaded_at: m.loadedAt.toISOString(),
+    digests: m.digests,
+    metrics: m.metrics,
+    schema: m.schema,
+  };
+}

@@ -516,6 +516,18 @@ describe('loading', () => {
     );
   });
 
+  it('refuses a model whose schema.json is not the schema its manifest recorded', async () => {
+    const other = await writeFixtureModel(join(dir, 'schema-digest'), { modelName: uniqueModelName() });
+    const manifestPath = join(other.dir, 'manifest.json');
+    const manifest = JSON.parse(await readFile(manifestPath, 'utf8'));
+    await writeFile(manifestPath, JSON.stringify({ ...manifest, schemaDigest: `sha256:${'0'.repeat(64)}` }));
+    const error = await loadModel({ kind: 'location', location: other.dir }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ModelLoadError);
+    expect((error as Error).message).toMatch(
+      /schema digest sha256:[0-9a-f]+ but the manifest recorded sha256:0+$/,
+    );
+  });
+
   it('refuses a directory without manifest.json, naming it', async () => {
     const error = await loadModel({ kind: 'location', location: join(dir, 'nowhere') }).catch(
       (e: unknown) => e,

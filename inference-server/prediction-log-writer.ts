@@ -1,23 +1,9 @@
 import type { Pool } from '../core/db/index.js';
 import { errorMessage } from '../core/errors.js';
-import type { FeatureRecord } from '../core/feature-schema.js';
 import type { Logger } from '../core/log.js';
+import { insertPredictionLogRows, type PredictionLogRow } from '../core/prediction-log.js';
 import type { ServerMetrics } from './metrics.js';
 import { SpillFiles } from './spill.js';
-
-/** One served prediction, as it will be stored in prediction_logs. */
-export interface PredictionLogRow {
-  modelName: string;
-  modelVersion: string;
-  requestId: string;
-  /** The record as received (validated). */
-  features: FeatureRecord;
-  prediction: number;
-  probability: number | null;
-  latencyMs: number;
-  /** Epoch milliseconds. */
-  createdAt: number;
-}
 
 export interface PredictionLogOptions {
   pool: Pool;
@@ -47,16 +33,6 @@ export interface PredictionLogStatus {
   rowsWritten: number;
   rowsDropped: number;
 }
-
-// A batch travels as one JSON array expanded by jsonb_to_recordset: one parameter whatever the
-// batch size, and the client's work is a single native JSON.stringify (parallel text[] arrays
-// cost pg's per-element escaping: about 2.5 times the CPU per row in this process, measured).
-const INSERT_SQL = `
-INSERT INTO prediction_logs
-  (model_name, model_version, request_id, features, prediction, probability, latency_ms, created_at)
-SELECT r.n, r.v, r.i, r.f, r.p, r.q, r.l, to_timestamp(r.c / 1000.0)
-FROM jsonb_to_recordset($1::jsonb) AS r(n text, v text, i text, f jsonb, p float8, q float8, l real, c float8)
-ON CONFLICT (model_name, model_version, request_id) DO NOTHING`;
 
 /**
  * The prediction log pipeline: requests hand rows to `add`, which only appends to a bounded
@@ -332,8 +308,7 @@ export class PredictionLogWriter {
   }
 
   private async insert(batch: PredictionLogRow[]): Promise<void> {
-    const result = await this.options.pool.query(INSERT_SQL, [batchJson(batch)]);
-    const inserted = result.rowCount ?? 0;
+    const inserted = await insertPredictionLogRows(this.options.pool, batch);
     this.state.rowsWritten += inserted;
     this.options.metrics.rowsWritten.inc(inserted);
   }
@@ -409,31 +384,6 @@ export class PredictionLogWriter {
     this.options.metrics.spilledRows.set(this.spill?.rows ?? 0);
   }
 }
-
-function batchJson(batch: readonly PredictionLogRow[]): string {
-  const rows = new Array(batch.length);
-  for (let i = 0; i < batch.length; i++) {
-    const r = batch[i]!;
-    rows[i] = {
-      n: r.modelName,
-      v: r.modelVersion,
-      i: r.requestId,
-      f: r.features,
-      p: r.prediction,
-      q: r.probability,
-      l: r.latencyMs,
-      c: r.createdAt,
-    };
-  }
-  const json = JSON.stringify(rows);
-  return json.includes('\\u') ? json.replace(JSONB_UNSAFE, '$1\\ufffd') : json;
-}
-
-// PostgreSQL's jsonb cannot hold U+0000 or a lone UTF-16 surrogate (JSON.stringify escapes
-// those, and only those, as \u0000 / \udXXX); a valid string feature may contain them. They
-// are stored as U+FFFD rather than losing the row: the only change ever made to features "as
-// received". An escape preceded by an odd number of backslashes is literal text, left alone.
-const JSONB_UNSAFE = /(?<!\\)((?:\\\\)*)\\u(?:0000|d[89a-f][0-9a-f]{2})/g;
 
 /** SQLSTATE classes 22 (data exception) and 23 (integrity): retrying the same rows won't help. */
 function isDataError(err: unknown): boolean {

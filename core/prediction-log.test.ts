@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { PredictionLogRow, predictionLogParams } from './prediction-log.js';
+
+const row: PredictionLogRow = {
+  modelName: 'm',
+  modelVersion: 'v1',
+  requestId: 'r1',
+  features: { a: 1, b: 'x', c: null, d: true },
+  prediction: 1,
+  probability: 0.75,
+  latencyMs: 2.5,
+  createdAt: 1_700_000_000_000,
+};
+
+describe('predictionLogParams', () => {
+  it('sends the rows as one JSON array in the order of the statement’s record columns', () => {
+    const [json] = predictionLogParams([row, { ...row, requestId: 'r2', probability: null }]);
+    expect(JSON.parse(json)).toEqual([
+      { n: 'm', v: 'v1', i: 'r1', f: row.features, p: 1, q: 0.75, l: 2.5, c: 1_700_000_000_000 },
+      { n: 'm', v: 'v1', i: 'r2', f: row.features, p: 1, q: null, l: 2.5, c: 1_700_000_000_000 },
+    ]);
+  });
+
+  it('replaces what jsonb cannot hold (U+0000, lone surrogates) by U+FFFD and leaves escaped text alone', () => {
+    const [json] = predictionLogParams([
+      { ...row, features: { nul: 'a\u0000b', lone: 'x\ud800y', literal: '\\u0000', pair: '😀' } },
+    ]);
+    expect(JSON.parse(json)[0].f).toEqual({
+      nul: 'a\ufffdb',
+      lone: 'x\ufffdy',
+      literal: '\\u0000',
+      pair: '😀',
+    });
+  });
+
+  it('the row schema accepts scalar features and refuses anything else', () => {
+    expect(PredictionLogRow.safeParse(row).success).toBe(true);
+    expect(PredictionLogRow.safeParse({ ...row, features: { a: [1] } }).success).toBe(false);
+  });
+});
