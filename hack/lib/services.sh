@@ -263,8 +263,9 @@ minio_start() {
 }
 
 minio_wait_ready() {
-  local i
-  for ((i = 0; i < 120; i++)); do
+  local i deadline=$((SECONDS + ${MLCYCLE_MINIO_START_TIMEOUT:-300}))
+  # A deadline, not a count of tries: a machine loaded by parallel builds starts MinIO slowly.
+  for ((i = 0; SECONDS < deadline; i++)); do
     if curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$S3_PORT/minio/health/ready" 2>/dev/null; then
       return
     fi
@@ -275,7 +276,7 @@ minio_wait_ready() {
     fi
     sleep 0.5
   done
-  die "MinIO does not answer on 127.0.0.1:$S3_PORT (log: $MINIO_LOG)"
+  die "MinIO does not answer on 127.0.0.1:$S3_PORT after ${MLCYCLE_MINIO_START_TIMEOUT:-300} s (log: $MINIO_LOG)"
 }
 
 minio_stop() {
