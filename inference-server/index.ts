@@ -108,8 +108,9 @@ interface Loaded {
  */
 async function load(options: ServerOptions): Promise<Loaded> {
   const s3 = options.s3 ? { s3: options.s3 } : {};
+  // Everything loaded so far, released if a later step fails.
   const loaded: LoadedModel[] = [];
-  const loadAs = async (source: ModelSource, context: LoadContext) => {
+  const tracked = async (source: ModelSource, context: LoadContext) => {
     const model = await loadModel(source, context);
     loaded.push(model);
     return model;
@@ -117,9 +118,9 @@ async function load(options: ServerOptions): Promise<Loaded> {
   const wanted = options.challenger;
   let database: Database | undefined;
   try {
-    let champion = options.model.kind === 'location' ? await loadAs(options.model, s3) : undefined;
-    let model = wanted?.source.kind === 'location' ? await loadAs(wanted.source, s3) : undefined;
-    if (champion && model) checkChallenger(champion, model);
+    let champion = options.model.kind === 'location' ? await tracked(options.model, s3) : undefined;
+    let beside = wanted?.source.kind === 'location' ? await tracked(wanted.source, s3) : undefined;
+    if (champion && beside) checkChallenger(champion, beside);
     let pool = options.pool;
     if (!pool) {
       if (!options.database) throw new UserError('startServer needs a pool or database settings');
@@ -127,9 +128,9 @@ async function load(options: ServerOptions): Promise<Loaded> {
       pool = database.pool;
     }
     const loadContext = { pool, ...s3 };
-    champion ??= await loadAs(options.model, loadContext);
-    if (wanted) model ??= await loadAs(wanted.source, loadContext);
-    const challenger = wanted && model && challengerOf(model, wanted);
+    champion ??= await tracked(options.model, loadContext);
+    if (wanted) beside ??= await tracked(wanted.source, loadContext);
+    const challenger = wanted && beside && challengerOf(beside, wanted);
     if (challenger) checkChallengerPair(champion, challenger);
     return { champion, challenger, pool, database, loadContext };
   } catch (err) {

@@ -229,6 +229,16 @@ describe('challenger checks and admin', () => {
       expect(removed.status).toBe(200);
       expect(server.challenger()).toBeUndefined();
       await server.setChallenger({ source: { kind: 'location', location: v2.dir }, mode: 'shadow' });
+      // A champion the challenger cannot stand beside is refused; the old pair keeps serving.
+      const otherSchema = await writeFixtureModel(join(dir, 'other-schema-admin'), {
+        modelName: v1.modelName,
+        version: 'v7',
+        task: 'regression',
+      });
+      const refused = await postJson(`${server.url}/admin/model`, { location: otherSchema.dir }, auth);
+      expect(refused.status).toBe(422);
+      expect((refused.body as { detail: string }).detail).toMatch(/a challenger must take the same records/);
+      expect(server.model().version).toBe('v1');
       const promoted = await postJson(`${server.url}/admin/model`, { location: v2.dir }, auth);
       expect(promoted).toMatchObject({ status: 200, body: { version: 'v2' } });
       expect(server.challenger()).toBeUndefined();
