@@ -13,13 +13,17 @@ const ROOT = new URL('../../', import.meta.url).pathname;
 
 // A PostgreSQL (and MinIO) of this test's own, started by the same hack/services-up as the
 // shared ones: stopping the shared server for 30 s would break the other test files running
-// beside this one.
+// beside this one. Its ports and state directory are the shared services' plus a fixed offset,
+// so two checkouts whose services use different ports (see hack/services-up) never collide.
+const OUTAGE_PORT_OFFSET = 50;
+const offsetPort = (name: string, fallback: number) =>
+  String(Number(process.env[name] ?? fallback) + OUTAGE_PORT_OFFSET);
 const SERVICES_ENV = {
   ...process.env,
-  MLCYCLE_STATE: '/tmp/mlcycle-serve-outage',
-  MLCYCLE_PG_PORT: '55442',
-  MLCYCLE_S3_PORT: '59020',
-  MLCYCLE_S3_CONSOLE_PORT: '59021',
+  MLCYCLE_STATE: `${process.env.MLCYCLE_STATE ?? '/tmp/mlcycle-services'}-outage`,
+  MLCYCLE_PG_PORT: offsetPort('MLCYCLE_PG_PORT', 55432),
+  MLCYCLE_S3_PORT: offsetPort('MLCYCLE_S3_PORT', 59000),
+  MLCYCLE_S3_CONSOLE_PORT: offsetPort('MLCYCLE_S3_CONSOLE_PORT', 59001),
 };
 
 async function services(command: string, ...args: string[]): Promise<void> {
