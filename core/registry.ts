@@ -181,7 +181,8 @@ export interface StoredVersion {
   metrics: Record<string, Record<string, number>>;
   tags: Record<string, string>;
   artifacts: ArtifactRecord[];
-  lineage: VersionLineage | undefined;
+  /** What it learned from and why (absent for versions recorded before lineage was). */
+  lineage?: VersionLineage | undefined;
 }
 
 export async function getVersion(
