@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { productionUri } from '../../core/dataset/index.js';
 import { createPool, migrate, migrations, type Pool } from '../../core/db/index.js';
+import { insertPredictionLogRows, type PredictionLogRow } from '../../core/prediction-log.js';
 import { getLineage, getVersion, setAlias } from '../../core/registry.js';
 import { TRAIN_DEFAULTS, type TrainOptions, trainModel } from '../../trainer-job/index.js';
 import { writeSyntheticDataset } from '../../trainer-job/testing/synthetic.js';
@@ -63,24 +64,20 @@ interface LoggedRequest {
   label?: number | undefined;
 }
 
-/** Writes served predictions and the labels that came back, as the inference server and /feedback do. */
+/** Writes served predictions (the inference server's write statement) and the labels that came back. */
 async function logTraffic(requests: LoggedRequest[]): Promise<void> {
-  const rows = requests.map((r) => ({
-    n: model,
-    v: r.version,
-    i: r.requestId,
-    f: r.features,
-    p: 0,
-    q: 0.5,
-    l: 1,
-    c: r.loggedAt.getTime(),
-  }));
-  await pool.query(
-    `INSERT INTO prediction_logs
-       (model_name, model_version, request_id, features, prediction, probability, latency_ms, created_at)
-     SELECT r.n, r.v, r.i, r.f, r.p, r.q, r.l, to_timestamp(r.c / 1000.0)
-     FROM jsonb_to_recordset($1::jsonb) AS r(n text, v text, i text, f jsonb, p float8, q float8, l real, c float8)`,
-    [JSON.stringify(rows)],
+  await insertPredictionLogRows(
+    pool,
+    requests.map((r) => ({
+      modelName: model,
+      modelVersion: r.version,
+      requestId: r.requestId,
+      features: r.features as PredictionLogRow['features'],
+      prediction: 0,
+      probability: 0.5,
+      latencyMs: 1,
+      createdAt: r.loggedAt.getTime(),
+    })),
   );
   const labelled = new Map(requests.filter((r) => r.label !== undefined).map((r) => [r.requestId, r]));
   await pool.query(
