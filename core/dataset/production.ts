@@ -22,6 +22,9 @@ import { type Column, ColumnBuilder, getColumn, type Table, takeRows } from './t
  */
 export const PRODUCTION_SCHEME = 'production:';
 
+/** The time column of a window whose schema has no timestamp feature: when it was logged. */
+export const LOGGED_AT = 'logged_at';
+
 export interface ProductionWindow {
   model: string;
   since: Date;
@@ -37,8 +40,10 @@ export interface ProductionData {
   schema: FeatureSchema;
   /** The registry version that schema came from. */
   schemaVersion: string;
-  /** The schema's timestamp feature, when it has one (the natural time column). */
-  timeColumn: string | undefined;
+  /** The schema's timestamp feature, else `logged_at` (when each prediction was logged). */
+  timeColumn: string;
+  /** Columns that are no request feature (`logged_at`, added when the schema has no timestamp). */
+  nonFeatureColumns: string[];
   /** Distinct requests logged in the window. */
   loggedRows: number;
   /** Those with a label: the production rows of the table. */
@@ -115,12 +120,18 @@ export async function readProductionWindow(
   options: ProductionReadOptions = {},
 ): Promise<ProductionData> {
   const { schema, version } = await windowSchema(pool, window, options.s3);
-  const logged = await readLabelledLog(pool, window, schema);
-  const timeColumn = schema.features.find((f) => f.type === 'timestamp')?.name;
+  const timeFeature = schema.features.find((f) => f.type === 'timestamp')?.name;
+  const logged = await readLabelledLog(pool, window, schema, timeFeature === undefined);
+  const timeColumn = timeFeature ?? LOGGED_AT;
   let table = logged.table;
   let originalRows = 0;
   if (window.original) {
     if (!options.readOriginal) throw new Error('reading the original dataset needs a reader');
+    if (!timeFeature) {
+      throw new DataError(
+        `production:${window.model}: original rows need a timestamp feature in the schema of ${version} to be placed in time`,
+      );
+    }
     const original = recentRows(
       await options.readOriginal(window.original.uri),
       schema,
@@ -135,6 +146,7 @@ export async function readProductionWindow(
     schema,
     schemaVersion: version,
     timeColumn,
+    nonFeatureColumns: timeFeature ? [] : [LOGGED_AT],
     loggedRows: logged.loggedRows,
     labelledRows: logged.table.numRows,
     originalRows,
@@ -178,8 +190,14 @@ async function readLabelledLog(
   pool: Pool,
   window: ProductionWindow,
   schema: FeatureSchema,
+  withLoggedAt: boolean,
 ): Promise<{ table: Table; loggedRows: number }> {
   const keys = schema.features.map((f) => f.name);
+  if (withLoggedAt && (keys.includes(LOGGED_AT) || schema.target.name === LOGGED_AT)) {
+    throw new DataError(
+      `production:${window.model}: the schema has a field named ${LOGGED_AT} but no timestamp feature`,
+    );
+  }
   const where = `l.model_name = $1 AND l.created_at >= $2 AND l.created_at < $3
     AND ($4::text[] IS NULL OR l.model_version = ANY($4::text[]))`;
   const params = [window.model, window.since, window.until, window.versions ?? null];
@@ -194,7 +212,7 @@ async function readLabelledLog(
     // first logged speaks for it (the features are the same request).
     await client.query(
       `DECLARE production_window NO SCROLL CURSOR FOR
-       SELECT DISTINCT ON (l.request_id) lb.label${keys.map((_, i) => `, l.features ->> $${5 + i}`).join('')}
+       SELECT DISTINCT ON (l.request_id) lb.label, extract(epoch FROM l.created_at) * 1000${keys.map((_, i) => `, l.features ->> $${5 + i}`).join('')}
        FROM prediction_logs l
        JOIN prediction_labels lb ON lb.model_name = l.model_name AND lb.request_id = l.request_id
        WHERE ${where}
@@ -206,6 +224,7 @@ async function readLabelledLog(
       schema.target.name,
       schema.target.type === 'boolean' ? 'boolean' : 'number',
     );
+    const loggedAt = new ColumnBuilder(LOGGED_AT, 'timestamp');
     for (;;) {
       const batch = await client.query({
         text: `FETCH ${FETCH_ROWS} FROM production_window`,
@@ -213,8 +232,9 @@ async function readLabelledLog(
       });
       for (const row of batch.rows as (string | number | null)[][]) {
         target.append(row[0]);
+        loggedAt.append(Number(row[1]));
         for (let k = 0; k < builders.length; k++)
-          builders[k]!.append(loggedValue(schema.features[k]!, row[1 + k] as string | null));
+          builders[k]!.append(loggedValue(schema.features[k]!, row[2 + k] as string | null));
       }
       if (batch.rows.length < FETCH_ROWS) break;
     }
@@ -223,6 +243,7 @@ async function readLabelledLog(
     const columns: Record<string, Column> = {};
     for (const b of builders) columns[b.name] = b.build();
     columns[schema.target.name] = target.build();
+    if (withLoggedAt) columns[LOGGED_AT] = loggedAt.build();
     return { table: { numRows: target.size, columns }, loggedRows: Number(rows[0]?.n ?? 0) };
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {});
@@ -248,17 +269,11 @@ function loggedValue(f: Feature, text: string | null): unknown {
 }
 
 /** The `rows` most recent rows of the original dataset, with the schema's columns only. */
-function recentRows(
-  table: Table,
-  schema: FeatureSchema,
-  timeColumn: string | undefined,
-  rows: number,
-): Table {
+function recentRows(table: Table, schema: FeatureSchema, timeColumn: string, rows: number): Table {
   const columns: Record<string, Column> = {};
   for (const f of schema.features) columns[f.name] = getColumn(table, f.name);
   columns[schema.target.name] = originalTarget(table, schema);
   const narrowed: Table = { numRows: table.numRows, columns };
-  if (!timeColumn) return takeRows(narrowed, range(Math.max(0, table.numRows - rows), table.numRows));
   const time = timeValues(getColumn(table, timeColumn));
   const order = range(0, table.numRows).sort((a, b) => time[a]! - time[b]!);
   return takeRows(narrowed, order.slice(Math.max(0, order.length - rows)));

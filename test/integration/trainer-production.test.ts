@@ -65,11 +65,11 @@ interface LoggedRequest {
 }
 
 /** Writes served predictions (the inference server's write statement) and the labels that came back. */
-async function logTraffic(requests: LoggedRequest[]): Promise<void> {
+async function logTraffic(requests: LoggedRequest[], modelName = model): Promise<void> {
   await insertPredictionLogRows(
     pool,
     requests.map((r) => ({
-      modelName: model,
+      modelName,
       modelVersion: r.version,
       requestId: r.requestId,
       features: r.features as PredictionLogRow['features'],
@@ -83,12 +83,12 @@ async function logTraffic(requests: LoggedRequest[]): Promise<void> {
   await pool.query(
     `INSERT INTO prediction_labels (model_name, request_id, label, observed_at)
      SELECT $1, id, label, now() FROM unnest($2::text[], $3::float8[]) AS f(id, label)`,
-    [model, [...labelled.keys()], [...labelled.values()].map((r) => r.label)],
+    [modelName, [...labelled.keys()], [...labelled.values()].map((r) => r.label)],
   );
 }
 
 /** Production traffic: 1,600 requests in the window (1,200 labelled, 300 also shadowed by v9), 200 outside. */
-async function seedProduction(): Promise<{ labelled: number; logged: number }> {
+async function seedProduction(modelName = model): Promise<{ labelled: number; logged: number }> {
   const path = await writeSyntheticDataset(dir, { rows: 1800, seed: 2, name: 'production.ndjson' });
   const records = (await readFile(path, 'utf8'))
     .trim()
@@ -103,7 +103,7 @@ async function seedProduction(): Promise<{ labelled: number; logged: number }> {
     // A shadowing challenger scored the same request: the request still counts once.
     if (i < 300) requests.push({ requestId: `r-${i}`, version: 'v9', features, loggedAt, label });
   });
-  await logTraffic(requests);
+  await logTraffic(requests, modelName);
   return { logged: 1600, labelled: 1200 };
 }
 
@@ -199,6 +199,29 @@ describe('training from a production window', () => {
       trainModel(options({ dataset: empty, target: undefined, timeColumn: undefined })),
     ).rejects.toThrow(/no labelled predictions in the window \(0 logged/);
   }, 60_000);
+});
+
+describe('a production window of a model without a timestamp feature', () => {
+  it('places the rows in time by when they were logged, and does not learn from it', async () => {
+    const name = 'synthetic-untimed';
+    // `at` splits by time but is no feature: the served schema has no timestamp.
+    const v1 = await trainModel(options({ modelName: name, exclude: ['at'] }));
+    expect(v1.status).toBe('registered');
+    await seedProduction(name);
+    const v2 = await trainModel(
+      options({
+        modelName: name,
+        dataset: productionUri({ model: name, since, until }),
+        target: undefined,
+        timeColumn: undefined,
+      }),
+    );
+    expect(v2.lineage).toMatchObject({ source: 'Production', labelledRows: 1200, rows: 1200 });
+    expect(v2.metrics.periods.train!.from).toBe(since.toISOString());
+    expect(v2.metrics.feature_importance.map((f) => f.feature).sort()).toEqual(
+      v1.metrics.feature_importance.map((f) => f.feature).sort(),
+    );
+  }, 240_000);
 });
 
 describe('gate.mustBeatChampion against the registry alias', () => {

@@ -85,7 +85,7 @@ export type DataSource =
 async function readTable(options: DataOptions): Promise<{
   table: Table;
   source: DataSource;
-  defaults: Partial<Pick<DataOptions, 'target' | 'timeColumn' | 'task'>>;
+  defaults: Partial<Pick<DataOptions, 'target' | 'timeColumn' | 'task' | 'exclude'>>;
 }> {
   if (options.dataset === FLIGHTS_DATASET) {
     const table = await readDataset(options.dataset, { columns: [...FLIGHTS_FEATURES, 'delay'] });
@@ -103,7 +103,13 @@ async function readTable(options: DataOptions): Promise<{
         originalRows: p.originalRows,
         schemaVersion: p.schemaVersion,
       },
-      defaults: { target: p.schema.target.name, timeColumn: p.timeColumn, task: p.schema.task },
+      defaults: {
+        target: p.schema.target.name,
+        timeColumn: p.timeColumn,
+        task: p.schema.task,
+        // logged_at places rows in time; a request never carries it, so it is no feature.
+        exclude: p.nonFeatureColumns,
+      },
     };
   }
   const table = await readDataset(options.dataset, options.s3 ? { s3: options.s3 } : {});
@@ -118,6 +124,7 @@ export async function prepareData(given: DataOptions): Promise<PreparedData> {
     target: given.target ?? defaults.target,
     timeColumn: given.timeColumn ?? defaults.timeColumn,
     task: given.task ?? defaults.task,
+    exclude: [...given.exclude, ...(defaults.exclude ?? [])],
   };
   if (table.numRows === 0) {
     throw new DataError(
