@@ -10,6 +10,33 @@ export type VersionStatus = z.infer<typeof VersionStatus>;
 /** Re-exported: the artifact record is the artifacts contract (core/artifacts.ts). */
 export { ArtifactRecord };
 
+/**
+ * Where a version's training data came from and why it was trained: recorded by the trainer,
+ * copied by the operator into the ModelVersion's status.lineage.
+ */
+export const VersionLineage = z.object({
+  source: z.enum(['Dataset', 'Production']).describe('What it learned from.'),
+  dataset: z.string().min(1).describe('The dataset URI it read.'),
+  /** Production: the model whose prediction log was read, and the versions that logged it. */
+  model: z.string().optional(),
+  versions: z.array(z.string()).optional(),
+  /** The data window: log time for Production, the time column for a Dataset read with --since/--until. */
+  since: z.string().optional(),
+  until: z.string().optional(),
+  rows: z.number().int().nonnegative().describe('Rows it learned from (all splits).'),
+  /** Production: requests logged in the window, those with a label, and original rows added. */
+  loggedRows: z.number().int().nonnegative().optional(),
+  labelledRows: z.number().int().nonnegative().optional(),
+  originalRows: z.number().int().nonnegative().optional(),
+  datasetDigest: z.string().optional(),
+  /** Why it was trained (ModelVersion spec.lineage): the operator's retraining. */
+  retrainedFrom: z.string().optional(),
+  deployment: z.string().optional(),
+  driftMonitor: z.string().optional(),
+  driftRun: z.string().optional(),
+});
+export type VersionLineage = z.infer<typeof VersionLineage>;
+
 /** Everything the trainer records about one version, in one transaction. */
 export const VersionRecord = z.object({
   modelName: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a DNS-1123 label, e.g. flights-delay'),
@@ -27,6 +54,7 @@ export const VersionRecord = z.object({
   metrics: z.record(z.string(), z.record(z.string(), z.number())).default({}),
   tags: z.record(z.string(), z.string()).default({}),
   artifacts: z.array(ArtifactRecord).default([]),
+  lineage: VersionLineage.optional(),
 });
 export type VersionRecord = z.input<typeof VersionRecord>;
 
@@ -67,12 +95,13 @@ export async function saveVersion(pool: Pool, input: VersionRecord): Promise<voi
     }
     await db.query(
       `INSERT INTO model_versions (model_name, version, status, deployable, gate_passed, gate_reasons,
-         schema_digest, dataset_uri, dataset_digest, artifact_root)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         schema_digest, dataset_uri, dataset_digest, artifact_root, lineage)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
        ON CONFLICT (model_name, version) DO UPDATE SET status = EXCLUDED.status,
          deployable = EXCLUDED.deployable, gate_passed = EXCLUDED.gate_passed, gate_reasons = EXCLUDED.gate_reasons,
          schema_digest = EXCLUDED.schema_digest, dataset_uri = EXCLUDED.dataset_uri,
-         dataset_digest = EXCLUDED.dataset_digest, artifact_root = EXCLUDED.artifact_root, updated_at = now()`,
+         dataset_digest = EXCLUDED.dataset_digest, artifact_root = EXCLUDED.artifact_root,
+         lineage = EXCLUDED.lineage, updated_at = now()`,
       [
         ...key,
         record.status,
@@ -83,6 +112,7 @@ export async function saveVersion(pool: Pool, input: VersionRecord): Promise<voi
         record.datasetUri ?? null,
         record.datasetDigest ?? null,
         record.artifactRoot ?? null,
+        record.lineage ? JSON.stringify(record.lineage) : null,
       ],
     );
     for (const table of [
@@ -151,6 +181,8 @@ export interface StoredVersion {
   metrics: Record<string, Record<string, number>>;
   tags: Record<string, string>;
   artifacts: ArtifactRecord[];
+  /** What it learned from and why (absent for versions recorded before lineage was). */
+  lineage?: VersionLineage | undefined;
 }
 
 export async function getVersion(
@@ -194,6 +226,7 @@ export async function getVersion(
     datasetUri: row.dataset_uri,
     datasetDigest: row.dataset_digest,
     artifactRoot: row.artifact_root,
+    lineage: parseLineage(row.lineage),
     createdAt: row.created_at,
     params: Object.fromEntries(params.rows.map((p) => [p.key, p.value])),
     metrics: metricMap,
@@ -205,6 +238,26 @@ export async function getVersion(
       sizeBytes: a.size_bytes,
     })),
   };
+}
+
+/** What a version learned from and why it was trained; undefined when not recorded. */
+export async function getLineage(
+  pool: Pool,
+  modelName: string,
+  version: string,
+): Promise<VersionLineage | undefined> {
+  const { rows } = await pool.query<{ lineage: unknown }>(
+    'SELECT lineage FROM model_versions WHERE model_name = $1 AND version = $2',
+    [modelName, version],
+  );
+  return parseLineage(rows[0]?.lineage);
+}
+
+function parseLineage(value: unknown): VersionLineage | undefined {
+  if (value === null || value === undefined) return undefined;
+  // A document this code cannot read is reported as absent rather than failing the caller.
+  const parsed = VersionLineage.safeParse(typeof value === 'string' ? JSON.parse(value) : value);
+  return parsed.success ? parsed.data : undefined;
 }
 
 /** The task a model was registered with; undefined for a model not yet in the registry. */

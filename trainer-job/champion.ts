@@ -36,7 +36,7 @@ export async function compareWithChampion(
   try {
     schema = await championSchema(stored, s3);
   } catch (err) {
-    return { version: championVersion, error: errorMessage(err) };
+    return recordedHoldout(stored, data, `its ${ARTIFACT.schema} could not be read: ${errorMessage(err)}`);
   }
   const mismatch = schemaMismatch(schema, data);
   if (mismatch) return recordedHoldout(stored, data, mismatch);
@@ -47,7 +47,12 @@ export async function compareWithChampion(
       basis: 'same-holdout',
     };
   } catch (err) {
-    return { version: championVersion, error: errorMessage(err) };
+    // E.g. a feature of the same name but another type: the rows do not fit after all.
+    return recordedHoldout(
+      stored,
+      data,
+      `its ${ARTIFACT.model} could not score these rows: ${errorMessage(err)}`,
+    );
   }
 }
 

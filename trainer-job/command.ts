@@ -35,6 +35,7 @@ export const trainCommand = defineCommand({
       artifact_root: result.artifactRoot,
       artifacts: result.artifacts,
       schema_digest: result.schemaDigest,
+      lineage: result.lineage,
       seconds: Number(result.seconds.toFixed(2)),
     };
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);

@@ -1,5 +1,5 @@
 import type { Pool } from '../core/db/index.js';
-import { type ArtifactRecord, saveVersion } from '../core/registry.js';
+import { type ArtifactRecord, saveVersion, type VersionLineage } from '../core/registry.js';
 import type { PreparedData } from './data/dataset.js';
 import type { GateOutcome } from './gate.js';
 import type { Run } from './run.js';
@@ -55,7 +55,41 @@ export async function registerVersion(pool: Pool, r: Registration): Promise<void
       ...codeVersions(),
     },
     artifacts: r.artifacts,
+    lineage: versionLineage(run, data),
   });
+}
+
+/** What the version learned from (the data's source) and why it was trained (the operator's request). */
+export function versionLineage(run: Run, data: PreparedData): VersionLineage {
+  const { options } = run;
+  const asked = options.lineage ?? {};
+  const why = {
+    retrainedFrom: asked.retrainedFrom,
+    deployment: asked.deployment,
+    driftMonitor: asked.driftMonitor,
+    driftRun: asked.driftRun,
+  };
+  const common = { dataset: data.datasetUri, rows: data.numRows, datasetDigest: data.datasetDigest, ...why };
+  const { source } = data;
+  if (source.kind === 'Dataset') {
+    return {
+      source: 'Dataset',
+      ...common,
+      since: options.since?.toISOString(),
+      until: options.until?.toISOString(),
+    };
+  }
+  return {
+    source: 'Production',
+    ...common,
+    model: source.window.model,
+    versions: source.window.versions,
+    since: source.window.since.toISOString(),
+    until: source.window.until.toISOString(),
+    loggedRows: source.loggedRows,
+    labelledRows: source.labelledRows,
+    originalRows: source.originalRows,
+  };
 }
 
 /** The registry stores finite numbers only (NaN: a metric undefined on these rows). */

@@ -1,4 +1,5 @@
 import { ARTIFACT } from '../core/artifacts.js';
+import { isProductionUri } from '../core/dataset/index.js';
 import type { Database, Pool } from '../core/db/index.js';
 import { openDatabase } from '../core/db/index.js';
 import { canonicalJson } from '../core/digest.js';
@@ -11,7 +12,12 @@ import {
   curves,
   regressionMetrics,
 } from '../core/metrics.js';
-import { type ArtifactRecord, getModelTask, nextVersionLabel } from '../core/registry.js';
+import {
+  type ArtifactRecord,
+  getModelTask,
+  nextVersionLabel,
+  type VersionLineage,
+} from '../core/registry.js';
 import { VersionDirectory } from './artifacts.js';
 import { compareWithChampion } from './champion.js';
 import { FLIGHTS_DATASET, type PreparedData, prepareData } from './data/dataset.js';
@@ -28,7 +34,7 @@ import { fitLinear, type LinearModel, linearRaw } from './linear/linear.js';
 import { headlineMetric, type Metrics } from './metrics-document.js';
 import { TRAIN_DEFAULTS, type TrainOptions } from './options.js';
 import { referenceParquet, referenceTable } from './reference.js';
-import { registerVersion } from './register.js';
+import { registerVersion, versionLineage } from './register.js';
 import { renderReport } from './report.js';
 import { type Run, startRun } from './run.js';
 import { type Trial, type TuningResult, tune } from './tuning.js';
@@ -59,6 +65,8 @@ export interface TrainResult {
   artifacts: ArtifactRecord[];
   schemaDigest: string;
   metrics: Metrics;
+  /** What it learned from and why (recorded in the registry when registered). */
+  lineage: VersionLineage;
   seconds: number;
 }
 
@@ -177,6 +185,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
       artifacts,
       schemaDigest: fitted.chosenPlan.schema.digest,
       metrics,
+      lineage: versionLineage(run, data),
       seconds: (performance.now() - run.t0) / 1000,
     };
   } catch (err) {
@@ -189,12 +198,14 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
 
 /**
  * Stage 1, data: reads and splits the dataset while the registry database opens (embedded
- * PGlite takes seconds). A failed read closes the database again.
+ * PGlite takes seconds). A production window is read from that database, so it waits for it.
+ * A failed read closes the database again.
  */
 async function readData(run: Run): Promise<{ data: PreparedData; db: Database | undefined }> {
   const { options, progress } = run;
+  const production = isProductionUri(options.dataset);
   const opening =
-    options.register && !options.pool
+    (options.register || production) && !options.pool
       ? openDatabase({
           databaseUrl: options.databaseUrl,
           dataDir: options.dataDir,
@@ -209,8 +220,10 @@ async function readData(run: Run): Promise<{ data: PreparedData; db: Database | 
   progress.step(`reading ${options.dataset}`);
   let data: PreparedData;
   try {
+    const pool = production ? (options.pool ?? (await openedDatabase(dbResult)).pool) : undefined;
     data = await prepareData({
       ...options,
+      pool,
       exclude: options.exclude ?? [],
       rows: options.rows ?? (options.dataset === FLIGHTS_DATASET ? TRAIN_DEFAULTS.flightsRows : undefined),
     });
@@ -224,6 +237,14 @@ async function readData(run: Run): Promise<{ data: PreparedData; db: Database | 
   const opened = await dbResult;
   if (opened?.error) throw opened.error;
   return { data, db: opened?.db };
+}
+
+async function openedDatabase(
+  result: Promise<{ db: Database | undefined; error: unknown }> | undefined,
+): Promise<Database> {
+  const opened = await result;
+  if (!opened?.db) throw opened?.error ?? new Error('no database was opened');
+  return opened.db;
 }
 
 /** The version label: given, or the next free vN of a model whose task matches. */

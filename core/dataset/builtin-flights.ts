@@ -16,6 +16,9 @@ import { type Column, MISSING_CODE, type StringColumn, type Table } from './tabl
  * delay in minutes), distance (miles), origin, destination (IATA codes), origin_state,
  * origin_lat, origin_lon, dest_state, dest_lat, dest_lon.
  */
+/** builtin:flights' classification target: `delayed` = an arrival delay of at least this many minutes. */
+export const FLIGHTS_DELAY_MINUTES = 15;
+
 export const FLIGHTS_COLUMNS = [
   'date',
   'delay',

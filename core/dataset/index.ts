@@ -1,5 +1,20 @@
-export { FLIGHTS_COLUMNS, readAirports, readBuiltinFlights, vegaDatasetsDir } from './builtin-flights.js';
+export {
+  FLIGHTS_COLUMNS,
+  FLIGHTS_DELAY_MINUTES,
+  readAirports,
+  readBuiltinFlights,
+  vegaDatasetsDir,
+} from './builtin-flights.js';
 export { readParquet, writeParquet } from './parquet.js';
+export {
+  isProductionUri,
+  PRODUCTION_SCHEME,
+  type ProductionData,
+  type ProductionWindow,
+  parseProductionUri,
+  productionUri,
+  readProductionWindow,
+} from './production.js';
 export {
   BUILTIN_DATASETS,
   type DatasetFormat,
@@ -7,6 +22,7 @@ export {
   type ReadDatasetOptions,
   readDataset,
   readFromStore,
+  readProduction,
 } from './read.js';
 export * from './table.js';
 export { readCsv, readJson } from './text-formats.js';

@@ -2,11 +2,18 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { type AsyncBuffer, asyncBufferFromFile } from 'hyparquet';
+import type { Pool } from '../db/index.js';
 import { DataError, errorMessage } from '../errors.js';
 import { openObjectStore, parseS3Uri, type S3SettingsValues } from '../object-store/index.js';
 import type { ObjectStore } from '../object-store/object-store.js';
 import { readBuiltinFlights } from './builtin-flights.js';
 import { readParquet } from './parquet.js';
+import {
+  isProductionUri,
+  type ProductionData,
+  parseProductionUri,
+  readProductionWindow,
+} from './production.js';
 import type { Table } from './table.js';
 import { readCsv, readJson } from './text-formats.js';
 
@@ -19,6 +26,8 @@ export interface ReadDatasetOptions {
   limit?: number;
   /** S3 settings, for s3:// URIs. */
   s3?: S3SettingsValues;
+  /** The database, for production: URIs (the prediction log and the registry). */
+  pool?: Pool;
 }
 
 /** The datasets shipped with mlcycle, by `builtin:` name. */
@@ -32,6 +41,7 @@ export const BUILTIN_DATASETS = ['flights'] as const;
 export async function readDataset(source: string, options: ReadDatasetOptions = {}): Promise<Table> {
   try {
     if (source.startsWith('builtin:')) return await readBuiltin(source, options);
+    if (isProductionUri(source)) return (await readProduction(source, options)).table;
     const format = formatOf(source);
     if (source.startsWith('s3://')) {
       const { bucket, key } = parseS3Uri(source);
@@ -66,6 +76,17 @@ export async function readFromStore(
     return readParquet(file, options);
   }
   return readText(Readable.from([await store.get(key)]), format, options);
+}
+
+/** A production window (core/dataset/production.ts), its original dataset read here. */
+export async function readProduction(source: string, options: ReadDatasetOptions): Promise<ProductionData> {
+  if (!options.pool)
+    throw new DataError(`${source} is read from the prediction log: it needs a database URL`);
+  const { s3 } = options;
+  return readProductionWindow(options.pool, parseProductionUri(source), {
+    s3,
+    readOriginal: (uri) => readDataset(uri, s3 ? { s3 } : {}),
+  });
 }
 
 function readText(input: Readable, format: 'csv' | 'json', options: ReadDatasetOptions): Promise<Table> {

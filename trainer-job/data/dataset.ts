@@ -1,15 +1,24 @@
 import { createHash } from 'node:crypto';
-import { readDataset } from '../../core/dataset/index.js';
+import {
+  FLIGHTS_DELAY_MINUTES,
+  isProductionUri,
+  type ProductionWindow,
+  parseProductionUri,
+  readDataset,
+  readProduction,
+} from '../../core/dataset/index.js';
 import type { Column, Table } from '../../core/dataset/table.js';
+import type { Pool } from '../../core/db/index.js';
 import { DataError } from '../../core/errors.js';
 import type { Task } from '../../core/feature-schema.js';
 import type { S3SettingsValues } from '../../core/object-store/index.js';
 import { type Splits, sampleRows, sortByTime, splitByTime } from './time-split.js';
 
+export { FLIGHTS_DELAY_MINUTES } from '../../core/dataset/index.js';
+
 export const FLIGHTS_DATASET = 'builtin:flights';
 /** The request features of builtin:flights: what a caller knows when a flight is scheduled. */
 export const FLIGHTS_FEATURES = ['date', 'distance', 'origin', 'destination'] as const;
-export const FLIGHTS_DELAY_MINUTES = 15;
 
 export interface DataOptions {
   dataset: string;
@@ -26,6 +35,8 @@ export interface DataOptions {
   trainUntil?: Date | undefined;
   validationUntil?: Date | undefined;
   s3?: S3SettingsValues | undefined;
+  /** The database, for production: windows. */
+  pool?: Pool | undefined;
 }
 
 export interface RequestColumn {
@@ -51,16 +62,77 @@ export interface PreparedData {
   splits: Splits;
   rowsRead: number;
   rowsDropped: number;
+  source: DataSource;
 }
 
 export const MIN_ROWS = { train: 100, validation: 30, holdout: 30 } as const;
 
-export async function prepareData(options: DataOptions): Promise<PreparedData> {
-  const isFlights = options.dataset === FLIGHTS_DATASET;
-  const table = isFlights
-    ? await readDataset(options.dataset, { columns: [...FLIGHTS_FEATURES, 'delay'] })
-    : await readDataset(options.dataset, options.s3 ? { s3: options.s3 } : {});
-  if (table.numRows === 0) throw new DataError(`dataset ${options.dataset} has no rows`);
+/** Where the rows came from, for the version's lineage. */
+export type DataSource =
+  | { kind: 'Dataset' }
+  | {
+      kind: 'Production';
+      window: ProductionWindow;
+      /** Distinct requests logged in the window, and those with a label (the rows used). */
+      loggedRows: number;
+      labelledRows: number;
+      originalRows: number;
+      /** The registry version whose schema the log was read with. */
+      schemaVersion: string;
+    };
+
+/** Reads the table; a production window also says its target, time column and task. */
+async function readTable(options: DataOptions): Promise<{
+  table: Table;
+  source: DataSource;
+  defaults: Partial<Pick<DataOptions, 'target' | 'timeColumn' | 'task' | 'exclude'>>;
+}> {
+  if (options.dataset === FLIGHTS_DATASET) {
+    const table = await readDataset(options.dataset, { columns: [...FLIGHTS_FEATURES, 'delay'] });
+    return { table, source: { kind: 'Dataset' }, defaults: {} };
+  }
+  if (isProductionUri(options.dataset)) {
+    const p = await readProduction(options.dataset, { pool: options.pool, s3: options.s3 });
+    return {
+      table: p.table,
+      source: {
+        kind: 'Production',
+        window: parseProductionUri(options.dataset),
+        loggedRows: p.loggedRows,
+        labelledRows: p.labelledRows,
+        originalRows: p.originalRows,
+        schemaVersion: p.schemaVersion,
+      },
+      defaults: {
+        target: p.schema.target.name,
+        timeColumn: p.timeColumn,
+        task: p.schema.task,
+        // logged_at places rows in time; a request never carries it, so it is no feature.
+        exclude: p.nonFeatureColumns,
+      },
+    };
+  }
+  const table = await readDataset(options.dataset, options.s3 ? { s3: options.s3 } : {});
+  return { table, source: { kind: 'Dataset' }, defaults: {} };
+}
+
+export async function prepareData(given: DataOptions): Promise<PreparedData> {
+  const isFlights = given.dataset === FLIGHTS_DATASET;
+  const { table, source, defaults } = await readTable(given);
+  const options: DataOptions = {
+    ...given,
+    target: given.target ?? defaults.target,
+    timeColumn: given.timeColumn ?? defaults.timeColumn,
+    task: given.task ?? defaults.task,
+    exclude: [...given.exclude, ...(defaults.exclude ?? [])],
+  };
+  if (table.numRows === 0) {
+    throw new DataError(
+      source.kind === 'Production'
+        ? `${options.dataset}: no labelled predictions in the window (${source.loggedRows} logged, none with a label yet)`
+        : `dataset ${options.dataset} has no rows`,
+    );
+  }
   const datasetDigest = tableDigest(table);
 
   const { task, targetName, targetDescription, target } = isFlights
@@ -125,6 +197,7 @@ export async function prepareData(options: DataOptions): Promise<PreparedData> {
     splits,
     rowsRead: table.numRows,
     rowsDropped: table.numRows - usable.length,
+    source,
   };
 }
 

@@ -4,6 +4,7 @@ import { predictionLog } from './002-prediction-log.js';
 import { driftRuns } from './003-drift-runs.js';
 import { predictionLogRequestIndex } from './004-prediction-log-request-index.js';
 import { driftRunDecisions } from './005-drift-run-decisions.js';
+import { versionLineage } from './009-version-lineage.js';
 
 /**
  * Every migration, in order. A later issue adds its tables by adding a file here with the next
@@ -15,4 +16,5 @@ export const migrations: readonly Migration[] = [
   driftRuns,
   predictionLogRequestIndex,
   driftRunDecisions,
+  versionLineage,
 ];
