@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import type { Column, Table } from './dataset/index.js';
-import { MISSING_CODE } from './dataset/index.js';
+import { type Column, ColumnBuilder, MISSING_CODE, type Table } from './dataset/table.js';
 import type { Pool, PoolClient } from './db/index.js';
 import type { Feature, FeatureSchema } from './feature-schema.js';
 
@@ -286,4 +285,103 @@ export async function readPairedLabels(pool: Pool, w: PairedWindow): Promise<Pai
     out.challenger.probability[i] = num(r[4]);
   });
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Labelled requests of a model (the production-window dataset, core/dataset/production.ts)
+// ---------------------------------------------------------------------------------------------
+
+export interface LabelledRequestsWindow {
+  modelName: string;
+  since: Date;
+  until: Date;
+  /** Only predictions logged by these registry versions; all when absent. */
+  versions?: string[] | undefined;
+  /** Whose request fields and target the rows are read as. */
+  schema: FeatureSchema;
+  /** Also a timestamp column of this name: when each request was logged. */
+  loggedAtColumn?: string | undefined;
+}
+
+const LABELLED_FETCH_ROWS = 5_000;
+
+/**
+ * The requests of a model logged in [since, until) that have a label, one row each — a request
+ * a champion and a shadowing challenger both scored counts once — with the schema's features
+ * as logged and its target holding the label; and how many distinct requests were logged in
+ * the window at all. Streams through a server-side cursor.
+ */
+export async function readLabelledRequests(
+  pool: Pool,
+  window: LabelledRequestsWindow,
+): Promise<{ table: Table; loggedRows: number }> {
+  const { schema } = window;
+  const keys = schema.features.map((f) => f.name);
+  const where = `l.model_name = $1 AND l.created_at >= $2 AND l.created_at < $3
+    AND ($4::text[] IS NULL OR l.model_version = ANY($4::text[]))`;
+  const params = [window.modelName, window.since, window.until, window.versions ?? null];
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const { rows } = await client.query<{ n: string }>(
+      `SELECT count(DISTINCT l.request_id) AS n FROM prediction_logs l WHERE ${where}`,
+      params,
+    );
+    // A request scored by a champion and a shadowing challenger has a row from each: the
+    // first logged speaks for it (the features are the same request).
+    await client.query(
+      `DECLARE labelled_requests NO SCROLL CURSOR FOR
+       SELECT DISTINCT ON (l.request_id) lb.label, extract(epoch FROM l.created_at) * 1000${keys.map((_, i) => `, l.features ->> $${5 + i}`).join('')}
+       FROM prediction_logs l
+       JOIN prediction_labels lb ON lb.model_name = l.model_name AND lb.request_id = l.request_id
+       WHERE ${where}
+       ORDER BY l.request_id, l.created_at, l.model_version`,
+      [...params, ...keys],
+    );
+    const builders = schema.features.map((f) => new ColumnBuilder(f.name, labelledColumnKind(f)));
+    const target = new ColumnBuilder(
+      schema.target.name,
+      schema.target.type === 'boolean' ? 'boolean' : 'number',
+    );
+    const loggedAt = new ColumnBuilder(window.loggedAtColumn ?? 'logged_at', 'timestamp');
+    for (;;) {
+      const batch = await client.query({
+        text: `FETCH ${LABELLED_FETCH_ROWS} FROM labelled_requests`,
+        rowMode: 'array',
+      });
+      for (const row of batch.rows as (string | number | null)[][]) {
+        target.append(row[0]);
+        loggedAt.append(Number(row[1]));
+        for (let k = 0; k < builders.length; k++)
+          builders[k]!.append(loggedText(schema.features[k]!, row[2 + k] as string | null));
+      }
+      if (batch.rows.length < LABELLED_FETCH_ROWS) break;
+    }
+    await client.query('CLOSE labelled_requests');
+    await client.query('COMMIT');
+    const columns: Record<string, Column> = {};
+    for (const b of builders) columns[b.name] = b.build();
+    columns[schema.target.name] = target.build();
+    if (window.loggedAtColumn) columns[window.loggedAtColumn] = loggedAt.build();
+    return { table: { numRows: target.size, columns }, loggedRows: Number(rows[0]?.n ?? 0) };
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+function labelledColumnKind(f: Feature): Column['kind'] {
+  if (f.type === 'category') return 'string';
+  if (f.type === 'boolean') return 'boolean';
+  if (f.type === 'timestamp') return 'timestamp';
+  return 'number';
+}
+
+/** A feature's value as `->>` gives it (text), in the form its column takes. */
+function loggedText(f: Feature, text: string | null): unknown {
+  if (text === null) return null;
+  if (f.type === 'boolean') return text === 'true';
+  return text;
 }

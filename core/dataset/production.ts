@@ -1,8 +1,9 @@
 import { ARTIFACT, artifactUri, readArtifactText } from '../artifacts.js';
 import type { Pool } from '../db/index.js';
 import { DataError, errorMessage } from '../errors.js';
-import { type Feature, type FeatureSchema, parseFeatureSchema } from '../feature-schema.js';
+import { type FeatureSchema, parseFeatureSchema } from '../feature-schema.js';
 import type { S3SettingsValues } from '../object-store/index.js';
+import { readLabelledRequests } from '../prediction-log.js';
 import { getAlias, getVersion, listVersions } from '../registry.js';
 import { FLIGHTS_DELAY_MINUTES } from './builtin-flights.js';
 import { type Column, ColumnBuilder, getColumn, type Table, takeRows } from './table.js';
@@ -121,7 +122,24 @@ export async function readProductionWindow(
 ): Promise<ProductionData> {
   const { schema, version } = await windowSchema(pool, window, options.s3);
   const timeFeature = schema.features.find((f) => f.type === 'timestamp')?.name;
-  const logged = await readLabelledLog(pool, window, schema, timeFeature === undefined);
+  if (
+    !timeFeature &&
+    (schema.features.some((f) => f.name === LOGGED_AT) || schema.target.name === LOGGED_AT)
+  ) {
+    throw new DataError(
+      `production:${window.model}: the schema has a field named ${LOGGED_AT} but no timestamp feature`,
+    );
+  }
+  const logged = await readLabelledRequests(pool, {
+    modelName: window.model,
+    since: window.since,
+    until: window.until,
+    versions: window.versions,
+    schema,
+    loggedAtColumn: timeFeature === undefined ? LOGGED_AT : undefined,
+  }).catch((err: unknown) => {
+    throw new DataError(`cannot read production:${window.model}: ${errorMessage(err)}`, { cause: err });
+  });
   const timeColumn = timeFeature ?? LOGGED_AT;
   let table = logged.table;
   let originalRows = 0;
@@ -181,91 +199,6 @@ async function windowSchema(
       },
     );
   }
-}
-
-const FETCH_ROWS = 5_000;
-
-/** The labelled requests of the window, one row each, features typed by the schema. */
-async function readLabelledLog(
-  pool: Pool,
-  window: ProductionWindow,
-  schema: FeatureSchema,
-  withLoggedAt: boolean,
-): Promise<{ table: Table; loggedRows: number }> {
-  const keys = schema.features.map((f) => f.name);
-  if (withLoggedAt && (keys.includes(LOGGED_AT) || schema.target.name === LOGGED_AT)) {
-    throw new DataError(
-      `production:${window.model}: the schema has a field named ${LOGGED_AT} but no timestamp feature`,
-    );
-  }
-  const where = `l.model_name = $1 AND l.created_at >= $2 AND l.created_at < $3
-    AND ($4::text[] IS NULL OR l.model_version = ANY($4::text[]))`;
-  const params = [window.model, window.since, window.until, window.versions ?? null];
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const { rows } = await client.query<{ n: string }>(
-      `SELECT count(DISTINCT l.request_id) AS n FROM prediction_logs l WHERE ${where}`,
-      params,
-    );
-    // A request scored by a champion and a shadowing challenger has a row from each: the
-    // first logged speaks for it (the features are the same request).
-    await client.query(
-      `DECLARE production_window NO SCROLL CURSOR FOR
-       SELECT DISTINCT ON (l.request_id) lb.label, extract(epoch FROM l.created_at) * 1000${keys.map((_, i) => `, l.features ->> $${5 + i}`).join('')}
-       FROM prediction_logs l
-       JOIN prediction_labels lb ON lb.model_name = l.model_name AND lb.request_id = l.request_id
-       WHERE ${where}
-       ORDER BY l.request_id, l.created_at, l.model_version`,
-      [...params, ...keys],
-    );
-    const builders = schema.features.map((f) => new ColumnBuilder(f.name, columnKind(f)));
-    const target = new ColumnBuilder(
-      schema.target.name,
-      schema.target.type === 'boolean' ? 'boolean' : 'number',
-    );
-    const loggedAt = new ColumnBuilder(LOGGED_AT, 'timestamp');
-    for (;;) {
-      const batch = await client.query({
-        text: `FETCH ${FETCH_ROWS} FROM production_window`,
-        rowMode: 'array',
-      });
-      for (const row of batch.rows as (string | number | null)[][]) {
-        target.append(row[0]);
-        loggedAt.append(Number(row[1]));
-        for (let k = 0; k < builders.length; k++)
-          builders[k]!.append(loggedValue(schema.features[k]!, row[2 + k] as string | null));
-      }
-      if (batch.rows.length < FETCH_ROWS) break;
-    }
-    await client.query('CLOSE production_window');
-    await client.query('COMMIT');
-    const columns: Record<string, Column> = {};
-    for (const b of builders) columns[b.name] = b.build();
-    columns[schema.target.name] = target.build();
-    if (withLoggedAt) columns[LOGGED_AT] = loggedAt.build();
-    return { table: { numRows: target.size, columns }, loggedRows: Number(rows[0]?.n ?? 0) };
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    if (err instanceof DataError) throw err;
-    throw new DataError(`cannot read production:${window.model}: ${errorMessage(err)}`, { cause: err });
-  } finally {
-    client.release();
-  }
-}
-
-function columnKind(f: Feature): Column['kind'] {
-  if (f.type === 'category') return 'string';
-  if (f.type === 'boolean') return 'boolean';
-  if (f.type === 'timestamp') return 'timestamp';
-  return 'number';
-}
-
-/** A feature's value as `->>` gives it (text), in the form its column takes. */
-function loggedValue(f: Feature, text: string | null): unknown {
-  if (text === null) return null;
-  if (f.type === 'boolean') return text === 'true';
-  return text;
 }
 
 /** The `rows` most recent rows of the original dataset, with the schema's columns only. */
