@@ -276,7 +276,10 @@ async function decide(
   analysis: Analysis,
 ): Promise<RunDecision> {
   const monitor = monitorOf(o, inputs);
-  const history: PastRun[] = o.pool ? await runHistory(o.pool, monitor, run.id) : [];
+  // Far enough back for both guardrails: the 24 hours of the daily cap and the cooldown.
+  const cooldown = o.policy?.retrainCooldownMs ?? DEFAULT_POLICY.retrainCooldownMs;
+  const retrainsSince = new Date(run.startedAt.getTime() - Math.max(86_400_000, cooldown));
+  const history: PastRun[] = o.pool ? await runHistory(o.pool, monitor, run.id, { retrainsSince }) : [];
   const alerted = o.pool ? await lastAlert(o.pool, monitor, run.id) : null;
   const promotion = await promotionEvidence(o, inputs);
   return decideRun({

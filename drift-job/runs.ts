@@ -7,12 +7,16 @@ import type { DriftReport } from './report.js';
  * since migration 5). A run id is recorded once — a retried Pod of the same Job upserts it.
  */
 
-/** The runs of a monitor so far, oldest first, without `exceptRunId` (a retried run itself). */
+/**
+ * The runs of a monitor so far, oldest first, without `exceptRunId` (a retried run itself): the
+ * last `limit` runs (streaks are counted from them), plus every retraining since
+ * `retrainsSince` however many runs ago (the guardrails count retrainings by time).
+ */
 export async function runHistory(
   pool: Pool,
   monitor: string,
   exceptRunId: string | null = null,
-  limit = 200,
+  opts: { limit?: number; retrainsSince?: Date } = {},
 ): Promise<PastRun[]> {
   const { rows } = await pool.query<{
     drift: DriftFact;
@@ -20,11 +24,13 @@ export async function runHistory(
     retrain_requested: boolean;
     finished_at: Date;
   }>(
-    `SELECT drift, verdict, retrain_requested, finished_at FROM (
-       SELECT drift, verdict, retrain_requested, finished_at, id FROM drift_runs
-       WHERE monitor = $1 AND id IS DISTINCT FROM $3 ORDER BY finished_at DESC, id DESC LIMIT $2
-     ) recent ORDER BY finished_at, id`,
-    [monitor, limit, exceptRunId],
+    `SELECT drift, verdict, retrain_requested, finished_at FROM drift_runs
+     WHERE monitor = $1 AND id IS DISTINCT FROM $3 AND (
+       id IN (SELECT id FROM drift_runs WHERE monitor = $1 AND id IS DISTINCT FROM $3
+              ORDER BY finished_at DESC, id DESC LIMIT $2)
+       OR (retrain_requested AND finished_at >= $4))
+     ORDER BY finished_at, id`,
+    [monitor, opts.limit ?? 200, exceptRunId, opts.retrainsSince ?? new Date(0)],
   );
   return rows.map((r) => ({
     drift: r.drift,
