@@ -28,9 +28,9 @@ export async function runHistory(
      WHERE monitor = $1 AND id IS DISTINCT FROM $3 AND (
        id IN (SELECT id FROM drift_runs WHERE monitor = $1 AND id IS DISTINCT FROM $3
               ORDER BY finished_at DESC, id DESC LIMIT $2)
-       OR (retrain_requested AND finished_at >= $4))
+       OR (retrain_requested AND finished_at >= $4::timestamptz))
      ORDER BY finished_at, id`,
-    [monitor, opts.limit ?? 200, exceptRunId, opts.retrainsSince ?? new Date(0)],
+    [monitor, opts.limit ?? 200, exceptRunId, opts.retrainsSince ?? null],
   );
   return rows.map((r) => ({
     drift: r.drift,

@@ -11,7 +11,7 @@ import { serializeFeatureSchema } from '../../core/feature-schema.js';
 import { rocAuc } from '../../core/metrics.js';
 import { openObjectStore } from '../../core/object-store/index.js';
 import { listEvents, saveVersion } from '../../core/registry.js';
-import { alertState, listRuns, monitorStatus, runDriftJob } from '../../drift-job/index.js';
+import { alertState, listRuns, monitorStatus, runDriftJob, runHistory } from '../../drift-job/index.js';
 import { testDatabaseUrl, testS3 } from '../services.js';
 import {
   fixtureSchema,
@@ -484,4 +484,26 @@ describe('mlcycle drift on prediction logs (PostgreSQL + MinIO)', () => {
     });
     expect(few.decision.promotion).toMatchObject({ ready: false, promote: false, labelledRows: 600 });
   }, 120_000);
+
+  it('the history the guardrails read keeps a retraining of the last 24 hours however many runs ago', async () => {
+    const monitor = `ml/${uniqueName()}`;
+    const now = T0 + 48 * HOUR;
+    // A retraining 10 hours ago, then 250 runs a minute apart (a monitor scheduled every minute).
+    await db.pool.query(
+      `INSERT INTO drift_runs (id, monitor, started_at, finished_at, reference_rows, current_rows, labelled_rows, drift,
+         dataset_drift, drift_share, prediction_drift, quality_verdict, verdict, consecutive_drifted_runs, retrain_requested)
+       SELECT $1 || '-' || i, $1, t, t, 100, 100, 0, 'drift', true, 1, false, 'NotEvaluated', 'SustainedDrift', 3, i = 0
+       FROM generate_series(0, 250) AS i, LATERAL (SELECT to_timestamp(($2::float8 - 10 * 3600000 + i * 60000) / 1000) AS t) x`,
+      [monitor, now],
+    );
+    const recent = await runHistory(db.pool, monitor, null, { limit: 200 });
+    expect(recent).toHaveLength(200);
+    expect(recent.some((r) => r.retrainRequested)).toBe(false);
+    const guarded = await runHistory(db.pool, monitor, null, {
+      limit: 200,
+      retrainsSince: new Date(now - 24 * HOUR),
+    });
+    expect(guarded).toHaveLength(201);
+    expect(guarded[0]).toMatchObject({ retrainRequested: true, finishedAt: new Date(now - 10 * HOUR) });
+  });
 });
