@@ -287,6 +287,15 @@ describe('DriftMonitorReconciler carries out the run decision', () => {
     expect(md?.spec.modelVersion).toBe('v2');
   });
 
+  it('promotes a winning challenger rather than rolling back when both are decided', async () => {
+    const w = fakeWorld();
+    seedMv(w, 'v3');
+    servingV2(w, { challenger });
+    seedDm(w, {}, run('r', { rollback: true, promotion: won }));
+    await reconcile(w);
+    expect(getMd(w)?.status?.target).toMatchObject({ modelVersion: 'v3', reason: 'Promotion' });
+  });
+
   it('retires a challenger that lost, with the reason, and ignores a comparison about another challenger', async () => {
     const w = fakeWorld();
     seedMv(w, 'v3');

@@ -135,7 +135,9 @@ export class DriftMonitorReconciler implements Reconciler {
       now,
     };
     const done: Action[] = [];
-    if (decision.rollback) done.push(await this.rollback(x));
+    // A challenger that beat the champion on the same labels is a better way out than a rollback.
+    const won = decision.promotion?.ready === true && decision.promotion.promote;
+    if (decision.rollback && !won) done.push(await this.rollback(x));
     else if (decision.promotion?.ready) done.push(await this.promotion(x));
     if (decision.retrain) done.push(await this.retrain(x));
     await writeStatus(this.ctx, ModelDeploymentKind, md, mdStatus);
