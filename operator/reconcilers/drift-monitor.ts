@@ -231,6 +231,7 @@ export class DriftMonitorReconciler implements Reconciler {
     }
     mdStatus.target = newTarget(md, ch.modelVersion, 'Promotion', now, p.reason);
     delete mdStatus.pendingPromotion;
+    x.mdCond.clear('PromotionPending', 'Promoted', `${ch.modelVersion} is being promoted`);
     await this.ctx.events.emit(md, 'Normal', 'PromotionStarted', `promoting ${ch.modelVersion}: ${p.reason}`);
     return act(`promoting ${ch.modelVersion}: ${p.reason}`);
   }
@@ -242,6 +243,8 @@ export class DriftMonitorReconciler implements Reconciler {
       metadata: { annotations: { [ANNOTATIONS.retiredChallenger]: reason.slice(0, 1000) } },
     });
     delete mdStatus.challenger;
+    delete mdStatus.pendingPromotion;
+    x.mdCond.clear('PromotionPending', 'Retired', `${challenger} was retired`);
     const msg = `${challenger} retired: ${reason}`;
     x.mdCond.set('ChallengerActive', 'False', 'Retired', msg);
     mdStatus.lastAction = { action: 'ChallengerRetired', time: now, detail: msg };
