@@ -239,7 +239,7 @@ describe('mlcycle on Kubernetes, end to end', () => {
     expect(md.status?.challenger).toMatchObject({ mode: 'Shadow', source: 'Retrain' });
     expect(md.status?.conditions?.find((x) => x.type === 'Available')?.status).toBe('True');
     expect(await kubectl(['get', 'modeldeployments'])).toMatch(
-      /flights-delay\s+flights-delay-v1\s+flights-delay-v1\s+flights-delay-v2\s+Shadow\s+1\/1\s+ChallengerStarted/,
+      /flights-delay\s+flights-delay-v1\s+flights-delay-v1\s+flights-delay-v2\s+Shadow\s+1\/1\s+(ChallengerStarted|RolledOut)\s/,
     );
 
     forward = await portForward(ns, 'svc/flights-delay', 80);
