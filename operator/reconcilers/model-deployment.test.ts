@@ -221,7 +221,11 @@ describe('ModelDeploymentReconciler', () => {
     await reconcile(w);
     expect(servedArgs(w)).toContain('--challenger-uri');
     markRollingOut(w);
-    w.advance(61);
+    w.advance(30);
+    await reconcile(w);
+    expect(cond(w, 'Progressing')).toMatchObject({ status: 'True', reason: 'RollingOut' });
+    expect(getMd(w)?.status?.challenger?.modelVersion).toBe('v1-rabc123');
+    w.advance(31);
     await reconcile(w);
     const md = getMd(w);
     expect(md?.status?.challenger).toBeUndefined();

@@ -274,9 +274,18 @@ export class ModelDeploymentReconciler implements Reconciler {
       return undefined;
     }
     const serving = status.servingVersion;
-    const until = serving && serving !== target.modelVersion ? ` (serving ${serving} until it is ready)` : '';
+    const nowMs = this.ctx.now().getTime();
+    if (serving === target.modelVersion) {
+      // The champion stays; its Pods change (a challenger comes or goes).
+      const ch = status.challenger;
+      const beside = ch ? ` with ${ch.modelVersion} beside it` : '';
+      cond.set('Progressing', 'True', 'RollingOut', `rolling out ${target.modelVersion}${beside}`);
+      const left = ch ? Date.parse(ch.since) + progressDeadlineSeconds(md) * 1000 - nowMs : 0;
+      return left > 0 ? left + 1000 : undefined;
+    }
+    const until = serving ? ` (serving ${serving} until it is ready)` : '';
     cond.set('Progressing', 'True', 'RollingOut', `rolling out ${target.modelVersion}${until}`);
-    const left = deadlineLeftMs(md, target, this.ctx.now().getTime());
+    const left = deadlineLeftMs(md, target, nowMs);
     if (left <= 0) {
       // Nothing to return to (a first rollout): the condition says it is late.
       cond.set(
