@@ -130,6 +130,17 @@ describe('DriftMonitorReconciler carries out the run decision', () => {
       events: ['ModelDeployment/RollbackImpossible', 'DriftMonitor/RollbackImpossible'],
     },
     {
+      name: 'rollback to a version whose model artifact is not recorded → RollbackImpossible',
+      setup: (w: FakeWorld) => {
+        servingV2(w);
+        w.registry.add('m', 'v1', { artifacts: [] });
+      },
+      action: 'None',
+      target: { modelVersion: 'v2', reason: 'Spec' },
+      impossible: 'misses a serving artifact',
+      events: ['ModelDeployment/RollbackImpossible', 'DriftMonitor/RollbackImpossible'],
+    },
+    {
       name: 'a rollout already in flight → nothing',
       setup: (w: FakeWorld) =>
         servingV2(w, {

@@ -1,3 +1,4 @@
+import { findArtifact, SERVING_ARTIFACTS } from '../../core/artifacts.js';
 import { parseDuration } from '../../core/config.js';
 import { isAlreadyExists } from '../../core/kube/client.js';
 import { kubePaths } from '../../core/kube/paths.js';
@@ -189,8 +190,8 @@ export class DriftMonitorReconciler implements Reconciler {
     if (stored?.status !== 'registered' || !stored.deployable) {
       return `the registry does not hold ${mv.spec.model}/${mv.spec.version} as a registered, deployable version`;
     }
-    if (!stored.artifacts.some((a) => a.name === 'model.onnx')) {
-      return `the registry records no model artifact for ${mv.spec.model}/${mv.spec.version}`;
+    if (!SERVING_ARTIFACTS.every((name) => findArtifact(stored.artifacts, name))) {
+      return `the registry misses a serving artifact (${SERVING_ARTIFACTS.join(', ')}) of ${mv.spec.model}/${mv.spec.version}`;
     }
     return undefined;
   }
