@@ -130,6 +130,17 @@ describe('DriftMonitorReconciler carries out the run decision', () => {
       events: ['ModelDeployment/RollbackImpossible', 'DriftMonitor/RollbackImpossible'],
     },
     {
+      name: 'rollback to a version whose model artifact is not recorded → RollbackImpossible',
+      setup: (w: FakeWorld) => {
+        servingV2(w);
+        w.registry.add('m', 'v1', { artifacts: [] });
+      },
+      action: 'None',
+      target: { modelVersion: 'v2', reason: 'Spec' },
+      impossible: 'misses a serving artifact',
+      events: ['ModelDeployment/RollbackImpossible', 'DriftMonitor/RollbackImpossible'],
+    },
+    {
       name: 'a rollout already in flight → nothing',
       setup: (w: FakeWorld) =>
         servingV2(w, {
@@ -285,6 +296,15 @@ describe('DriftMonitorReconciler carries out the run decision', () => {
       );
     } else expect(md?.status?.pendingPromotion).toBeUndefined();
     expect(md?.spec.modelVersion).toBe('v2');
+  });
+
+  it('promotes a winning challenger rather than rolling back when both are decided', async () => {
+    const w = fakeWorld();
+    seedMv(w, 'v3');
+    servingV2(w, { challenger });
+    seedDm(w, {}, run('r', { rollback: true, promotion: won }));
+    await reconcile(w);
+    expect(getMd(w)?.status?.target).toMatchObject({ modelVersion: 'v3', reason: 'Promotion' });
   });
 
   it('retires a challenger that lost, with the reason, and ignores a comparison about another challenger', async () => {

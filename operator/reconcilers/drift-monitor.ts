@@ -1,3 +1,4 @@
+import { findArtifact, SERVING_ARTIFACTS } from '../../core/artifacts.js';
 import { parseDuration } from '../../core/config.js';
 import { isAlreadyExists } from '../../core/kube/client.js';
 import { kubePaths } from '../../core/kube/paths.js';
@@ -135,7 +136,9 @@ export class DriftMonitorReconciler implements Reconciler {
       now,
     };
     const done: Action[] = [];
-    if (decision.rollback) done.push(await this.rollback(x));
+    // A challenger that beat the champion on the same labels is a better way out than a rollback.
+    const won = decision.promotion?.ready === true && decision.promotion.promote;
+    if (decision.rollback && !won) done.push(await this.rollback(x));
     else if (decision.promotion?.ready) done.push(await this.promotion(x));
     if (decision.retrain) done.push(await this.retrain(x));
     await writeStatus(this.ctx, ModelDeploymentKind, md, mdStatus);
@@ -187,8 +190,8 @@ export class DriftMonitorReconciler implements Reconciler {
     if (stored?.status !== 'registered' || !stored.deployable) {
       return `the registry does not hold ${mv.spec.model}/${mv.spec.version} as a registered, deployable version`;
     }
-    if (!stored.artifacts.some((a) => a.name === 'model.onnx')) {
-      return `the registry records no model artifact for ${mv.spec.model}/${mv.spec.version}`;
+    if (!SERVING_ARTIFACTS.every((name) => findArtifact(stored.artifacts, name))) {
+      return `the registry misses a serving artifact (${SERVING_ARTIFACTS.join(', ')}) of ${mv.spec.model}/${mv.spec.version}`;
     }
     return undefined;
   }
@@ -229,6 +232,7 @@ export class DriftMonitorReconciler implements Reconciler {
     }
     mdStatus.target = newTarget(md, ch.modelVersion, 'Promotion', now, p.reason);
     delete mdStatus.pendingPromotion;
+    x.mdCond.clear('PromotionPending', 'Promoted', `${ch.modelVersion} is being promoted`);
     await this.ctx.events.emit(md, 'Normal', 'PromotionStarted', `promoting ${ch.modelVersion}: ${p.reason}`);
     return act(`promoting ${ch.modelVersion}: ${p.reason}`);
   }
@@ -240,6 +244,8 @@ export class DriftMonitorReconciler implements Reconciler {
       metadata: { annotations: { [ANNOTATIONS.retiredChallenger]: reason.slice(0, 1000) } },
     });
     delete mdStatus.challenger;
+    delete mdStatus.pendingPromotion;
+    x.mdCond.clear('PromotionPending', 'Retired', `${challenger} was retired`);
     const msg = `${challenger} retired: ${reason}`;
     x.mdCond.set('ChallengerActive', 'False', 'Retired', msg);
     mdStatus.lastAction = { action: 'ChallengerRetired', time: now, detail: msg };

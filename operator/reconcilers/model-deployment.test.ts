@@ -214,6 +214,33 @@ describe('ModelDeploymentReconciler', () => {
     expect(md?.status?.servingVersion).toBe('v1'); // the champion keeps serving
   });
 
+  it('retires a challenger whose Pods never become available, and the champion serves alone again', async () => {
+    const w = fakeWorld();
+    await servingV1(w, { rollout: { progressDeadlineSeconds: 60 } });
+    seedMv(w, 'v1-rabc123', { spec: { lineage: { deployment: 'md' } } });
+    await reconcile(w);
+    expect(servedArgs(w)).toContain('--challenger-uri');
+    markRollingOut(w);
+    w.advance(30);
+    await reconcile(w);
+    expect(cond(w, 'Progressing')).toMatchObject({ status: 'True', reason: 'RollingOut' });
+    expect(getMd(w)?.status?.challenger?.modelVersion).toBe('v1-rabc123');
+    w.advance(31);
+    await reconcile(w);
+    const md = getMd(w);
+    expect(md?.status?.challenger).toBeUndefined();
+    expect(md?.status?.lastAction).toMatchObject({ action: 'ChallengerRetired' });
+    expect(servedArgs(w)).not.toContain('--challenger-uri');
+    const mv = w.kube.peek<{ metadata: { annotations?: Record<string, string> } }>(
+      resourcePath({ plural: 'modelversions' } as never, NS, 'v1-rabc123'),
+    );
+    expect(mv?.metadata.annotations?.['mlcycle.dev/retired-challenger']).toContain(
+      'did not become available',
+    );
+    await reconcile(w);
+    expect(getMd(w)?.status?.challenger).toBeUndefined(); // it does not come back
+  });
+
   it('promotes a pending challenger once the approval annotation names it', async () => {
     const w = fakeWorld();
     await servingV1(w, {

@@ -130,6 +130,7 @@ export class ModelDeploymentReconciler implements Reconciler {
     }
 
     if (this.pastDeadline(md, status, dep)) await this.failRollout(md, status, cond);
+    if (this.challengerStuck(md, status, dep)) await this.retireStuckChallenger(md, status, cond);
     const target = status.target ?? wanted;
     if (target.modelVersion !== mv.metadata.name) {
       mv = await readCustom<ModelVersion>(ctx, ModelVersionKind, namespace, target.modelVersion);
@@ -273,9 +274,18 @@ export class ModelDeploymentReconciler implements Reconciler {
       return undefined;
     }
     const serving = status.servingVersion;
-    const until = serving && serving !== target.modelVersion ? ` (serving ${serving} until it is ready)` : '';
+    const nowMs = this.ctx.now().getTime();
+    if (serving === target.modelVersion) {
+      // The champion stays; its Pods change (a challenger comes or goes).
+      const ch = status.challenger;
+      const beside = ch ? ` with ${ch.modelVersion} beside it` : '';
+      cond.set('Progressing', 'True', 'RollingOut', `rolling out ${target.modelVersion}${beside}`);
+      const left = ch ? Date.parse(ch.since) + progressDeadlineSeconds(md) * 1000 - nowMs : 0;
+      return left > 0 ? left + 1000 : undefined;
+    }
+    const until = serving ? ` (serving ${serving} until it is ready)` : '';
     cond.set('Progressing', 'True', 'RollingOut', `rolling out ${target.modelVersion}${until}`);
-    const left = deadlineLeftMs(md, target, this.ctx.now().getTime());
+    const left = deadlineLeftMs(md, target, nowMs);
     if (left <= 0) {
       // Nothing to return to (a first rollout): the condition says it is late.
       cond.set(
@@ -300,6 +310,39 @@ export class ModelDeploymentReconciler implements Reconciler {
     const templateVersion = dep?.spec?.template?.metadata?.annotations?.[ANNOTATIONS.servingVersion];
     if (templateVersion === target.modelVersion && rolloutComplete(dep, md.spec.replicas)) return false;
     return deadlineLeftMs(md, target, this.ctx.now().getTime()) <= 0;
+  }
+
+  /** Whether the Pods with the challenger beside the serving champion missed the rollout deadline. */
+  private challengerStuck(
+    md: ModelDeployment,
+    status: ModelDeploymentStatus,
+    dep: DeploymentView | undefined,
+  ): boolean {
+    const ch = status.challenger;
+    if (!ch || status.target?.modelVersion !== status.servingVersion) return false;
+    const annotations = dep?.spec?.template?.metadata?.annotations;
+    if (annotations?.[ANNOTATIONS.challengerVersion] !== ch.modelVersion) return false;
+    if (rolloutComplete(dep, md.spec.replicas)) return false;
+    return Date.parse(ch.since) + progressDeadlineSeconds(md) * 1000 <= this.ctx.now().getTime();
+  }
+
+  /** A challenger the inference server cannot run is retired: the champion alone serves again. */
+  private async retireStuckChallenger(
+    md: ModelDeployment,
+    status: ModelDeploymentStatus,
+    cond: StatusConditions,
+  ): Promise<void> {
+    const ch = status.challenger;
+    if (!ch) return;
+    const why = `its Pods did not become available within ${progressDeadlineSeconds(md)}s`;
+    await this.ctx.client.patch(resourcePath(ModelVersionKind, md.metadata.namespace, ch.modelVersion), {
+      metadata: { annotations: { [ANNOTATIONS.retiredChallenger]: why } },
+    });
+    delete status.challenger;
+    const msg = `${ch.modelVersion} retired: ${why}`;
+    cond.set('ChallengerActive', 'False', 'ProgressDeadlineExceeded', msg);
+    this.act(status, 'ChallengerRetired', msg);
+    await this.ctx.events.emit(md, 'Warning', 'ChallengerRetired', msg);
   }
 
   /** Back to the version serving before; the failed one enters the history as Failed. */

@@ -2,7 +2,7 @@ import { ARTIFACT, findArtifact } from '../../core/artifacts.js';
 import { errorMessage } from '../../core/errors.js';
 import { isAlreadyExists } from '../../core/kube/client.js';
 import { kubePaths } from '../../core/kube/paths.js';
-import type { StoredVersion } from '../../core/registry.js';
+import type { StoredVersion, VersionLineage } from '../../core/registry.js';
 import {
   type ModelVersion,
   ModelVersionKind,
@@ -297,7 +297,7 @@ export function outcomeFields(v: StoredVersion): Partial<ModelVersionStatus> {
     fields.scoreMetric = scoreMetric;
     fields.score = Math.round(score * 10_000) / 10_000; // kubectl prints it: 4 digits say enough
   }
-  const lineage = lineageStatus((v as StoredVersion & { lineage?: unknown }).lineage);
+  const lineage = lineageStatus(v.lineage);
   if (lineage) fields.lineage = lineage;
   return JSON.parse(JSON.stringify(fields)) as Partial<ModelVersionStatus>; // drop undefined
 }
@@ -305,23 +305,31 @@ export function outcomeFields(v: StoredVersion): Partial<ModelVersionStatus> {
 type LineageStatus = NonNullable<ModelVersionStatus['lineage']>;
 
 /** status.lineage from what the trainer recorded in the registry (undefined: nothing recorded). */
-export function lineageStatus(recorded: unknown): LineageStatus | undefined {
-  if (!recorded || typeof recorded !== 'object') return undefined;
-  const r = recorded as Record<string, unknown>;
-  if (r.source !== 'Dataset' && r.source !== 'Production') return undefined;
-  const text = (k: string) => (typeof r[k] === 'string' ? (r[k] as string) : undefined);
-  const count = (k: string) => (typeof r[k] === 'number' ? (r[k] as number) : undefined);
-  const out: LineageStatus = {
-    source: r.source,
-    dataset: text('dataset'),
-    deployment: text('deployment'),
-    since: text('since'),
-    until: text('until'),
-    rows: count('rows'),
-    labelledRows: count('labelledRows'),
-    datasetDigest: text('datasetDigest'),
-    retrainedFrom: text('retrainedFrom'),
-    driftRun: text('driftRun'),
+export function lineageStatus(recorded: VersionLineage | undefined): LineageStatus | undefined {
+  if (!recorded) return undefined;
+  const {
+    source,
+    dataset,
+    deployment,
+    since,
+    until,
+    rows,
+    labelledRows,
+    datasetDigest,
+    retrainedFrom,
+    driftRun,
+  } = recorded;
+  const out = {
+    source,
+    dataset,
+    deployment,
+    since,
+    until,
+    rows,
+    labelledRows,
+    datasetDigest,
+    retrainedFrom,
+    driftRun,
   };
   return JSON.parse(JSON.stringify(out)) as LineageStatus; // drop undefined
 }

@@ -1,3 +1,4 @@
+import { SERVING_ARTIFACTS } from '../../core/artifacts.js';
 import { Builtin, builtinPath, kubePaths } from '../../core/kube/paths.js';
 import { createLogger } from '../../core/log.js';
 import type { StoredVersion } from '../../core/registry.js';
@@ -62,14 +63,12 @@ export class FakeRegistry implements RegistryAccess {
       deployable: true,
       gate: { passed: true, reasons: [] },
       metrics: { holdout: { roc_auc: 0.8 } },
-      artifacts: [
-        {
-          name: 'model.onnx',
-          uri: `s3://bucket/models/${model}/${version}/model.onnx`,
-          sha256: 'sha256:0',
-          sizeBytes: 1,
-        },
-      ],
+      artifacts: SERVING_ARTIFACTS.map((name) => ({
+        name,
+        uri: `s3://bucket/models/${model}/${version}/${name}`,
+        sha256: `sha256:${'0'.repeat(64)}`,
+        sizeBytes: 1,
+      })),
       params: {},
       tags: {},
       ...extra,

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Database, openDatabase } from '../../core/db/index.js';
 import type { KubeClient } from '../../core/kube/client.js';
 import {
   type DriftMonitor,
@@ -24,18 +25,21 @@ import {
   loadServicesEnv,
   waitForApi,
 } from '../cluster/operator-kit.js';
-import { testS3 } from '../services.js';
+import { testDatabaseUrl, testS3 } from '../services.js';
 
 /**
  * The user's path, end to end, on the local cluster: helm install → the example ModelVersion
- * trains in a Job and is Registered → a second version → the example ModelDeployment serves
- * them (the second replacing the first) → /predict through kubectl port-forward → drifted traffic
- * → the DriftMonitor's CronJob (triggered by hand) reports drift → labels showing degraded
- * quality → the next run rolls the deployment back to the first version by itself.
+ * trains in a Job and is Registered → a second version made for the deployment (as the loop's
+ * retraining makes it) → the example ModelDeployment serves v1 with v2 in shadow beside it, by
+ * itself → drifted traffic → labels on which v2 beats v1 → the DriftMonitor's run (triggered by
+ * hand) decides the promotion → v2 serves (the spec untouched) → labels showing degraded quality
+ * → the next run rolls back to v1 by itself (the spec untouched) → the same manifests applied
+ * again server-side (a GitOps sync) change nothing that serves.
  */
 
 let c: KubeClient;
 let ns: string;
+let db: Database;
 let services: Record<string, string> = {};
 let forward: { port: number; proc: { kill: () => void } } | undefined;
 const timings: Record<string, number> = {};
@@ -47,7 +51,12 @@ const kubectl = async (args: string[], input?: string) => {
 };
 interface ExampleMv {
   metadata: { name: string };
-  spec: { version: string; training?: Record<string, unknown>; dataset: { rows?: number } };
+  spec: {
+    version: string;
+    training?: Record<string, unknown>;
+    dataset: { rows?: number };
+    lineage?: Record<string, string>;
+  };
 }
 const exampleMv = () => yaml.load(readFileSync('examples/flights/modelversion.yaml', 'utf8')) as ExampleMv;
 const getMv = (n: string) => c.get<ModelVersion>(resourcePath(ModelVersionKind, ns, n));
@@ -113,6 +122,7 @@ beforeAll(async () => {
   ns = await createNamespace(c, 'mlcycle-e2e');
   // The host's PostgreSQL and MinIO, as "external" services of the chart.
   services = await exposeTestServices(c, ns);
+  db = await openDatabase({ databaseUrl: testDatabaseUrl(), dataDir: '/tmp/unused' });
 });
 
 afterAll(async () => {
@@ -123,6 +133,7 @@ afterAll(async () => {
     await helmRun(['uninstall', ns, '-n', ns, '--wait', '--timeout', '120s']);
     if (!process.env.MLCYCLE_KEEP_NAMESPACE) await deleteNamespace(c, ns);
   }
+  await db?.close();
   process.stdout.write(`e2e timings (ms): ${JSON.stringify(timings)}\n`);
 });
 
@@ -199,110 +210,167 @@ describe('mlcycle on Kubernetes, end to end', () => {
     expect(table).toMatch(/flights-delay-v1\s+flights-delay\s+v1\s+Registered\s+roc_auc\s+0\.\d+/);
 
     // A second version to have something to roll back from.
-    const v2 = exampleMv();
+    const v2 = exampleMv(); // a second version, to be tried beside v1
     v2.metadata.name = 'flights-delay-v2';
     v2.spec.version = 'v2';
     v2.spec.training = { ...v2.spec.training, seed: 7, trials: 2 };
     v2.spec.dataset.rows = 150000;
+    // As the loop's retraining would: made for the deployment, so once Registered it is its challenger.
+    v2.spec.lineage = { deployment: 'flights-delay', retrainedFrom: 'flights-delay-v1' };
     await kubectl(['apply', '-f', '-'], JSON.stringify(v2));
     await registered('flights-delay-v2');
   });
 
-  it('serves the example ModelDeployment, rolls out the second version, answers /predict', async () => {
+  it('serves v1 and runs the second version beside it in shadow, by itself, answering /predict with v1', async () => {
     await kubectl(['apply', '-f', 'examples/flights/modeldeployment.yaml']);
-    await eventually(
-      'v1 serving',
-      async () => (await getMd('flights-delay')).status?.servingVersion === 'flights-delay-v1',
-      300_000,
-      1000,
-    );
-    await kubectl([
-      'patch',
-      'modeldeployment',
-      'flights-delay',
-      '--type=merge',
-      '-p',
-      '{"spec":{"modelVersion":"flights-delay-v2"}}',
-    ]);
     const md = await eventually(
-      'v2 serving',
+      'v1 serving, v2 shadowing',
       async () => {
         const m = await getMd('flights-delay');
-        return m.status?.servingVersion === 'flights-delay-v2' ? m : undefined;
+        return m.status?.servingVersion === 'flights-delay-v1' &&
+          m.status.challenger?.modelVersion === 'flights-delay-v2' &&
+          m.status.conditions?.find((x) => x.type === 'Progressing')?.reason === 'RolloutComplete'
+          ? m
+          : undefined;
       },
       300_000,
       1000,
     );
-    expect(md.status?.previousVersion).toBe('flights-delay-v1');
+    expect(md.status?.challenger).toMatchObject({ mode: 'Shadow', source: 'Retrain' });
+    expect(md.status?.conditions?.find((x) => x.type === 'Available')?.status).toBe('True');
     expect(await kubectl(['get', 'modeldeployments'])).toMatch(
-      /flights-delay\s+flights-delay-v2\s+flights-delay-v2\s+1\/1\s+flights-delay-v1/,
+      /flights-delay\s+flights-delay-v1\s+flights-delay-v1\s+flights-delay-v2\s+Shadow\s+1\/1\s+(ChallengerStarted|RolledOut)\s/,
     );
 
     forward = await portForward(ns, 'svc/flights-delay', 80);
     const row = JSON.parse(readFileSync('examples/flights/requests/row.json', 'utf8'));
     const answer = await post('/predict', row);
-    expect(answer.model_version).toBe('v2');
+    expect(answer.model_version).toBe('v1');
     expect(typeof answer.probability).toBe('number');
   });
 
-  let requestIds: { id: string; probability: number }[] = [];
+  let requestIds: string[] = [];
 
-  it('sees drift in replayed traffic when the DriftMonitor job runs', async () => {
-    // Drifted traffic: short night hops out of Hawaii, far from the mainland daytime mix.
-    const records = Array.from({ length: 1500 }, (_, i) => ({
-      date: new Date(Date.UTC(2001, 5, 1 + (i % 28), 23, i % 60)).toISOString(),
+  /** Drifted traffic: short night hops out of Hawaii, far from the mainland daytime mix. */
+  async function drivenTraffic(n: number, day: number): Promise<void> {
+    const records = Array.from({ length: n }, (_, i) => ({
+      date: new Date(Date.UTC(2001, 5, 1 + ((i + day) % 28), 23, i % 60)).toISOString(),
       distance: 80 + (i % 40),
       origin: i % 2 ? 'HNL' : 'OGG',
       destination: i % 2 ? 'OGG' : 'HNL',
     }));
     for (let i = 0; i < records.length; i += 500) {
       const out = await post('/predict_batch', records.slice(i, i + 500));
-      requestIds.push(...out.predictions.map((p) => ({ id: p.request_id, probability: p.probability ?? 0 })));
+      requestIds.push(...out.predictions.map((p) => p.request_id));
     }
-    await kubectl(['apply', '-f', 'examples/flights/driftmonitor.yaml']);
+    await new Promise((r) => setTimeout(r, 3000)); // the servers flush their prediction logs every 200 ms
+  }
+
+  /** Labels that rank `version`'s logged probabilities in order (good) or backwards (bad). */
+  async function labelsBy(version: string, good: boolean): Promise<void> {
+    const { rows } = await db.pool.query<{ request_id: string; probability: number }>(
+      'SELECT request_id, probability FROM prediction_logs WHERE model_name = $1 AND model_version = $2 AND request_id = ANY($3)',
+      ['flights-delay', version, requestIds],
+    );
+    expect(rows.length).toBeGreaterThan(requestIds.length * 0.9);
+    const ranked = [...rows].sort((a, b) => a.probability - b.probability);
+    const labels = ranked.map((r, i) => ({
+      request_id: r.request_id,
+      label: good ? i >= ranked.length / 2 : i < ranked.length / 2,
+    }));
+    for (let i = 0; i < labels.length; i += 500) await post('/feedback', labels.slice(i, i + 500));
+  }
+
+  /** Runs a drift Job and returns when its run (with the decision) is in the status. */
+  async function driftRun(
+    job: string,
+  ): Promise<{ seenAt: number; run: NonNullable<DriftMonitor['status']>['lastRun'] }> {
+    const before = (await getDm('flights-delay')).status?.lastRun?.id;
+    let seenAt = 0;
+    const watching = eventually(
+      `run of ${job} reported`,
+      async () => {
+        const d = await getDm('flights-delay');
+        if (d.status?.lastRun && d.status.lastRun.id !== before) {
+          seenAt ||= Date.now();
+          return d.status.lastRun;
+        }
+        return undefined;
+      },
+      600_000,
+      100,
+    );
+    await runDriftJob(job);
+    const run = await watching;
+    return { seenAt, run };
+  }
+
+  it('sees drift in the traffic; labels in the challenger favour promote it by itself (spec untouched)', async () => {
+    await drivenTraffic(1500, 0);
+    const dm = yaml.load(readFileSync('examples/flights/driftmonitor.yaml', 'utf8')) as {
+      spec: Record<string, unknown>;
+    };
+    delete dm.spec.retrain; // the retraining path needs the production dataset; this run tests promotion and rollback
+    await kubectl(['apply', '-f', '-'], JSON.stringify(dm));
     await eventually(
       'CronJob created',
       async () => (await getDm('flights-delay')).status?.cronJobName,
       60_000,
       500,
     );
-    await new Promise((r) => setTimeout(r, 3000)); // the servers flush their prediction logs every 200 ms
-    await runDriftJob('e2e-drift-1');
-    const dm = await eventually(
-      'drift reported',
+    await labelsBy('v2', true);
+    const { seenAt, run } = await driftRun('e2e-drift-1');
+    expect(run?.decision?.promotion, JSON.stringify(run)).toMatchObject({
+      challenger: 'v2',
+      ready: true,
+      promote: true,
+    });
+    const md = await eventually(
+      'v2 promoted',
       async () => {
-        const d = await getDm('flights-delay');
-        return d.status?.lastRun ? d : undefined;
+        const m = await getMd('flights-delay');
+        return m.status?.servingVersion === 'flights-delay-v2' ? m : undefined;
       },
-      60_000,
-      500,
+      300_000,
+      100,
     );
-    expect(dm.status?.datasetDrift, JSON.stringify(dm.status)).toBe(true);
-    expect(dm.status?.driftShare).toBeGreaterThan(0.4);
-    expect(await kubectl(['get', 'driftmonitors'])).toMatch(
-      /flights-delay\s+flights-delay\s+0 \* \* \* \*\s+\S+\s+[01](\.\d+)?\s+true/,
+    timings.promotionDecisionSeenToNewServing = Date.now() - seenAt;
+    const answered = await eventually(
+      'v2 answers',
+      async () =>
+        (await post('/predict', JSON.parse(readFileSync('examples/flights/requests/row.json', 'utf8'))))
+          .model_version === 'v2'
+          ? true
+          : undefined,
+      120_000,
+      200,
+    );
+    expect(answered).toBe(true);
+    timings.promotionDecisionSeenToNewAnswering = Date.now() - seenAt;
+    expect(md.spec.modelVersion).toBe('flights-delay-v1');
+    expect(md.status?.target).toMatchObject({ modelVersion: 'flights-delay-v2', reason: 'Promotion' });
+    expect(md.status?.lastAction?.action).toBe('Promoted');
+    expect(md.status?.conditions?.find((x) => x.type === 'Promoted')?.status).toBe('True');
+    expect(md.status?.challenger).toBeUndefined();
+    const events = await kubectl(['get', 'events', '--field-selector', 'reason=Promoted', '-o', 'name']);
+    expect(events.trim()).not.toBe('');
+    const dms = await kubectl(['get', 'driftmonitors']);
+    expect(dms).toMatch(
+      /flights-delay\s+flights-delay\s+0 \* \* \* \*\s+\S+\s+[01](\.\d+)?\s+(Drift|NoDrift|SustainedDrift)/,
     );
   });
 
-  it('rolls the deployment back by itself once labels show degraded quality', async () => {
-    // Labels that rank the predictions backwards: the served model's ROC AUC on them is far
-    // below its holdout ROC AUC (both classes present, so the metric is defined).
-    const ranked = [...requestIds].sort((a, b) => a.probability - b.probability);
-    const labels = ranked.map((r, i) => ({ request_id: r.id, label: i < ranked.length / 2 }));
-    for (let i = 0; i < labels.length; i += 500) await post('/feedback', labels.slice(i, i + 500));
-    const firstRun = (await getDm('flights-delay')).status?.lastRun?.id;
-    // Watch both sides while the drift Job runs: when its verdict lands, when v1 serves again.
-    let verdictSeenAt = 0;
-    let verdictTime = 0;
+  it('rolls back to v1 by itself once labels show degraded quality (spec untouched), and a GitOps sync changes nothing', async () => {
+    requestIds = [];
+    forward?.proc.kill();
+    forward = await portForward(ns, 'svc/flights-delay', 80);
+    await drivenTraffic(1500, 3);
+    await labelsBy('v2', false);
     let rolledBackAt = 0;
     const watching = eventually(
       'rolled back to v1',
       async () => {
-        const [dm, m] = await Promise.all([getDm('flights-delay'), getMd('flights-delay')]);
-        if (!verdictSeenAt && dm.status?.lastRun && dm.status.lastRun.id !== firstRun) {
-          verdictSeenAt = Date.now();
-          verdictTime = Date.parse(dm.status.lastRun.time);
-        }
+        const m = await getMd('flights-delay');
         if (m.status?.servingVersion === 'flights-delay-v1') {
           rolledBackAt ||= Date.now();
           return m;
@@ -312,10 +380,12 @@ describe('mlcycle on Kubernetes, end to end', () => {
       600_000,
       100,
     );
-    await runDriftJob('e2e-drift-2');
+    const { seenAt, run } = await driftRun('e2e-drift-2');
+    expect(run?.decision?.rollback, JSON.stringify(run)).toBe(true);
     const md = await watching;
-    timings.degradedVerdictSeenToPreviousServing = rolledBackAt - verdictSeenAt;
-    timings.degradedVerdictWrittenToPreviousServing = rolledBackAt - verdictTime;
+    timings.degradedVerdictSeenToPreviousServing = rolledBackAt - seenAt;
+    expect(md.spec.modelVersion).toBe('flights-delay-v1');
+    expect(md.status?.target).toMatchObject({ modelVersion: 'flights-delay-v1', reason: 'Rollback' });
     expect(md.status?.conditions?.find((x) => x.type === 'RolledBack')?.status).toBe('True');
     expect(md.status?.history?.find((h) => h.modelVersion === 'flights-delay-v2')?.outcome).toBe(
       'RolledBack',
@@ -325,6 +395,19 @@ describe('mlcycle on Kubernetes, end to end', () => {
     expect(dm.status?.lastAction?.action).toBe('Rollback');
     const events = await kubectl(['get', 'events', '--field-selector', 'reason=RolledBack', '-o', 'name']);
     expect(events.trim()).not.toBe('');
-    requestIds = [];
+
+    // A GitOps sync: the same manifests through a server-side apply.
+    const generation = md.metadata.generation;
+    for (const f of ['modelversion.yaml', 'modeldeployment.yaml']) {
+      await kubectl(['apply', '--server-side', '--force-conflicts', '-f', `examples/flights/${f}`]);
+    }
+    const after = await eventually('sync observed', async () => {
+      const m = await getMd('flights-delay');
+      return m.status?.observedGeneration === m.metadata.generation ? m : undefined;
+    });
+    expect(after.metadata.generation).toBe(generation);
+    expect(after.status?.servingVersion).toBe('flights-delay-v1');
+    expect(after.status?.target).toEqual(md.status?.target);
+    expect(after.status?.challenger).toBeUndefined(); // v2 served and was rolled back: it does not come back
   });
 });
