@@ -6,6 +6,7 @@ import {
   type FeatureSchemaInput,
   fieldIssues,
   parseFeatureSchema,
+  requestContractDifference,
   serializeFeatureSchema,
 } from './feature-schema.js';
 
@@ -131,5 +132,52 @@ describe('record validator', () => {
         { field: '2.origin', message: 'required field is missing' },
       ]);
     }
+  });
+});
+
+describe('the request contract between two versions', () => {
+  const champion = createFeatureSchema(body);
+  const variant = (change: (features: FeatureSchemaInput['features']) => void, over = {}) => {
+    const features = structuredClone(body.features);
+    change(features);
+    return createFeatureSchema({ ...body, ...over, features });
+  };
+
+  it('ignores what one training run saw: levels, ranges, descriptions', () => {
+    const retrained = variant((f) => {
+      f[1] = { ...f[1]!, range: { min: 1_500, max: 4_983 } };
+      f[3] = { ...f[3]!, categories: ['SEA', 'ATL', 'JFK'], description: 'airport' };
+    });
+    expect(retrained.digest).not.toBe(champion.digest);
+    expect(requestContractDifference(champion, retrained)).toBeNull();
+  });
+
+  it('names a changed type, a missing feature, another task and a feature that may no longer be missing', () => {
+    expect(
+      requestContractDifference(
+        champion,
+        variant((f) => {
+          f[2]!.type = 'number';
+        }),
+      ),
+    ).toBe('feature seats is number, not integer');
+    expect(
+      requestContractDifference(
+        champion,
+        variant((f) => void f.pop()),
+      ),
+    ).toMatch(/^features \[date, distance, seats, origin, carrier\], not \[.*international\]$/);
+    const regression = variant(() => {}, { task: 'regression', target: { name: 'delayed', type: 'number' } });
+    expect(requestContractDifference(champion, regression)).toBe(
+      'task regression, not binary-classification',
+    );
+    expect(
+      requestContractDifference(
+        champion,
+        variant((f) => {
+          f[2]!.nullable = false;
+        }),
+      ),
+    ).toBe('feature seats may be missing, but not for the other model');
   });
 });

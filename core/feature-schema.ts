@@ -106,6 +106,27 @@ export function parseFeatureSchema(text: string): FeatureSchema {
   return schema;
 }
 
+/**
+ * Why a model frozen with schema `other` cannot take the records `schema` accepts (null: it
+ * can). The request contract is the task, the target and each feature's name and type, and a
+ * feature `schema` lets be missing must be nullable in `other` too. Category levels, ranges and
+ * descriptions are what one training run saw: they differ between versions trained on
+ * different data (a level a model never saw is encoded as unknown), so they are not compared.
+ */
+export function requestContractDifference(schema: FeatureSchema, other: FeatureSchema): string | null {
+  if (schema.task !== other.task) return `task ${other.task}, not ${schema.task}`;
+  if (schema.target.name !== other.target.name || schema.target.type !== other.target.type)
+    return `target ${other.target.name} (${other.target.type}), not ${schema.target.name} (${schema.target.type})`;
+  const names = (s: FeatureSchema) => s.features.map((f) => f.name).join(', ');
+  if (names(schema) !== names(other)) return `features [${names(other)}], not [${names(schema)}]`;
+  for (const [i, f] of schema.features.entries()) {
+    const g = other.features[i]!;
+    if (f.type !== g.type) return `feature ${f.name} is ${g.type}, not ${f.type}`;
+    if (f.nullable && !g.nullable) return `feature ${f.name} may be missing, but not for the other model`;
+  }
+  return null;
+}
+
 export function serializeFeatureSchema(schema: FeatureSchema): string {
   return `${JSON.stringify(schema, null, 2)}\n`;
 }

@@ -69,6 +69,7 @@ export type LifecycleEventKind =
   | 'alert'
   | 'retrain_requested'
   | 'retrained'
+  | 'shadow_started'
   | 'promoted'
   | 'quality_degraded'
   | 'rolled_back';

@@ -1,16 +1,16 @@
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ARTIFACT } from '../core/artifacts.js';
-import { readBuiltinFlights } from '../core/dataset/builtin-flights.js';
+import { productionUri, readBuiltinFlights } from '../core/dataset/index.js';
 import { type Database, openDatabase } from '../core/db/index.js';
 import { UserError } from '../core/errors.js';
+import type { FeatureRecord } from '../core/feature-schema.js';
 import { createLogger } from '../core/log.js';
-import { rocAuc } from '../core/metrics.js';
-import { decidePromotion, type PolicySettings } from '../core/policy.js';
+import type { PolicySettings } from '../core/policy.js';
 import { type LifecycleEventKind, recordEvent, setAlias } from '../core/registry.js';
 import { type DriftJobResult, runDriftJob } from '../drift-job/job.js';
-import { loadModel, type RunningServer, startServer } from '../inference-server/index.js';
-import { TRAIN_DEFAULTS, type TrainResult, trainModel } from '../trainer-job/index.js';
+import { type RunningServer, startServer } from '../inference-server/index.js';
+import { type TrainOptions, type TrainResult, trainModel, trainOptions } from '../trainer-job/index.js';
 import { Progress } from './progress.js';
 import { replay, sendFeedback, type TrafficRow, trafficBetween } from './traffic.js';
 import { startWebhookReceiver } from './webhook-receiver.js';
@@ -33,7 +33,8 @@ export interface TimelineEvent {
 }
 
 const MODEL = 'flights-delay';
-const MONITOR = 'flights-delay/demo-deployment';
+const DEPLOYMENT = 'demo-deployment';
+const MONITOR = `${MODEL}/${DEPLOYMENT}`;
 // A marker the demo leaves in its output directory, so a second run knows the directory is
 // its own and may be wiped; any other non-empty directory is refused.
 const MARKER = '.mlcycle-demo';
@@ -46,6 +47,12 @@ const POLICY: PolicySettings = {
   rollbackOnQualityDegraded: true,
   rollbackOnSustainedDrift: false,
 };
+// Quality on delayed labels: the window's ROC AUC against the holdout's, at most 10% worse
+// (v1 loses about 6% on the long-haul slice: drifted, not yet degraded).
+const QUALITY = { minLabels: 1_000, tolerance: 0.1 };
+// What a ModelDeployment's spec.promotion would say: the challenger must beat the champion's
+// ROC AUC on the same labelled requests by this margin, on at least this many of them.
+const PROMOTION = { metric: 'roc_auc', margin: 0.005, minLabels: 1_000 };
 
 const day = (iso: string) => new Date(`${iso}T00:00:00Z`);
 
@@ -91,7 +98,13 @@ export async function runDemo(
     // 1. Train v1 on January–February.
     const v1 = await progress.step(
       '1. train v1 on January–February (GBDT + linear baseline, tuning, holdout, gate)',
-      () => train(options, paths.artifacts, db, 'v1', day('2001-01-01'), day('2001-03-01')),
+      () =>
+        train(options, paths.artifacts, db, 'v1', {
+          dataset: 'builtin:flights',
+          since: day('2001-01-01'),
+          until: day('2001-03-01'),
+          rows: options.trainRows,
+        }),
       describeTraining,
     );
     await note('trained', 'v1', `holdout ROC AUC ${fmt(v1.metrics.holdout.roc_auc)}`, false);
@@ -119,13 +132,22 @@ export async function runDemo(
       });
 
     // Feedback and monitoring need the rows in PostgreSQL, so each window waits for its log.
+    // With a shadow challenger every request is logged twice: once per version.
     let loggedRows = 0;
     const window = async (rows: TrafficRow[]) => {
       const since = new Date();
       const served = await replay(url, rows, { single: 200, batchSize: 1_000 });
-      loggedRows += served.length;
+      loggedRows += served.length * (server!.challenger() ? 2 : 1);
       await waitForLog(server!, loggedRows);
       return { served, since, until: new Date(Date.now() + 1) };
+    };
+    const labelled = async (rows: TrafficRow[]) => {
+      const w = await window(rows);
+      await feedback(
+        url,
+        w.served.map((s) => ({ requestId: s.requestId, label: s.label })),
+      );
+      return w;
     };
     const march = await progress.step(
       '   replay March traffic over HTTP (/predict and /predict_batch), logged to PostgreSQL',
@@ -133,7 +155,12 @@ export async function runDemo(
       (w) => `${w.served.length.toLocaleString('en-US')} predictions served and logged`,
     );
 
-    const monitor = async (name: string, version: string, w: { since: Date; until: Date }) => {
+    const monitor = async (
+      name: string,
+      version: string,
+      w: { since: Date; until: Date },
+      challengerVersion?: string,
+    ) => {
       const result = await runDriftJob({
         modelName: MODEL,
         modelVersion: version,
@@ -144,7 +171,9 @@ export async function runDemo(
         monitor: MONITOR,
         policy: POLICY,
         minRows: 1_000,
-        quality: { minLabels: 1_000, tolerance: 0.05 },
+        quality: QUALITY,
+        challengerVersion,
+        promotion: PROMOTION,
         alertWebhook: webhook.url,
         log: quiet,
       });
@@ -165,14 +194,17 @@ export async function runDemo(
       );
     }
 
-    // 4. Later months, then a clearly shifted slice.
+    // 4. Later months, then a clearly shifted slice; from April on, every request's true outcome
+    // comes back through /feedback, so production is logged and labelled — what retraining reads.
+    const production: { since: Date; until: Date }[] = [];
     for (const [name, from, to, seed] of [
       ['2-april', '2001-04-01', '2001-05-01', 2],
       ['3-may', '2001-05-01', '2001-06-01', 3],
     ] as const) {
-      const w = await progress.step(`4. replay ${name.slice(2)} traffic`, () =>
-        window(traffic(from, to, seed)),
+      const w = await progress.step(`4. replay ${name.slice(2)} traffic and send its labels`, () =>
+        labelled(traffic(from, to, seed)),
       );
+      production.push(w);
       await progress.step(
         `   monitor the ${name.slice(2)} window`,
         () => monitor(name, 'v1', w),
@@ -180,92 +212,96 @@ export async function runDemo(
       );
     }
     progress.note(
-      'next: a deliberately shifted slice — only long-haul flights (≥ 1,500 miles) in June — to make drift unmistakable',
+      'next: a deliberately shifted slice — only long-haul flights (≥ 1,500 miles) in early June — to make drift unmistakable;',
     );
     const distance = flights.columns.distance as { values: Float64Array };
     const longHaul = (row: number) => distance.values[row]! >= 1_500;
-    let retrainAsked = false;
-    for (const [name, seed] of [
-      ['4-shifted-a', 4],
-      ['5-shifted-b', 5],
+    let retrainRun: DriftJobResult | undefined;
+    for (const [name, from, to, seed] of [
+      ['4-shifted-a', '2001-06-01', '2001-06-07', 4],
+      ['5-shifted-b', '2001-06-07', '2001-06-13', 5],
     ] as const) {
-      const w = await progress.step(`   replay shifted slice ${name.slice(-1)} (long-haul only)`, () =>
-        window(traffic('2001-06-01', '2001-06-16', seed, longHaul)),
+      const w = await progress.step(
+        `   replay shifted slice ${name.slice(-1)} (long-haul only, ${from} – ${to}) and send its labels`,
+        () => labelled(traffic(from, to, seed, longHaul)),
       );
+      production.push(w);
       const run = await progress.step(
         `   monitor shifted slice ${name.slice(-1)}`,
         () => monitor(name, 'v1', w),
         describeRun,
       );
-      retrainAsked ||= run.decision.retrain;
+      if (run.decision.retrain) retrainRun ??= run;
     }
     if (!events.some((e) => e.kind === 'drift_detected')) throw new DemoError('drift was never detected');
     if (webhook.alerts.length === 0) throw new DemoError('no alert reached the webhook');
-    if (!retrainAsked) throw new DemoError('the policy never asked for retraining');
+    if (!retrainRun) throw new DemoError('the policy never asked for retraining');
 
-    // 5. Retrain on recent data, compare on the same recent labelled window, promote.
+    // 5. Retrain on what production saw: the logged, labelled windows from April to the shifted slice.
+    const productionWindow = productionUri({
+      model: MODEL,
+      since: production[0]!.since,
+      until: production.at(-1)!.until,
+      versions: ['v1'],
+    });
     const v2 = await progress.step(
-      '5. retrain: v2 on April – mid-June',
-      () => train(options, paths.artifacts, db, 'v2', day('2001-04-01'), day('2001-06-16')),
-      describeTraining,
+      '5. retrain: v2 on the logged, labelled production window (April – mid-June as served by v1)',
+      () =>
+        train(options, paths.artifacts, db, 'v2', {
+          dataset: productionWindow,
+          lineage: {
+            retrainedFrom: 'v1',
+            deployment: DEPLOYMENT,
+            driftMonitor: MONITOR,
+            driftRun: retrainRun!.report.run_id,
+          },
+        }),
+      (r) => `${describeTraining(r)}\n${describeLineage(r)}`,
     );
-    await note('retrained', 'v2', `holdout ROC AUC ${fmt(v2.metrics.holdout.roc_auc)}`, false);
+    await note('retrained', 'v2', describeLineage(v2), false);
     if (!v2.deployable) throw new DemoError(`the gate rejected v2: ${v2.gate.reasons.join('; ')}`);
     await note('registered', 'v2', `gate passed: ${gateChecks(v2)}`, false);
 
-    const comparison = await progress.step(
-      '   champion v1 vs challenger v2 on the same labelled window (late June, served by v1, labels via /feedback)',
-      async () => {
-        const w = await window(traffic('2001-06-16', '2001-07-01', 6));
-        await feedback(
-          url,
-          w.served.map((s) => ({ requestId: s.requestId, label: s.label })),
-        );
-        const labels = w.served.map((s) => s.label);
-        const champion = rocAuc(
-          labels,
-          w.served.map((s) => s.probability ?? s.prediction),
-        );
-        const challengerModel = await loadModel({ kind: 'location', location: v2.artifactRoot });
-        try {
-          const out = await challengerModel.predict(w.served.map((s) => s.record));
-          const challenger = rocAuc(labels, Array.from(out.probabilities ?? out.predictions));
-          return {
-            champion,
-            challenger,
-            decision: decidePromotion({
-              metric: 'roc_auc',
-              champion,
-              challenger,
-              labelledRows: labels.length,
-              minLabels: 1_000,
-              margin: 0.002,
-            }),
-          };
-        } finally {
-          await challengerModel.release();
-        }
-      },
-      (c) => c.decision.reason,
+    // 6. v2 in shadow beside v1: callers keep v1's answers, both versions are logged and labelled.
+    await progress.step('6. load v2 as a shadow challenger beside v1 (verified, warmed)', () =>
+      server!.setChallenger({ source: { kind: 'location', location: v2.artifactRoot }, mode: 'shadow' }),
     );
-    if (!comparison.decision.promote)
-      throw new DemoError(`v2 was not promoted: ${comparison.decision.reason}`);
-    await setAlias(db.pool, MODEL, 'champion', 'v2', comparison.decision.reason);
-    await note('promoted', 'v2', comparison.decision.reason);
-    await progress.step('   the server switches to v2 (loaded, verified, warmed, then swapped)', () =>
+    await note('shadow_started', 'v2', `shadowing v1 at ${url}: every request scored by both, v1 answers`);
+    const shadowed = await progress.step(
+      '   replay late-June long-haul traffic: v1 answers, v2 scores the same requests; labels via /feedback',
+      () => labelled(traffic('2001-06-16', '2001-07-01', 6, longHaul)),
+      (w) =>
+        `${w.served.length.toLocaleString('en-US')} requests, each logged by v1 and v2 under one request id`,
+    );
+    const promotionRun = await progress.step(
+      '   monitor the window with the challenger: one decision on the same labelled requests',
+      () => monitor('6-shadow', 'v1', shadowed, 'v2'),
+      describeRun,
+    );
+    const promotion = promotionRun.decision.promotion;
+    if (!promotion?.promote) {
+      throw new DemoError(
+        `the run's decision did not promote v2: ${promotion?.reason ?? 'no promotion evidence'}`,
+      );
+    }
+    await setAlias(db.pool, MODEL, 'champion', 'v2', promotion.reason);
+    await progress.step('   promote: v2 becomes the champion (loaded, verified, warmed, then swapped)', () =>
       server!.switchModel({ kind: 'location', location: v2.artifactRoot }),
     );
+    await expectServing(url, march.served[0]!.record, 'v2', 'after the promotion');
+    if (server.challenger()) throw new DemoError('after the promotion a challenger is still loaded');
+    await note('promoted', 'v2', `${promotion.reason}; ${promotion.labelledRows} labelled requests`);
     await note('served', 'v2', `inference server at ${url}`);
 
-    // 6. Delayed labels that show degraded quality → roll back.
+    // 7. Delayed labels that show degraded quality → roll back.
     progress.note(
       'the delayed labels for v2’s traffic are the true outcomes with 60% of them flipped — what a broken upstream',
     );
     progress.note('feed or a sudden change in what "late" means would look like to the monitor');
     const v2Window = await progress.step(
-      '6. replay June traffic through v2 and send its delayed labels',
+      '7. replay late-June long-haul traffic through v2 and send its delayed labels',
       async () => {
-        const w = await window(traffic('2001-06-01', '2001-06-16', 7));
+        const w = await window(traffic('2001-06-16', '2001-07-01', 7, longHaul));
         const flipped = w.served.map((s, i) => ({
           requestId: s.requestId,
           label: i % 5 < 3 ? 1 - s.label : s.label,
@@ -276,7 +312,7 @@ export async function runDemo(
     );
     const qualityRun = await progress.step(
       '   monitor v2’s window with its labels',
-      () => monitor('6-v2-quality', 'v2', v2Window),
+      () => monitor('7-v2-quality', 'v2', v2Window),
       describeRun,
     );
     if (qualityRun.decision.verdict !== 'QualityDegraded' || !qualityRun.decision.rollback) {
@@ -286,20 +322,16 @@ export async function runDemo(
     await progress.step('   roll back: the server serves v1 again', () =>
       server!.switchModel({ kind: 'location', location: v1.artifactRoot }),
     );
-    const check = await fetch(`${url}/predict`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(march.served[0]!.record),
-    }).then((r) => r.json() as Promise<{ model_version: string }>);
-    if (check.model_version !== 'v1')
-      throw new DemoError(`after the rollback the server answered with ${check.model_version}`);
+    await expectServing(url, march.served[0]!.record, 'v1', 'after the rollback');
     await note('rolled_back', 'v1', `from v2 to v1: ${qualityRun.decision.reasons.join('; ')}`);
 
-    // 7. Timeline and artifacts.
+    // 8. Timeline and artifacts.
     const exported = await exportPredictionLog(db, paths.predictionLog);
     const summary: Summary = {
       model: MODEL,
       events,
+      lineage: { v1: v1.lineage, v2: v2.lineage },
+      promotion,
       artifacts: {
         models: { v1: v1.artifactRoot, v2: v2.artifactRoot },
         metrics: { v1: join(v1.artifactRoot, ARTIFACT.metrics), v2: join(v2.artifactRoot, ARTIFACT.metrics) },
@@ -322,30 +354,47 @@ export async function runDemo(
     await db.close();
   }
 
+  /** Trains and registers a version through the trainer, on the demo's database and store. */
   async function train(
     o: DemoOptions,
     store: string,
     database: Database,
     version: string,
-    since: Date,
-    until: Date,
+    data: Partial<TrainOptions> & { dataset: string },
   ): Promise<TrainResult> {
-    return trainModel({
-      ...TRAIN_DEFAULTS,
-      dataset: 'builtin:flights',
-      store,
-      modelName: MODEL,
-      version,
-      since,
-      until,
-      rows: o.trainRows,
-      trials: o.trials,
-      seed: o.seed,
-      register: true,
-      pool: database.pool,
-      s3: { s3Region: 'us-east-1' },
-      logger: quiet,
-    });
+    return trainModel(
+      trainOptions({
+        ...data,
+        store,
+        modelName: MODEL,
+        version,
+        trials: o.trials,
+        seed: o.seed,
+        pool: database.pool,
+        logger: quiet,
+      }),
+    );
+  }
+}
+
+/** Asks the server who answers `record`, and fails the demo unless it is `version`. */
+async function expectServing(
+  url: string,
+  record: FeatureRecord,
+  version: string,
+  when: string,
+): Promise<void> {
+  const response = await fetch(`${url}/predict`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(record),
+  });
+  const body = (await response.json()) as { model_version?: string };
+  const header = response.headers.get('x-mlcycle-model-version');
+  if (body.model_version !== version || header !== version) {
+    throw new DemoError(
+      `${when} the server answered with ${body.model_version} (header ${header}), not ${version}`,
+    );
   }
 }
 
@@ -402,6 +451,15 @@ function describeTraining(r: TrainResult): string {
   ].join('\n');
 }
 
+function describeLineage(r: TrainResult): string {
+  const l = r.lineage;
+  if (l.source !== 'Production') return `learned from ${l.dataset} (${l.rows.toLocaleString('en-US')} rows)`;
+  return [
+    `learned from production: ${l.labelledRows ?? l.rows} labelled of ${l.loggedRows ?? '?'} requests logged by ${l.versions?.join(', ') ?? l.model}`,
+    `between ${l.since} and ${l.until}; asked for by drift run ${l.driftRun ?? '—'} of ${l.driftMonitor ?? '—'}`,
+  ].join(' ');
+}
+
 function gateChecks(r: TrainResult): string {
   return r.gate.checks.map((c) => `${c.passed ? 'ok' : 'FAILED'} ${c.detail}`).join('; ');
 }
@@ -436,7 +494,7 @@ async function exportPredictionLog(db: Database, path: string): Promise<number> 
 function printTimeline(events: TimelineEvent[], summary: Summary['artifacts'], summaryPath: string): void {
   const lines = [
     '',
-    '7. timeline',
+    '8. timeline',
     ...events.map((e) => `   ${e.at}  ${e.kind.padEnd(17)} ${(e.version ?? '').padEnd(3)} ${e.detail}`),
   ];
   lines.push(
@@ -459,6 +517,10 @@ function printTimeline(events: TimelineEvent[], summary: Summary['artifacts'], s
 interface Summary {
   model: string;
   events: TimelineEvent[];
+  /** What each version learned from (as recorded in the registry). */
+  lineage: Record<string, TrainResult['lineage']>;
+  /** The drift run's promotion decision that made v2 the champion. */
+  promotion: NonNullable<DriftJobResult['decision']['promotion']>;
   artifacts: {
     models: Record<string, string>;
     metrics: Record<string, string>;

@@ -1,3 +1,4 @@
+import { requestContractDifference } from '../core/feature-schema.js';
 import type { LoadedModel, ModelSource } from './model.js';
 import { ModelLoadError } from './model-load-error.js';
 
@@ -42,10 +43,13 @@ export function challengerOf(model: LoadedModel, source: Omit<ChallengerSource, 
  */
 export function checkChallenger(champion: LoadedModel, challenger: LoadedModel): void {
   const who = `challenger ${challenger.name}/${challenger.version}`;
-  if (challenger.schema.digest !== champion.schema.digest) {
+  // A retrained version has its own schema.json (its training data's levels and ranges), so
+  // the request contract is compared, not the digest.
+  const difference = requestContractDifference(champion.schema, challenger.schema);
+  if (difference) {
     throw new ModelLoadError(
       `${who} has feature schema ${challenger.schema.digest} but the champion ${champion.name}/${champion.version} ` +
-        `has ${champion.schema.digest}: a challenger must take the same records (same schema.json)`,
+        `has ${champion.schema.digest}: a challenger must take the same records (${difference})`,
     );
   }
   if (challenger.name !== champion.name) {

@@ -23,6 +23,8 @@ const run = async (args: string[]) => {
 
 interface Summary {
   events: { kind: string; version: string | null }[];
+  lineage: Record<string, { source: string; labelledRows?: number; versions?: string[]; driftRun?: string }>;
+  promotion: { challenger: string; promote: boolean; labelledRows: number };
   artifacts: {
     models: Record<string, string>;
     prediction_log: { path: string; rows: number };
@@ -50,6 +52,7 @@ describe('mlcycle demo', () => {
         'alert',
         'retrain_requested',
         'retrained',
+        'shadow_started',
         'promoted',
         'quality_degraded',
         'rolled_back',
@@ -63,6 +66,14 @@ describe('mlcycle demo', () => {
       const last = summary.events.at(-1)!;
       expect(last).toMatchObject({ kind: 'rolled_back', version: 'v1' });
       expect(summary.events.find((e) => e.kind === 'promoted')?.version).toBe('v2');
+      expect(summary.events.find((e) => e.kind === 'shadow_started')?.version).toBe('v2');
+      // v2 learned from the labelled production log, and the drift run's decision promoted it.
+      expect(summary.lineage.v1?.source).toBe('Dataset');
+      expect(summary.lineage.v2).toMatchObject({ source: 'Production', versions: ['v1'] });
+      expect(summary.lineage.v2?.labelledRows).toBeGreaterThan(10_000);
+      expect(summary.lineage.v2?.driftRun).toBeTruthy();
+      expect(summary.promotion).toMatchObject({ challenger: 'v2', promote: true });
+      expect(summary.promotion.labelledRows).toBeGreaterThanOrEqual(1_000);
 
       for (const dir of Object.values(summary.artifacts.models)) {
         for (const file of [
@@ -83,7 +94,7 @@ describe('mlcycle demo', () => {
       expect(logLines.length).toBe(summary.artifacts.prediction_log.rows);
       expect(summary.artifacts.prediction_log.rows).toBeGreaterThan(100_000);
       expect(summary.artifacts.alerts.length).toBeGreaterThanOrEqual(2);
-      expect(result.stdout).toMatch(/7\. timeline/);
+      expect(result.stdout).toMatch(/8\. timeline/);
     },
     10 * 60_000,
   );
