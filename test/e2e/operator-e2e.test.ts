@@ -335,6 +335,9 @@ describe('mlcycle on Kubernetes, end to end', () => {
       100,
     );
     timings.promotionDecisionSeenToNewServing = Date.now() - seenAt;
+    // kubectl port-forward holds on to the Pod it picked, which the rollout replaced.
+    forward?.proc.kill();
+    forward = await portForward(ns, 'svc/flights-delay', 80);
     const answered = await eventually(
       'v2 answers',
       async () =>
