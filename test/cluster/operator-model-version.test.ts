@@ -150,7 +150,7 @@ describe('ModelVersion → trainer Job', () => {
     const mv = await getMv('restart');
     expect(mv.status?.observedGeneration).toBe(2);
     const args = (await jobsOf('restart')).map((j) => JSON.stringify(j.spec?.template)).join('');
-    expect(args).toContain('"--trials","2"');
+    expect(args).toContain('"--trials=2"'); // settingsToArgs writes --flag=value
   });
 
   it('records an Event for the user when it starts training', async () => {
