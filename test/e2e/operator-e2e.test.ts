@@ -357,9 +357,14 @@ describe('mlcycle on Kubernetes, end to end', () => {
     expect(md.status?.challenger).toBeUndefined();
     const events = await kubectl(['get', 'events', '--field-selector', 'reason=Promoted', '-o', 'name']);
     expect(events.trim()).not.toBe('');
+    // The VERDICT column shows the run's own verdict: labels that favour the challenger also make
+    // the champion's quality degraded, and the decision promotes rather than rolls back.
+    expect(run?.verdict).toMatch(/^(Drift|NoDrift|SustainedDrift|QualityDegraded)$/);
     const dms = await kubectl(['get', 'driftmonitors']);
     expect(dms).toMatch(
-      /flights-delay\s+flights-delay\s+0 \* \* \* \*\s+\S+\s+[01](\.\d+)?\s+(Drift|NoDrift|SustainedDrift)/,
+      new RegExp(
+        `flights-delay\\s+flights-delay\\s+0 \\* \\* \\* \\*\\s+\\S+\\s+[01](\\.\\d+)?\\s+${run?.verdict}\\s`,
+      ),
     );
   });
 
