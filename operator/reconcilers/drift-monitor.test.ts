@@ -247,7 +247,13 @@ describe('DriftMonitorReconciler carries out the run decision', () => {
     const w = fakeWorld();
     servingV2(w);
     seedDm(w, {
-      retrain: { source: 'Production', window: '2d', includeOriginalRows: 5000, cooldown: '6h', maxPerDay: 3 },
+      retrain: {
+        source: 'Production',
+        window: '2d',
+        includeOriginalRows: 5000,
+        cooldown: '6h',
+        maxPerDay: 3,
+      },
     });
     report(w, run('drift-job-1', { verdict: 'SustainedDrift', retrain: true }));
     await reconcile(w);
