@@ -222,6 +222,8 @@ describe('mlcycle on Kubernetes, end to end', () => {
     expect(await kubectl(['get', 'modeldeployments'])).toMatch(
       /flights-delay\s+flights-delay-v1\s+flights-delay-v1\s+(<none>\s+<none>\s+)?1\/1\s+RolledOut\s/,
     );
+    // A drain evicts one serving Pod at a time.
+    expect(await kubectl(['get', 'pdb', 'flights-delay', '-o', 'jsonpath={.spec.maxUnavailable}'])).toBe('1');
     forward = await portForward(ns, 'svc/flights-delay', 80);
     const answer = await post('/predict', exampleRow());
     expect(answer.model_version).toBe('v1');
