@@ -22,6 +22,7 @@ describe('model inputs', () => {
       day_of_week: 6,
       day_of_month: 4,
       month: 3,
+      year: 2001,
     });
     expect(timestampParts(Date.parse('2001-03-05T00:00:00+02:00')).day_of_week).toBe(6);
   });
