@@ -22,10 +22,10 @@ import { VersionDirectory } from './artifacts.js';
 import { compareWithChampion } from './champion.js';
 import { FLIGHTS_DATASET, type PreparedData, prepareData } from './data/dataset.js';
 import { buildMatrix, type FeaturePlan, fitFeaturePlan } from './data/plan.js';
+import { r2LowerBound, rocAucLowerBound } from './evaluate/confidence.js';
 import { maxAbsDiff, scoreWithOnnx } from './evaluate/onnx-scoring.js';
 import { toRecords } from './evaluate/records.js';
 import { exportModel } from './export/model-graph.js';
-import { r2LowerBound, rocAucLowerBound } from './evaluate/confidence.js';
 import { evaluateGate, type GateOutcome, type HoldoutConfidence } from './gate.js';
 import type { GbdtModel } from './gbdt/booster.js';
 import { applyBinsToSet, binTrainingSet } from './gbdt/dataset.js';
@@ -494,7 +494,8 @@ function periods(data: PreparedData): Metrics['periods'] {
       if (t < from) from = t;
       if (t > to) to = t;
     }
-    if (Number.isFinite(from)) out[p] = { from: new Date(from).toISOString(), to: new Date(to).toISOString() };
+    if (Number.isFinite(from))
+      out[p] = { from: new Date(from).toISOString(), to: new Date(to).toISOString() };
   }
   return out;
 }

@@ -99,7 +99,12 @@ describe('feature plan', () => {
       'day_of_week',
       'day_of_month',
     ]);
-    expect(plan.features.map((f) => f.name)).toEqual(['at__hour', 'at__day_of_week', 'at__day_of_month', 'level']);
+    expect(plan.features.map((f) => f.name)).toEqual([
+      'at__hour',
+      'at__day_of_week',
+      'at__day_of_month',
+      'level',
+    ]);
     expect(plan.features[3]!.lookup).toEqual({ keys: ['b', 'c', 'a'], values: [0, 1, 2] });
 
     const [a, b] = data.splits.holdout;

@@ -161,7 +161,9 @@ export async function prepareData(given: DataOptions): Promise<PreparedData> {
   const notes: string[] = [];
   const userTable = !isFlights && source.kind === 'Dataset';
 
-  const target = isFlights ? flightsTarget(table, options.task, options.target) : genericTarget(table, options);
+  const target = isFlights
+    ? flightsTarget(table, options.task, options.target)
+    : genericTarget(table, options);
   const targetName = target.targetName;
   if (userTable) {
     const dates = recogniseDates(table, new Set([targetName]));
@@ -237,10 +239,18 @@ function arrangeRows(
 ): Arranged {
   if (method === 'time') {
     const rows = sortByTime(picked, timeMs);
-    return { rows, splits: splitByTime(Float64Array.from(rows, (r) => timeMs[r]!), options) };
+    return {
+      rows,
+      splits: splitByTime(
+        Float64Array.from(rows, (r) => timeMs[r]!),
+        options,
+      ),
+    };
   }
   if (options.trainUntil || options.validationUntil) {
-    throw new DataError(`--train-until and --validation-until cut by time: they need --split time, not ${method}`);
+    throw new DataError(
+      `--train-until and --validation-until cut by time: they need --split time, not ${method}`,
+    );
   }
   return method === 'random'
     ? randomSplit(picked, options, options.seed)
@@ -262,7 +272,9 @@ function chooseSplit(
   const names = Object.keys(table.columns);
   const byTask: SplitMethod = task === 'binary-classification' ? 'stratified' : 'random';
   if (options.split === 'stratified' && task !== 'binary-classification') {
-    throw new DataError('--split stratified keeps the class shares: it is for classification; use --split random');
+    throw new DataError(
+      '--split stratified keeps the class shares: it is for classification; use --split random',
+    );
   }
   if (options.timeColumn) {
     const column = timeColumnOf(table, options.timeColumn);
@@ -285,7 +297,11 @@ function chooseSplit(
   const column = candidates.length === 1 ? candidates[0] : undefined;
   if (options.split) return { column, method: options.split, reason: `--split ${options.split}` };
   if (column && distinctInstants(table.columns[column]!) >= MIN_TIME_INSTANTS) {
-    return { column, method: 'time', reason: `${column} is the one timestamp column: the most recent rows are held out` };
+    return {
+      column,
+      method: 'time',
+      reason: `${column} is the one timestamp column: the most recent rows are held out`,
+    };
   }
   const why =
     candidates.length === 0
@@ -427,10 +443,16 @@ function genericTarget(table: Table, options: DataOptions): ChosenTarget {
       `target column ${JSON.stringify(options.target)} is not in ${options.dataset} (columns: ${names.join(', ')})`,
     );
   }
-  const t = readTarget(column, { name: options.target, task: options.task, positiveLabel: options.positiveLabel });
+  const t = readTarget(column, {
+    name: options.target,
+    task: options.task,
+    positiveLabel: options.positiveLabel,
+  });
   const placeholders = Object.entries(t.placeholders);
   const notes = t.classes
-    ? [`positive class ${JSON.stringify(t.classes.positive)} (predicted as 1), negative ${JSON.stringify(t.classes.negative)}: ${t.positiveReason}`]
+    ? [
+        `positive class ${JSON.stringify(t.classes.positive)} (predicted as 1), negative ${JSON.stringify(t.classes.negative)}: ${t.positiveReason}`,
+      ]
     : [];
   return {
     task: t.task,

@@ -71,7 +71,9 @@ function numericTarget(values: Float64Array, request: TargetRequest): TargetValu
   }
   const sorted = [...distinct].sort((a, b) => a - b).map(String);
   if (sorted.length < 2) {
-    throw new DataError(`target column ${request.name} has a single value (${sorted[0] ?? 'none'}): nothing to learn`);
+    throw new DataError(
+      `target column ${request.name} has a single value (${sorted[0] ?? 'none'}): nothing to learn`,
+    );
   }
   // Codes 0 and 1 index `sorted`, so the values become codes first.
   const codes = Float64Array.from(values, (v) => (Number.isNaN(v) ? Number.NaN : sorted.indexOf(String(v))));
@@ -80,9 +82,7 @@ function numericTarget(values: Float64Array, request: TargetRequest): TargetValu
 
 function textTarget(column: Extract<Column, { kind: 'string' }>, request: TargetRequest): TargetValues {
   if (request.task === 'regression') {
-    throw new DataError(
-      `target column ${request.name} holds text: a regression target must be numbers`,
-    );
+    throw new DataError(`target column ${request.name} holds text: a regression target must be numbers`);
   }
   const placeholders: Record<string, number> = {};
   const classOfCode = new Int32Array(column.dictionary.length).fill(-1);
