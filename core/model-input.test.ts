@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createFeatureSchema } from './feature-schema.js';
-import { modelInputNames, recordsToInputs, timestampParts } from './model-input.js';
+import { assignGraphInputs, modelInputNames, recordsToInputs, timestampParts } from './model-input.js';
 
 const schema = createFeatureSchema({
   schemaVersion: 1,
@@ -50,5 +50,91 @@ describe('model inputs', () => {
     expect(inputs.origin).toEqual({ type: 'string', data: ['ATL', ''], dims: [2, 1] });
     expect(Array.from(inputs.night!.data as Float32Array)).toEqual([1, 0]);
     expect(inputs.night!.dims).toEqual([2, 1]);
+  });
+});
+
+describe('graph input names for any column name', () => {
+  it('keeps C identifiers and maps the rest (spaces, units, non-ASCII, clashes) to safe, unique names', () => {
+    const features = [
+      { name: 'Beak Length (mm)', type: 'number' as const },
+      { name: 'origin', type: 'category' as const },
+      { name: 'Größe', type: 'number' as const },
+      { name: '重量', type: 'number' as const },
+      { name: 'label', type: 'number' as const },
+      { name: 'const_1', type: 'number' as const },
+      { name: 'f0_Beak_Length_mm', type: 'number' as const },
+      { name: 'Year', type: 'timestamp' as const, parts: ['year' as const] },
+    ];
+    expect(assignGraphInputs(features)).toEqual([
+      'f0_Beak_Length_mm',
+      undefined,
+      'f2_Gro_e',
+      'f3',
+      'f4_label',
+      'f5_const_1_',
+      'f6_f0_Beak_Length_mm',
+      undefined,
+    ]);
+  });
+
+  it('feeds the graph under the input names and the timestamp parts the schema lists', () => {
+    const own = createFeatureSchema({
+      schemaVersion: 1,
+      task: 'binary-classification',
+      target: { name: 'Sex', type: 'boolean', classes: { positive: 'MALE', negative: 'FEMALE' } },
+      features: [
+        { name: 'Beak Length (mm)', type: 'number', nullable: true, input: 'f0_Beak_Length_mm' },
+        {
+          name: 'Island name',
+          type: 'category',
+          nullable: false,
+          categories: ['Dream'],
+          input: 'f1_Island_name',
+        },
+        { name: 'Year', type: 'timestamp', nullable: false, parts: ['month', 'year'] },
+      ],
+    });
+    expect(modelInputNames(own)).toEqual([
+      'f0_Beak_Length_mm',
+      'f1_Island_name',
+      'Year__month',
+      'Year__year',
+    ]);
+    const inputs = recordsToInputs(own, [
+      { 'Beak Length (mm)': 39.1, 'Island name': 'Dream', Year: '1970-01-01' },
+    ]);
+    expect(Object.keys(inputs)).toEqual(modelInputNames(own));
+    expect(Array.from(inputs.f0_Beak_Length_mm!.data as Float32Array)).toEqual([Math.fround(39.1)]);
+    expect(inputs.f1_Island_name!.data).toEqual(['Dream']);
+    expect(Array.from(inputs.Year__year!.data as Float32Array)).toEqual([1970]);
+  });
+
+  it('refuses a schema whose name cannot be an input without one, or whose inputs clash', () => {
+    const base = {
+      schemaVersion: 1 as const,
+      task: 'regression' as const,
+      target: { name: 'y', type: 'number' as const },
+    };
+    expect(() =>
+      createFeatureSchema({
+        ...base,
+        features: [{ name: 'Beak Length (mm)', type: 'number', nullable: false }],
+      }),
+    ).toThrow(/needs an input/);
+    expect(() =>
+      createFeatureSchema({
+        ...base,
+        features: [
+          { name: 'a b', type: 'number', nullable: false, input: 'x' },
+          { name: 'x', type: 'number', nullable: false },
+        ],
+      }),
+    ).toThrow(/graph input x \(feature x\) is taken/);
+    expect(() =>
+      createFeatureSchema({
+        ...base,
+        features: [{ name: 'bad\u0001name', type: 'number', nullable: false, input: 'x' }],
+      }),
+    ).toThrow(/control characters/);
   });
 });
