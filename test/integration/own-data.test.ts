@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { vegaDatasetsDir } from '../../core/dataset/index.js';
+import { productionUri, vegaDatasetsDir } from '../../core/dataset/index.js';
 import { type Database, openDatabase } from '../../core/db/index.js';
 import { parseFeatureSchema } from '../../core/feature-schema.js';
 import { openObjectStore } from '../../core/object-store/index.js';
@@ -118,7 +118,7 @@ async function wholePath(options: {
       s3,
       pool: db.pool,
     });
-    return { modelName, trained, schema, records, drift: drift.report };
+    return { modelName, store, since, trained, schema, records, drift: drift.report };
   } finally {
     await server.close();
   }
@@ -126,7 +126,7 @@ async function wholePath(options: {
 
 describe('your own data through train, serve, feedback, drift and quality', () => {
   it('penguins.json, target Sex (MALE/FEMALE): names with spaces and units on the wire, in the log and in the drift report', async () => {
-    const { modelName, schema, records, drift } = await wholePath({
+    const { modelName, store, since, schema, records, drift } = await wholePath({
       file: 'penguins.json',
       target: 'Sex',
       label: (sex) => sex === 'MALE',
@@ -150,6 +150,25 @@ describe('your own data through train, serve, feedback, drift and quality', () =
     expect(drift.verdict.verdict).toBe('NoDrift');
     expect(drift.quality.metrics.roc_auc).toBeGreaterThan(0.85);
     expect(drift.quality.verdict).toBe('Ok');
+
+    // Retraining on what production saw: the logged requests under their original names,
+    // joined with the labels; the classes carry over from the logged version's schema.
+    const retrained = await trainModel(
+      trainOptions({
+        dataset: productionUri({ model: modelName, since, until: new Date(Date.now() + 1000) }),
+        modelName,
+        store,
+        pool: db.pool,
+        s3: testS3(),
+      }),
+    );
+    expect(retrained.version).toBe('v2');
+    expect(retrained.lineage).toMatchObject({ source: 'Production', labelledRows: records.length });
+    const v2 = parseFeatureSchema(
+      (await openObjectStore(retrained.artifactRoot, testS3()).get('schema.json')).toString('utf8'),
+    );
+    expect(v2.target.classes).toEqual({ positive: 'MALE', negative: 'FEMALE' });
+    expect(v2.features.map((f) => f.name)).toEqual(names);
   }, 240_000);
 
   it('cars.json, target Miles_per_Gallon: a date-string Year sent as the table writes it, the Name column left out', async () => {

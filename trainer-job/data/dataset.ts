@@ -106,7 +106,9 @@ export type DataSource =
 async function readTable(options: DataOptions): Promise<{
   table: Table;
   source: DataSource;
-  defaults: Partial<Pick<DataOptions, 'target' | 'timeColumn' | 'task' | 'exclude' | 'positiveLabel'>>;
+  defaults: Partial<Pick<DataOptions, 'target' | 'timeColumn' | 'task' | 'exclude' | 'positiveLabel'>> & {
+    classes?: { positive: string; negative: string } | undefined;
+  };
 }> {
   if (options.dataset === FLIGHTS_DATASET) {
     const table = await readDataset(options.dataset, { columns: [...FLIGHTS_FEATURES, 'delay'] });
@@ -128,8 +130,9 @@ async function readTable(options: DataOptions): Promise<{
         target: p.schema.target.name,
         timeColumn: p.timeColumn,
         task: p.schema.task,
-        // The log holds labels as 1/0 for the schema's positive class.
-        positiveLabel: p.schema.task === 'binary-classification' ? '1' : undefined,
+        // The log holds labels as 1/0 (true/false) for the schema's positive class, whose name
+        // carries over.
+        classes: p.schema.target.classes,
         // logged_at places rows in time; a request never carries it, so it is no feature.
         exclude: p.nonFeatureColumns,
       },
@@ -213,7 +216,8 @@ export async function prepareData(given: DataOptions): Promise<PreparedData> {
     task: target.task,
     targetName,
     targetDescription: target.targetDescription,
-    targetClasses: target.classes,
+    // A production window's labels are 1/0 of the classes its schema named.
+    targetClasses: defaults.classes ?? target.classes,
     timeColumn: time.column,
     split: { method: time.method, reason: time.reason },
     features,
@@ -224,7 +228,7 @@ export async function prepareData(given: DataOptions): Promise<PreparedData> {
     rowsRead: table.numRows,
     rowsDropped: table.numRows - usable.length,
     rowsWithoutTarget: withoutTarget,
-    notes: [...target.notes, ...notes],
+    notes: [...targetNotes(target, source, defaults.classes), ...notes],
     source,
   };
 }
@@ -419,6 +423,20 @@ function flightsTarget(table: Table, task: Task | undefined, target: string | un
       Number.isNaN(d) ? Number.NaN : d >= FLIGHTS_DELAY_MINUTES ? 1 : 0,
     ),
   };
+}
+
+/** What to say about the target: a production window's classes come from its schema. */
+function targetNotes(
+  target: ChosenTarget,
+  source: DataSource,
+  classes: { positive: string; negative: string } | undefined,
+): string[] {
+  if (source.kind !== 'Production') return target.notes;
+  return classes
+    ? [
+        `positive class ${JSON.stringify(classes.positive)} (predicted as 1), negative ${JSON.stringify(classes.negative)}: as the logged version's schema says`,
+      ]
+    : [];
 }
 
 interface ChosenTarget {
