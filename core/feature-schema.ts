@@ -73,12 +73,6 @@ export const Feature = z
       ),
   })
   .superRefine((f, ctx) => {
-    if (f.input === undefined && !GRAPH_NAME.test(f.name)) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `feature ${JSON.stringify(f.name)} needs an input: its name cannot name a graph input`,
-      });
-    }
     if (f.type !== 'timestamp' && f.parts) {
       ctx.addIssue({ code: 'custom', message: `only timestamp features have parts (${f.name})` });
     }
@@ -115,17 +109,17 @@ export const FeatureSchema = FeatureSchemaBody.extend({
   digest: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'expected sha256:<64 hex digits>'),
 }).superRefine((s, ctx) => {
   const names = new Set<string>();
-  // The graph's outputs (core/model-input.ts) cannot also be inputs.
-  const inputs = new Set(['label', 'probability', 'prediction']);
+  // Whether the graph takes these inputs is checked where a graph meets its schema (the
+  // server's model load); a schema without a model (drift on two files) names no graph.
+  const inputs = new Set<string>();
   for (const f of s.features) {
     if (names.has(f.name)) ctx.addIssue({ code: 'custom', message: `duplicate feature ${f.name}` });
     if (f.name === s.target.name)
       ctx.addIssue({ code: 'custom', message: `the target ${f.name} is also a feature` });
     names.add(f.name);
+    if (f.input === undefined) continue;
     for (const input of featureInputNames(f)) {
-      if (inputs.has(input)) {
-        ctx.addIssue({ code: 'custom', message: `graph input ${input} (feature ${f.name}) is taken` });
-      }
+      if (inputs.has(input)) ctx.addIssue({ code: 'custom', message: `duplicate graph input ${input}` });
       inputs.add(input);
     }
   }
