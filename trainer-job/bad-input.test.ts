@@ -87,6 +87,18 @@ describe('bad input: a clear message, an error, and no artifacts', () => {
     );
   });
 
+  it('a time window on data without a time', async () => {
+    const path = await csv(
+      'notime-window.csv',
+      'x,target',
+      rowsOf(500, (i) => `${i % 7},${i % 2}`),
+    );
+    await expectRejected(
+      options(path, { timeColumn: undefined, since: new Date('2024-01-01T00:00:00Z') }),
+      /--since and --until filter by time: pass --time-column, the data has no timestamp column/,
+    );
+  });
+
   it('a stratified split of a regression target', async () => {
     await expectRejected(
       options(good, { target: 'amount', split: 'stratified' }),

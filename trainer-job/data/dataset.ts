@@ -173,27 +173,18 @@ export async function prepareData(given: DataOptions): Promise<PreparedData> {
     if (dates.length) notes.push(`read as timestamps (ISO dates): ${dates.join(', ')}`);
   }
   const time = isFlights
-    ? { column: 'date', method: options.split ?? 'time', reason: 'builtin:flights splits by time' }
+    ? {
+        column: 'date',
+        method: options.split ?? 'time',
+        reason: options.split ? `--split ${options.split}` : 'builtin:flights splits by time',
+      }
     : chooseSplit(table, options, targetName, target.task);
   const timeMs = time.column
     ? (table.columns[time.column] as { values: Float64Array }).values
     : new Float64Array(table.numRows).fill(Number.NaN);
   const featureNames = chooseFeatures(table, options, targetName, isFlights, userTable, notes);
 
-  // Rows usable at all: a known target, and a known time inside the window when there is time.
-  const since = options.since?.getTime() ?? Number.NEGATIVE_INFINITY;
-  const until = options.until?.getTime() ?? Number.POSITIVE_INFINITY;
-  const needsTime = time.column !== undefined && (time.method === 'time' || options.since || options.until);
-  const usable: number[] = [];
-  let withoutTarget = 0;
-  for (let i = 0; i < table.numRows; i++) {
-    if (!Number.isFinite(target.target[i]!)) {
-      withoutTarget++;
-      continue;
-    }
-    const t = timeMs[i]!;
-    if (!needsTime || (!Number.isNaN(t) && t >= since && t < until)) usable.push(i);
-  }
+  const { usable, withoutTarget } = usableRows(target.target, timeMs, time, options);
   if (withoutTarget > 0) notes.push(`${withoutTarget} rows without a target dropped${target.missingNote}`);
   if (usable.length === 0) {
     throw new DataError(
@@ -231,6 +222,38 @@ export async function prepareData(given: DataOptions): Promise<PreparedData> {
     notes: [...targetNotes(target, source, defaults.classes), ...notes],
     source,
   };
+}
+
+/**
+ * Rows usable at all: a known target, and a known time inside --since/--until when the rows are
+ * split by time or filtered by it.
+ */
+function usableRows(
+  target: Float64Array,
+  timeMs: Float64Array,
+  time: { column: string | undefined; method: SplitMethod },
+  options: DataOptions,
+): { usable: number[]; withoutTarget: number } {
+  const filtered = options.since !== undefined || options.until !== undefined;
+  if (filtered && time.column === undefined) {
+    throw new DataError(
+      '--since and --until filter by time: pass --time-column, the data has no timestamp column',
+    );
+  }
+  const since = options.since?.getTime() ?? Number.NEGATIVE_INFINITY;
+  const until = options.until?.getTime() ?? Number.POSITIVE_INFINITY;
+  const needsTime = time.column !== undefined && (time.method === 'time' || filtered);
+  const usable: number[] = [];
+  let withoutTarget = 0;
+  for (let i = 0; i < target.length; i++) {
+    if (!Number.isFinite(target[i]!)) {
+      withoutTarget++;
+      continue;
+    }
+    const t = timeMs[i]!;
+    if (!needsTime || (!Number.isNaN(t) && t >= since && t < until)) usable.push(i);
+  }
+  return { usable, withoutTarget };
 }
 
 /** Cuts the rows by the chosen method; each split becomes one range of the returned rows. */
