@@ -238,12 +238,12 @@ function originalTarget(table: Table, schema: FeatureSchema): Column {
   const classes = schema.target.classes;
   if (column?.kind === 'string' && classes) {
     // The classes as the data writes them (MALE / FEMALE): 1 for the positive one, as labelled.
-    const valueOf = column.dictionary.map((text) =>
+    const classOfText = column.dictionary.map((text) =>
       text === classes.positive ? 1 : text === classes.negative ? 0 : Number.NaN,
     );
     return {
       kind: 'boolean',
-      values: Float64Array.from(column.codes, (c) => (c < 0 ? Number.NaN : valueOf[c]!)),
+      values: Float64Array.from(column.codes, (c) => (c < 0 ? Number.NaN : classOfText[c]!)),
     };
   }
   if (column) return column;
