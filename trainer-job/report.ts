@@ -83,11 +83,7 @@ function span(period: { from: string; to: string } | undefined): string {
 function dataSection(m: Metrics): string {
   if (!m.data) return '';
   const d = m.data;
-  const classes =
-    d.target.positive_class !== undefined
-      ? `<li>target ${esc(d.target.name)}: positive class ${esc(JSON.stringify(d.target.positive_class))} (predicted as 1), negative ${esc(JSON.stringify(d.target.negative_class))}</li>`
-      : '';
-  return `<h2>Data</h2><ul><li>split: <b>${esc(d.split.method)}</b>, seed ${esc(d.split.seed)} — ${esc(d.split.reason)}</li>${classes}${d.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>`;
+  return `<h2>Data</h2><ul><li>split: <b>${esc(d.split.method)}</b>, seed ${esc(d.split.seed)} — ${esc(d.split.reason)}</li>${d.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>`;
 }
 
 function metricsTable(m: Metrics): string {

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -37,12 +38,13 @@ async function train(file: string, args: string[]) {
     ],
     { cwd: ROOT, timeout: 120_000, maxBuffer: 16 << 20 },
   );
-  return { summary: JSON.parse(stdout), stderr };
+  const report = await readFile(join(dir, 'model', 'report.html'), 'utf8');
+  return { summary: JSON.parse(stdout), stderr, report };
 }
 
 describe('mlcycle train on your own table says what it decided', () => {
   it('cars.json split by Year: rejected by the default gate, the reason in the output', async () => {
-    const { summary, stderr } = await train('cars.json', [
+    const { summary, stderr, report } = await train('cars.json', [
       '--target',
       'Miles_per_Gallon',
       '--split',
@@ -62,6 +64,10 @@ describe('mlcycle train on your own table says what it decided', () => {
     expect(stderr).toMatch(/gate failed: failed r2_above_zero/);
     expect(stderr).toMatch(/FAIL r2_above_zero: holdout R² /);
     expect(stderr).toMatch(/pass min_lift: /);
+    // The report lists every check that ran, and the split.
+    expect(report).toMatch(/<td>r2_above_zero<\/td><td><span class="badge fail">fail<\/span><\/td>/);
+    expect(report).toMatch(/<td>min_lift<\/td><td><span class="badge pass">pass<\/span><\/td>/);
+    expect(report).toContain('split: <b>time</b>, seed 42 — --split time');
   });
 
   it('cars.json with only --target: a random split, Name left out, Year read as a date; every gate check listed', async () => {
@@ -77,7 +83,9 @@ describe('mlcycle train on your own table says what it decided', () => {
   });
 
   it('penguins.json with only --target Sex: the positive class, the dropped rows and a stratified split', async () => {
-    const { summary, stderr } = await train('penguins.json', ['--target', 'Sex']);
+    const { summary, stderr, report } = await train('penguins.json', ['--target', 'Sex']);
+    expect(report).toContain('positive class &quot;MALE&quot; (predicted as 1)');
+    expect(report).toMatch(/<td>roc_auc_above_chance<\/td><td><span class="badge pass">pass/);
     expect(summary.status).toBe('registered');
     expect(stderr).toMatch(
       /positive class "MALE" \(predicted as 1\), negative "FEMALE": the default: the second class in sorted order; --positive-label FEMALE makes the other one positive/,
