@@ -73,6 +73,7 @@ function logUniform(rng: Random, lo: number, hi: number): number {
  * leaves a stump) and the bottom to a fiftieth (at least 2).
  */
 export function minDataInLeafRange(trainRows: number): [number, number] {
+  // From SMALL_TABLE_ROWS (5,000) up, [10, 500].
   const hi = Math.min(500, Math.max(20, trainRows / 10));
   const lo = Math.min(10, Math.max(2, trainRows / 50));
   return [lo, hi];

@@ -89,6 +89,13 @@ async function wholePath(options: {
     const records = rows.map((r) =>
       Object.fromEntries(schema.features.map((f) => [f.name, r[f.name] ?? null])),
     );
+    // A bad value is named by the column's own name.
+    const numeric = schema.features.find((f) => f.type === 'number')!.name;
+    const bad = await postJson(`${server.url}/predict`, { ...records[0], [numeric]: 'long' });
+    expect(bad.status).toBe(422);
+    expect((bad.body as { errors: { field: string }[] }).errors).toEqual([
+      { field: numeric, message: 'expected a finite number' },
+    ]);
     const one = await postJson(`${server.url}/predict`, records[0], { 'x-request-id': `${modelName}-one` });
     expect(one.status, JSON.stringify(one.body)).toBe(200);
     const batch = await postJson(`${server.url}/predict_batch`, records, { 'x-request-id': modelName });

