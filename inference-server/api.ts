@@ -59,10 +59,8 @@ export const FeedbackItem = z
       .regex(LOGGED_REQUEST_ID_PATTERN, 'expected 1-160 characters from A-Z a-z 0-9 . _ : @ -')
       .describe('The request id of a logged prediction (its X-Request-Id, or `<id>:<index>` in a batch).'),
     label: z
-      .union([z.boolean(), z.number().finite(), z.string().min(1).max(256)])
-      .describe(
-        'The true outcome: true/false, 1/0 or one of the two classes as the data writes them (schema.json target.classes, e.g. "MALE") for classification; a number for regression.',
-      ),
+      .union([z.boolean(), z.number().finite()])
+      .describe('The true outcome: true/false or 1/0 for classification, a number for regression.'),
     observed_at: z.iso
       .datetime({ offset: true, message: 'expected an ISO-8601 timestamp with offset or Z' })
       .optional()

@@ -33,12 +33,7 @@ export const feedbackRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx
         }),
       );
     }
-    const parsed = parseItems(
-      items,
-      single,
-      serving.model.task === 'binary-classification',
-      serving.model.schema.target.classes,
-    );
+    const parsed = parseItems(items, single, serving.model.task === 'binary-classification');
     if (!parsed.ok) {
       const body = problem('invalid-body', 422, 'the feedback does not match its schema', {
         errors: parsed.issues.slice(0, MAX_REPORTED_ISSUES),
@@ -91,12 +86,7 @@ type Parsed =
   | { ok: true; items: FeedbackItem[] }
   | { ok: false; issues: { field: string; message: string }[] };
 
-function parseItems(
-  items: unknown[],
-  single: boolean,
-  classification: boolean,
-  classes: { positive: string; negative: string } | undefined,
-): Parsed {
+function parseItems(items: unknown[], single: boolean, classification: boolean): Parsed {
   const out: FeedbackItem[] = [];
   const issues: { field: string; message: string }[] = [];
   items.forEach((item, i) => {
@@ -111,29 +101,19 @@ function parseItems(
       }
       return;
     }
-    // A class as the data writes it (MALE / FEMALE) is stored as 1 / 0 like true / false.
-    const label =
-      typeof result.data.label === 'string' && classes
-        ? result.data.label === classes.positive
-          ? 1
-          : result.data.label === classes.negative
-            ? 0
-            : result.data.label
-        : result.data.label;
+    const label = result.data.label;
     if (classification && !(typeof label === 'boolean' || label === 0 || label === 1)) {
       issues.push({
         field: `${prefix}label`,
-        message: classes
-          ? `expected true/false, 1/0, ${JSON.stringify(classes.positive)} or ${JSON.stringify(classes.negative)} for this classification model`
-          : 'expected true/false or 1/0 for a classification model',
+        message: 'expected true/false or 1/0 for a classification model',
       });
       return;
     }
-    if (!classification && typeof label !== 'number') {
+    if (!classification && typeof label === 'boolean') {
       issues.push({ field: `${prefix}label`, message: 'expected a number for a regression model' });
       return;
     }
-    out.push({ ...result.data, label });
+    out.push(result.data);
   });
   return issues.length > 0 ? { ok: false, issues } : { ok: true, items: out };
 }
