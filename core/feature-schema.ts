@@ -21,9 +21,28 @@ export const UnseenCategoryPolicy = z
     'encode-as-unknown: accept and treat as an unknown level (counted as a drift signal); reject: 422.',
   );
 
+/**
+ * A column name as the data has it: spaces, units, punctuation and non-ASCII letters are kept
+ * (`Beak Length (mm)`); requests, responses, logs and reports use it as is. Only control
+ * characters are refused. Inside the ONNX graph a name that is not a C identifier travels
+ * under a safe input name (`input`, see core/model-input.ts).
+ */
 const featureName = z
   .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'a feature name is a letter or _ then letters, digits or _');
+  .min(1, 'a name cannot be empty')
+  .max(256, 'a name has at most 256 characters')
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+  .regex(/^[^\u0000-\u001f\u007f]+$/, 'a name cannot contain control characters');
+
+/** What the ONNX graph calls an input: a C identifier, as the ONNX IR requires of names. */
+export const GRAPH_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/**
+ * What a timestamp feature gives the model, all in UTC. A graph cannot parse ISO-8601 text, so
+ * core/model-input.ts computes the parts; the trainer keeps the ones its data varies in.
+ */
+export const TimestampPart = z.enum(['hour', 'day_of_week', 'day_of_month', 'month', 'year']);
+export type TimestampPart = z.infer<typeof TimestampPart>;
 
 export const Feature = z
   .object({
@@ -40,8 +59,23 @@ export const Feature = z
       .object({ min: z.number(), max: z.number() })
       .optional()
       .describe('For numeric features: the range seen in training (informational, not enforced).'),
+    input: z
+      .string()
+      .regex(GRAPH_NAME, 'a graph input name is a letter or _ then up to 62 letters, digits or _')
+      .optional()
+      .describe('The ONNX graph input this feature feeds, when its name cannot be one (default: the name).'),
+    parts: z
+      .array(TimestampPart)
+      .min(1)
+      .optional()
+      .describe(
+        'For timestamp features: the UTC parts the model takes (default hour, day_of_week, day_of_month, month).',
+      ),
   })
   .superRefine((f, ctx) => {
+    if (f.type !== 'timestamp' && f.parts) {
+      ctx.addIssue({ code: 'custom', message: `only timestamp features have parts (${f.name})` });
+    }
     if (f.type === 'category' && !f.categories) {
       ctx.addIssue({ code: 'custom', message: `category feature ${f.name} needs its categories` });
     }
@@ -55,6 +89,12 @@ export const Target = z.object({
   name: featureName,
   type: z.enum(['boolean', 'number']).describe('boolean for binary classification, number for regression.'),
   description: z.string().default(''),
+  classes: z
+    .object({ positive: z.string(), negative: z.string() })
+    .optional()
+    .describe(
+      'Binary classification: the two values as the data stores them (e.g. MALE / FEMALE); the model predicts positive as 1 / true.',
+    ),
 });
 export type Target = z.infer<typeof Target>;
 
@@ -69,11 +109,19 @@ export const FeatureSchema = FeatureSchemaBody.extend({
   digest: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'expected sha256:<64 hex digits>'),
 }).superRefine((s, ctx) => {
   const names = new Set<string>();
+  // Whether the graph takes these inputs is checked where a graph meets its schema (the
+  // server's model load); a schema without a model (drift on two files) names no graph.
+  const inputs = new Set<string>();
   for (const f of s.features) {
     if (names.has(f.name)) ctx.addIssue({ code: 'custom', message: `duplicate feature ${f.name}` });
     if (f.name === s.target.name)
       ctx.addIssue({ code: 'custom', message: `the target ${f.name} is also a feature` });
     names.add(f.name);
+    if (f.input === undefined) continue;
+    for (const input of featureInputNames(f)) {
+      if (inputs.has(input)) ctx.addIssue({ code: 'custom', message: `duplicate graph input ${input}` });
+      inputs.add(input);
+    }
   }
   if ((s.task === 'binary-classification') !== (s.target.type === 'boolean')) {
     ctx.addIssue({ code: 'custom', message: `task ${s.task} does not fit a ${s.target.type} target` });
@@ -81,6 +129,30 @@ export const FeatureSchema = FeatureSchemaBody.extend({
 });
 export type FeatureSchema = z.infer<typeof FeatureSchema>;
 export type FeatureSchemaInput = z.input<typeof FeatureSchemaBody>;
+
+/** The parts of a timestamp feature a schema without `parts` means (every model before them). */
+export const DEFAULT_TIMESTAMP_PARTS: readonly TimestampPart[] = [
+  'hour',
+  'day_of_week',
+  'day_of_month',
+  'month',
+];
+
+type GraphFeature = Pick<Feature, 'name' | 'type' | 'input' | 'parts'>;
+
+/** The timestamp parts a feature gives the model (none for other types). */
+export function timestampPartsOf(f: GraphFeature): readonly TimestampPart[] {
+  return f.type === 'timestamp' ? (f.parts ?? DEFAULT_TIMESTAMP_PARTS) : [];
+}
+
+/**
+ * The ONNX graph inputs one feature feeds, in order: its input name (`input`, else its name),
+ * or for a timestamp `<input>__<part>` per part.
+ */
+export function featureInputNames(f: GraphFeature): string[] {
+  const base = f.input ?? f.name;
+  return f.type === 'timestamp' ? timestampPartsOf(f).map((p) => `${base}__${p}`) : [base];
+}
 
 /** The digest covers everything but itself, in canonical JSON. */
 export function featureSchemaDigest(body: FeatureSchemaInput): string {
@@ -141,6 +213,15 @@ const isoTimestamp = z.iso.datetime({
   message: 'expected an ISO-8601 timestamp with offset or Z',
 });
 
+// A calendar date alone (2001-03-04) is unambiguous too: it is read as that day at 00:00 UTC.
+const isoDate = z.iso.date();
+const timestampText = z
+  .string({ message: 'expected an ISO-8601 timestamp with offset or Z, or a date (YYYY-MM-DD)' })
+  .refine(
+    (v) => isoTimestamp.safeParse(v).success || isoDate.safeParse(v).success,
+    'expected an ISO-8601 timestamp with offset or Z, or a date (YYYY-MM-DD)',
+  );
+
 function valueValidator(feature: Feature): z.ZodType {
   switch (feature.type) {
     case 'number':
@@ -150,7 +231,7 @@ function valueValidator(feature: Feature): z.ZodType {
     case 'boolean':
       return z.boolean({ message: 'expected true or false' });
     case 'timestamp':
-      return isoTimestamp;
+      return timestampText;
     case 'category': {
       if (feature.unseen === 'reject') {
         return z.enum(feature.categories as [string, ...string[]], {

@@ -13,6 +13,20 @@ import { s3Settings } from './object-store/index.js';
 export const Algorithm = z.enum(['auto', 'gbdt', 'linear']);
 export type Algorithm = z.infer<typeof Algorithm>;
 
+/** How rows are cut into train / validation / holdout. */
+export const SplitMethod = z.enum(['time', 'random', 'stratified']);
+export type SplitMethod = z.infer<typeof SplitMethod>;
+
+const columnList = z
+  .string()
+  .default('')
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  );
+
 export const TRAIN_DEFAULTS = {
   algorithm: 'auto' as Algorithm,
   store: '.mlcycle/artifacts',
@@ -85,6 +99,20 @@ export const trainSettings = {
     description: 'target column (builtin:flights: delayed = delay >= 15 min, or delay for regression)',
     schema: z.string().min(1).optional(),
   }),
+  positiveLabel: setting({
+    flag: 'positive-label',
+    env: 'MLCYCLE_POSITIVE_LABEL',
+    description:
+      'binary classification: the target value predicted as 1 (default: true, 1 or yes for such pairs, else the second value in sorted order)',
+    schema: z.string().min(1).optional(),
+  }),
+  split: setting({
+    flag: 'split',
+    env: 'MLCYCLE_SPLIT',
+    description:
+      'time, random or stratified (default: time when one timestamp column has enough distinct values, else stratified for classification, random for regression)',
+    schema: SplitMethod.optional(),
+  }),
   timeColumn: setting({
     flag: 'time-column',
     env: 'MLCYCLE_TIME_COLUMN',
@@ -95,15 +123,14 @@ export const trainSettings = {
     flag: 'exclude',
     env: 'MLCYCLE_EXCLUDE',
     description: 'comma-separated columns not to use as features',
-    schema: z
-      .string()
-      .default('')
-      .transform((s) =>
-        s
-          .split(',')
-          .map((x) => x.trim())
-          .filter(Boolean),
-      ),
+    schema: columnList,
+  }),
+  include: setting({
+    flag: 'include',
+    env: 'MLCYCLE_INCLUDE',
+    description:
+      'comma-separated columns to use as features although they look like identifiers (near-unique text, row counters)',
+    schema: columnList,
   }),
   since: setting({
     flag: 'since',

@@ -95,7 +95,8 @@ function valueCheck(feature: Feature): Check {
     case 'timestamp': {
       // The same rule core's validator applies (the property test holds them together).
       const iso = z.iso.datetime({ offset: true });
-      return (v) => typeof v === 'string' && iso.safeParse(v).success;
+      const date = z.iso.date();
+      return (v) => typeof v === 'string' && (iso.safeParse(v).success || date.safeParse(v).success);
     }
   }
 }

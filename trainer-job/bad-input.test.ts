@@ -75,15 +75,41 @@ describe('bad input: a clear message, an error, and no artifacts', () => {
     await expectRejected(options(good, { timeColumn: 'when' }), /time column "when" is not in the dataset/);
   });
 
-  it('no timestamp column to split by', async () => {
+  it('a time split without a timestamp column', async () => {
     const path = await csv(
       'notime.csv',
       'x,target',
       rowsOf(500, (i) => `${i % 7},${i % 2}`),
     );
     await expectRejected(
-      options(path, { timeColumn: undefined }),
-      /no timestamp column to split by time: pass --time-column/,
+      options(path, { timeColumn: undefined, split: 'time' }),
+      /--split time needs a timestamp column and .* has none: pass --time-column \(columns: x, target\)/,
+    );
+  });
+
+  it('a time window on data without a time', async () => {
+    const path = await csv(
+      'notime-window.csv',
+      'x,target',
+      rowsOf(500, (i) => `${i % 7},${i % 2}`),
+    );
+    await expectRejected(
+      options(path, { timeColumn: undefined, since: new Date('2024-01-01T00:00:00Z') }),
+      /--since and --until filter by time: pass --time-column, the data has no timestamp column/,
+    );
+  });
+
+  it('a stratified split of a regression target', async () => {
+    await expectRejected(
+      options(good, { target: 'amount', split: 'stratified' }),
+      /--split stratified keeps the class shares: it is for classification/,
+    );
+  });
+
+  it('cut dates with a random split', async () => {
+    await expectRejected(
+      options(good, { split: 'random', trainUntil: new Date('2024-02-01T00:00:00Z') }),
+      /--train-until and --validation-until cut by time: they need --split time, not random/,
     );
   });
 
@@ -104,17 +130,44 @@ describe('bad input: a clear message, an error, and no artifacts', () => {
     );
     await expectRejected(
       options(path, { task: 'binary-classification' }),
-      /target column target is not binary \(values include 0, 1, 2\)/,
+      /target column target has more than two values \(0, 1, 2, …\): binary classification needs two classes \(multiclass is not supported yet\)/,
     );
   });
 
-  it('a text target', async () => {
+  it('a text target with more than two classes', async () => {
     const path = await csv(
       'text.csv',
       'at,x,target',
+      rowsOf(500, (i) => `${day(i)},${i % 7},${['Adelie', 'Gentoo', 'Chinstrap'][i % 3]}`),
+    );
+    await expectRejected(
+      options(path),
+      /target column target has 3 classes \("Adelie", "Gentoo", "Chinstrap"\): binary classification needs two \(multiclass is not supported yet\)/,
+    );
+  });
+
+  it('a text target asked to be a regression', async () => {
+    const path = await csv(
+      'textreg.csv',
+      'at,x,target',
       rowsOf(500, (i) => `${day(i)},${i % 7},${i % 2 ? 'yes' : 'no'}`),
     );
-    await expectRejected(options(path), /target column target holds text/);
+    await expectRejected(
+      options(path, { task: 'regression' }),
+      /target column target holds text: a regression target must be numbers/,
+    );
+  });
+
+  it('a positive label that is not a class', async () => {
+    const path = await csv(
+      'positive.csv',
+      'at,x,target',
+      rowsOf(500, (i) => `${day(i)},${i % 7},${i % 2 ? 'MALE' : 'FEMALE'}`),
+    );
+    await expectRejected(
+      options(path, { positiveLabel: 'female!' }),
+      /--positive-label "female!" is not a class of target target \(classes: "FEMALE", "MALE"\)/,
+    );
   });
 
   it('a single-class target', async () => {
@@ -125,7 +178,7 @@ describe('bad input: a clear message, an error, and no artifacts', () => {
     );
     await expectRejected(
       options(path, { task: 'binary-classification' }),
-      /only negative rows in the train split/,
+      /target column target has a single value \(0\): nothing to learn/,
     );
   });
 
@@ -167,25 +220,32 @@ describe('bad input: a clear message, an error, and no artifacts', () => {
     );
   });
 
-  it('an identifier-like text column', async () => {
+  it('an identifier-like text column kept with --include', async () => {
     const path = await csv(
       'ids.csv',
       'at,id,target',
       rowsOf(15_000, (i) => `${day(i)},id-${i},${i % 2}`),
     );
     await expectRejected(
-      options(path),
+      options(path, { include: ['id'] }),
       /feature id has 10500 distinct values .*looks like an identifier; drop it with --exclude id/,
+    );
+    await expectRejected(
+      options(path, { include: ['nope'] }),
+      /--include names "nope", which is not a column/,
     );
   });
 
   it('a feature name the schema cannot carry', async () => {
     const path = await csv(
       'names.csv',
-      'at,bad name,target',
+      'at,bad\u0001name,target',
       rowsOf(500, (i) => `${day(i)},${i % 7},${i % 2}`),
     );
-    await expectRejected(options(path), /column "bad name" cannot be a feature name/);
+    await expectRejected(
+      options(path),
+      /column "bad\\u0001name" cannot be a feature name \(at most 256 characters, no control characters\)/,
+    );
   });
 
   it('an unreadable URI', async () => {

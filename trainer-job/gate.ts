@@ -36,10 +36,19 @@ export interface ChampionComparison {
 export interface GateOutcome {
   passed: boolean;
   reasons: string[];
+  /** Every check that ran, passed or not, with what it compared. */
   checks: { name: string; passed: boolean; detail: string }[];
+  /** Why the version passed or failed, in one line: the checks by name. */
+  summary: string;
 }
 
 const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : String(x));
+
+/** One-sided 95% lower bounds of the holdout's headline metrics (evaluate/confidence.ts). */
+export interface HoldoutConfidence {
+  r2Lower?: number | undefined;
+  rocAucLower?: number | undefined;
+}
 
 export function evaluateGate(
   task: Task,
@@ -47,11 +56,20 @@ export function evaluateGate(
   baseline: Record<string, number>,
   options: GateOptions,
   champion?: ChampionComparison | undefined,
+  confidence: HoldoutConfidence = {},
 ): GateOutcome {
   const checks: GateOutcome['checks'] = [];
   const check = (name: string, passed: boolean, detail: string) => checks.push({ name, passed, detail });
   if (task === 'binary-classification') {
     const auc = holdout.roc_auc!;
+    // Always: a ranking the holdout cannot tell from a coin says nothing, whatever the
+    // thresholds are set to.
+    const lower = confidence.rocAucLower;
+    check(
+      'roc_auc_above_chance',
+      auc > 0.5 && (lower === undefined || lower > 0.5),
+      `holdout ROC AUC ${fmt(auc)}${lower === undefined ? '' : ` (95% lower bound ${fmt(lower)})`} must be above chance, 0.5000`,
+    );
     if (options.minRocAuc !== undefined) {
       check(
         'min_roc_auc',
@@ -72,6 +90,16 @@ export function evaluateGate(
     );
   } else {
     const rmse = holdout.rmse!;
+    // Always: R² ≤ 0 means predicting the holdout's own mean would have done as well. The
+    // baseline (the training mean) can be far worse than that when the holdout lies elsewhere,
+    // so a lift over it alone does not make a model useful.
+    // On a small holdout a point estimate just above 0 is noise: the bound must clear it too.
+    const lower = confidence.r2Lower;
+    check(
+      'r2_above_zero',
+      holdout.r2! > 0 && (lower === undefined || lower > 0),
+      `holdout R² ${fmt(holdout.r2!)}${lower === undefined ? '' : ` (95% lower bound ${fmt(lower)})`} must be above 0, what predicting the holdout's own mean scores`,
+    );
     const lift = 1 - rmse / baseline.rmse!;
     check(
       'min_lift',
@@ -119,5 +147,8 @@ export function evaluateGate(
   // The champion comparison is always told, passed or not: a reader must know what it rested on.
   const told = checks.filter((c) => !c.passed || c.name === 'beats_champion');
   const reasons = told.map((c) => `${c.name}${c.passed ? ' (passed)' : ''}: ${c.detail}`);
-  return { passed: failed.length === 0, reasons, checks };
+  const summary = failed.length
+    ? `failed ${failed.map((c) => c.name).join(', ')} (${failed.length} of ${checks.length} checks)`
+    : `all ${checks.length} checks passed (${checks.map((c) => c.name).join(', ')})`;
+  return { passed: failed.length === 0, reasons, checks, summary };
 }

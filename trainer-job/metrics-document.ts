@@ -12,6 +12,8 @@ export interface Metrics {
   version: string;
   model: Record<string, unknown>;
   holdout: Record<string, number>;
+  /** One-sided 95% lower bounds of the headline metrics on the holdout (what the gate checks). */
+  holdout_lower_bounds?: Record<string, number> | undefined;
   baseline: Record<string, number>;
   validation: Record<string, number>;
   linear_holdout: Record<string, number>;
@@ -20,7 +22,22 @@ export interface Metrics {
   gate: GateOutcome;
   onnx_parity: { max_abs_diff: number; rows: number; tolerance: number };
   rows: Record<string, number>;
+  /** Each split's time span; empty when the data has no time column. */
   periods: Record<string, { from: string; to: string }>;
+  /** What the data stage decided on its own (absent in documents written before it was recorded). */
+  data?:
+    | {
+        split: { method: string; reason: string; seed: number };
+        time_column: string | null;
+        target: {
+          name: string;
+          positive_class?: string;
+          negative_class?: string;
+          rows_without_target: number;
+        };
+        notes: string[];
+      }
+    | undefined;
   feature_importance: { feature: string; gain_share: number }[];
   training_seconds: number;
   total_seconds: number;

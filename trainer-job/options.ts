@@ -3,7 +3,12 @@ import type { Pool } from '../core/db/index.js';
 import type { Task } from '../core/feature-schema.js';
 import type { Logger } from '../core/log.js';
 import type { S3SettingsValues } from '../core/object-store/index.js';
-import { type Algorithm, TRAIN_DEFAULTS, type trainSettings } from '../core/train-settings.js';
+import {
+  type Algorithm,
+  type SplitMethod,
+  TRAIN_DEFAULTS,
+  type trainSettings,
+} from '../core/train-settings.js';
 import type { GateOptions } from './gate.js';
 import type { Progress } from './progress.js';
 
@@ -27,8 +32,14 @@ export interface TrainOptions {
   version?: string | undefined;
   task?: Task | undefined;
   target?: string | undefined;
+  /** Binary classification: the target value predicted as 1. */
+  positiveLabel?: string | undefined;
   timeColumn?: string | undefined;
+  /** time, random or stratified; default: see trainer-job/data/dataset.ts. */
+  split?: SplitMethod | undefined;
   exclude?: string[] | undefined;
+  /** Columns kept as features although they look like identifiers. */
+  include?: string[] | undefined;
   since?: Date | undefined;
   until?: Date | undefined;
   /** Rows sampled evenly over the period; undefined = all (builtin:flights defaults to 300,000). */
@@ -92,8 +103,11 @@ export function optionsFromSettings(
     version: v.version,
     task: v.task,
     target: v.target,
+    positiveLabel: v.positiveLabel,
     timeColumn: v.timeColumn,
+    split: v.split,
     exclude: v.exclude,
+    include: v.include,
     since: v.since,
     until: v.until,
     rows: v.rows,

@@ -58,15 +58,32 @@ function num(x: number | undefined, digits = 4): string {
 
 function headline(m: Metrics, dataset: string): string {
   const key = m.task === 'binary-classification' ? 'roc_auc' : 'rmse';
-  const reasons = m.gate.reasons.length
-    ? `<ul>${m.gate.reasons.map((r) => `<li>${esc(r)}</li>`).join('')}</ul>`
-    : '<p class="muted">All gate checks passed.</p>';
+  const checks = m.gate.checks
+    .map(
+      (c) =>
+        `<tr><td>${esc(c.name)}</td><td><span class="badge ${c.passed ? 'pass' : 'fail'}">${c.passed ? 'pass' : 'fail'}</span></td><td>${esc(c.detail)}</td></tr>`,
+    )
+    .join('');
+  const reasons = `<p>${esc(m.gate.summary ?? (m.gate.passed ? 'all gate checks passed' : m.gate.reasons.join('; ')))}</p>
+<table><tr><th>gate check</th><th>result</th><th>what it compared</th></tr>${checks}</table>`;
   return `<header><h1>${esc(m.model_name)} ${esc(m.version)}</h1>
 <p class="muted">${esc(m.task)} · dataset ${esc(dataset)} · model ${esc(m.model.kind)} · trained in ${num(m.training_seconds, 1)} s</p>
 <p><span class="badge ${m.gate.passed ? 'pass' : 'fail'}">gate ${m.gate.passed ? 'passed' : 'failed'}</span>
  holdout ${esc(key)} <b>${num(m.holdout[key])}</b> vs baseline ${num(m.baseline[key])} · ONNX parity max |Δ| ${esc(m.onnx_parity.max_abs_diff.toExponential(2))}</p>
 ${reasons}
-<p class="muted">Rows: train ${num(m.rows.train)} (${esc(m.periods.train?.from)} → ${esc(m.periods.train?.to)}), validation ${num(m.rows.validation)}, holdout ${num(m.rows.holdout)} (${esc(m.periods.holdout?.from)} → ${esc(m.periods.holdout?.to)})</p></header>`;
+<p class="muted">Rows: train ${num(m.rows.train)}${span(m.periods.train)}, validation ${num(m.rows.validation)}, holdout ${num(m.rows.holdout)}${span(m.periods.holdout)}</p>
+${dataSection(m)}</header>`;
+}
+
+function span(period: { from: string; to: string } | undefined): string {
+  return period ? ` (${esc(period.from)} → ${esc(period.to)})` : '';
+}
+
+/** The data stage's own decisions: split, positive class, rows and columns left out. */
+function dataSection(m: Metrics): string {
+  if (!m.data) return '';
+  const d = m.data;
+  return `<h2>Data</h2><ul><li>split: <b>${esc(d.split.method)}</b>, seed ${esc(d.split.seed)} — ${esc(d.split.reason)}</li>${d.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>`;
 }
 
 function metricsTable(m: Metrics): string {

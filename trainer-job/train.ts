@@ -22,10 +22,11 @@ import { VersionDirectory } from './artifacts.js';
 import { compareWithChampion } from './champion.js';
 import { FLIGHTS_DATASET, type PreparedData, prepareData } from './data/dataset.js';
 import { buildMatrix, type FeaturePlan, fitFeaturePlan } from './data/plan.js';
+import { r2LowerBound, rocAucLowerBound } from './evaluate/confidence.js';
 import { maxAbsDiff, scoreWithOnnx } from './evaluate/onnx-scoring.js';
 import { toRecords } from './evaluate/records.js';
 import { exportModel } from './export/model-graph.js';
-import { evaluateGate, type GateOutcome } from './gate.js';
+import { evaluateGate, type GateOutcome, type HoldoutConfidence } from './gate.js';
 import type { GbdtModel } from './gbdt/booster.js';
 import { applyBinsToSet, binTrainingSet } from './gbdt/dataset.js';
 import { meanLoss, sigmoid } from './gbdt/loss.js';
@@ -105,6 +106,7 @@ interface Evaluation {
   baseline: Record<string, number>;
   validation: Record<string, number>;
   linearHoldout: Record<string, number>;
+  confidence: HoldoutConfidence;
 }
 
 /** Stage 5: the ONNX graph and its parity with the TypeScript model. */
@@ -128,15 +130,21 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
     directory = await claimDirectory(run, version);
     const features = await buildFeatures(data);
     const fitted = await fitModels(run, data, features);
-    const evaluation = evaluateModels(data, features, fitted);
+    const evaluation = evaluateModels(data, features, fitted, options.seed);
     const exported = await exportGraph(run, data, fitted, evaluation);
     const champion = pool
       ? await compareWithChampion(pool, run.modelName, version, data, exported.records, options.s3)
       : undefined;
-    const gate = evaluateGate(data.task, evaluation.holdout, evaluation.baseline, options.gate, champion);
-    run.progress.step(
-      `gate ${gate.passed ? 'passed' : 'failed'}${gate.reasons.length ? `: ${gate.reasons.join('; ')}` : ''}`,
+    const gate = evaluateGate(
+      data.task,
+      evaluation.holdout,
+      evaluation.baseline,
+      options.gate,
+      champion,
+      evaluation.confidence,
     );
+    run.progress.step(`gate ${gate.passed ? 'passed' : 'failed'}: ${gate.summary}`);
+    for (const c of gate.checks) run.progress.step(`  ${c.passed ? 'pass' : 'FAIL'} ${c.name}: ${c.detail}`);
     const metrics = metricsDocument(run, version, data, features, fitted, evaluation, exported, gate);
     if (champion) metrics.champion = { ...champion, metric: headlineMetric(data.task) };
     const artifacts = await writeArtifacts(
@@ -234,6 +242,8 @@ async function readData(run: Run): Promise<{ data: PreparedData; db: Database | 
   progress.step(
     `${data.numRows} rows (train ${splitSize(data, 'train')}, validation ${splitSize(data, 'validation')}, holdout ${splitSize(data, 'holdout')}); task ${data.task}, target ${data.targetName}`,
   );
+  for (const note of data.notes) progress.step(note);
+  progress.step(`split: ${data.split.method}, seed ${options.seed} (${data.split.reason})`);
   const opened = await dbResult;
   if (opened?.error) throw opened.error;
   return { data, db: opened?.db };
@@ -374,7 +384,7 @@ function score(
 }
 
 /** Stage 4, evaluation: the chosen model, the trivial baseline and the linear model on the same rows. */
-function evaluateModels(data: PreparedData, f: Features, m: Fitted): Evaluation {
+function evaluateModels(data: PreparedData, f: Features, m: Fitted, seed: number): Evaluation {
   const validScores = score(m.chosen, f.objective, m.chosenX.validation, splitSize(data, 'validation'));
   const holdoutScores = score(m.chosen, f.objective, m.chosenX.holdout, splitSize(data, 'holdout'));
   const linearScores = score(
@@ -388,10 +398,14 @@ function evaluateModels(data: PreparedData, f: Features, m: Fitted): Evaluation 
   const measure = (scores: ArrayLike<number>, y: ArrayLike<number>): Record<string, number> =>
     classification ? { ...classificationMetrics(y, scores, threshold) } : { ...regressionMetrics(y, scores) };
   const prior = new Float64Array(splitSize(data, 'holdout')).fill(mean(f.label.train));
+  const holdout = measure(holdoutScores, f.label.holdout);
   return {
     threshold,
     holdoutScores,
-    holdout: measure(holdoutScores, f.label.holdout),
+    holdout,
+    confidence: classification
+      ? { rocAucLower: rocAucLowerBound(holdout.roc_auc!, f.label.holdout) }
+      : { r2Lower: r2LowerBound(f.label.holdout, holdoutScores, seed) },
     baseline: measure(prior, f.label.holdout),
     validation: measure(validScores, f.label.validation),
     linearHoldout: measure(linearScores, f.label.holdout),
@@ -439,6 +453,10 @@ function metricsDocument(
     version,
     model: modelDescription(m),
     holdout: e.holdout,
+    holdout_lower_bounds: {
+      ...(e.confidence.r2Lower !== undefined ? { r2: e.confidence.r2Lower } : {}),
+      ...(e.confidence.rocAucLower !== undefined ? { roc_auc: e.confidence.rocAucLower } : {}),
+    },
     baseline: e.baseline,
     validation: e.validation,
     linear_holdout: e.linearHoldout,
@@ -454,20 +472,47 @@ function metricsDocument(
       validation: splitSize(data, 'validation'),
       holdout: splitSize(data, 'holdout'),
     },
-    periods: Object.fromEntries(
-      (['train', 'validation', 'holdout'] as const).map((p) => [
-        p,
-        {
-          from: new Date(data.timeMs[data.splits[p][0]]!).toISOString(),
-          to: new Date(data.timeMs[data.splits[p][1] - 1]!).toISOString(),
-        },
-      ]),
-    ),
+    periods: periods(data),
+    data: dataDocument(run, data),
     feature_importance: m.chosenPlan.features
       .map((feature, i) => ({ feature: feature.name, gain_share: importance[i]! }))
       .sort((a, b) => b.gain_share - a.gain_share),
     training_seconds: m.trainingSeconds,
     total_seconds: (performance.now() - run.t0) / 1000,
+  };
+}
+
+/** Each split's time span (earliest to latest row); none without a time column. */
+function periods(data: PreparedData): Metrics['periods'] {
+  if (!data.timeColumn) return {};
+  const out: Metrics['periods'] = {};
+  for (const p of ['train', 'validation', 'holdout'] as const) {
+    let from = Number.POSITIVE_INFINITY;
+    let to = Number.NEGATIVE_INFINITY;
+    for (let i = data.splits[p][0]; i < data.splits[p][1]; i++) {
+      const t = data.timeMs[i]!;
+      if (t < from) from = t;
+      if (t > to) to = t;
+    }
+    if (Number.isFinite(from))
+      out[p] = { from: new Date(from).toISOString(), to: new Date(to).toISOString() };
+  }
+  return out;
+}
+
+/** What the data stage decided: the split, the target's classes, the columns left out. */
+function dataDocument(run: Run, data: PreparedData): Metrics['data'] {
+  return {
+    split: { method: data.split.method, reason: data.split.reason, seed: run.options.seed },
+    time_column: data.timeColumn ?? null,
+    target: {
+      name: data.targetName,
+      ...(data.targetClasses
+        ? { positive_class: data.targetClasses.positive, negative_class: data.targetClasses.negative }
+        : {}),
+      rows_without_target: data.rowsWithoutTarget,
+    },
+    notes: data.notes,
   };
 }
 

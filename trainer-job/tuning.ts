@@ -12,7 +12,8 @@ import { Random } from './random.js';
  * The space (sampled with the run's seed, so a seed fixes every trial):
  * - learningRate: log-uniform in [0.03, 0.3]
  * - numLeaves: log-uniform integer in [15, 255]
- * - minDataInLeaf: log-uniform integer in [10, 500]
+ * - minDataInLeaf: log-uniform integer in [10, 500] (narrower below 5,000 training rows:
+ *   see minDataInLeafRange)
  * - lambdaL2: log-uniform in [0.001, 30]
  * - featureFraction: uniform in [0.6, 1]
  * - baggingFraction: uniform in [0.6, 1]
@@ -66,7 +67,24 @@ function logUniform(rng: Random, lo: number, hi: number): number {
   return Math.exp(Math.log(lo) + rng.next() * (Math.log(hi) - Math.log(lo)));
 }
 
-export function sampleParams(rng: Random, base: GbdtParams, trial: number): GbdtParams {
+/**
+ * The range of minDataInLeaf for `trainRows` rows: [10, 500] from 5,000 rows up; below that the
+ * top shrinks to a tenth of the rows (a leaf needing more rows than a tenth of a small table
+ * leaves a stump) and the bottom to a fiftieth (at least 2).
+ */
+export function minDataInLeafRange(trainRows: number): [number, number] {
+  // From SMALL_TABLE_ROWS (5,000) up, [10, 500].
+  const hi = Math.min(500, Math.max(20, trainRows / 10));
+  const lo = Math.min(10, Math.max(2, trainRows / 50));
+  return [lo, hi];
+}
+
+export function sampleParams(
+  rng: Random,
+  base: GbdtParams,
+  trial: number,
+  trainRows = Number.POSITIVE_INFINITY,
+): GbdtParams {
   if (trial === 0) {
     return {
       ...base,
@@ -82,7 +100,7 @@ export function sampleParams(rng: Random, base: GbdtParams, trial: number): Gbdt
     ...base,
     learningRate: round(logUniform(rng, 0.03, 0.3)),
     numLeaves: Math.round(logUniform(rng, 15, 255)),
-    minDataInLeaf: Math.round(logUniform(rng, 10, 500)),
+    minDataInLeaf: Math.round(logUniform(rng, ...minDataInLeafRange(trainRows))),
     lambdaL2: round(logUniform(rng, 0.001, 30)),
     featureFraction: round(0.6 + rng.next() * 0.4),
     baggingFraction: round(0.6 + rng.next() * 0.4),
@@ -109,7 +127,7 @@ export async function tune(
   const trials: Trial[] = [];
   const boosters: (Booster | undefined)[] = [];
   for (let t = 0; t < Math.max(1, options.trials); t++) {
-    const params = sampleParams(rng, base, t);
+    const params = sampleParams(rng, base, t, train.numRows);
     trials.push({ trial: t, params, rungs: [], seconds: 0 });
     boosters.push(new Booster(train, valid, params));
   }

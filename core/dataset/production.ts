@@ -235,6 +235,17 @@ function timeValues(column: Column): Float64Array {
 /** The target column of the original dataset; builtin:flights holds the delay it derives `delayed` from. */
 function originalTarget(table: Table, schema: FeatureSchema): Column {
   const column = table.columns[schema.target.name];
+  const classes = schema.target.classes;
+  if (column?.kind === 'string' && classes) {
+    // The classes as the data writes them (MALE / FEMALE): 1 for the positive one, as labelled.
+    const classOfText = column.dictionary.map((text) =>
+      text === classes.positive ? 1 : text === classes.negative ? 0 : Number.NaN,
+    );
+    return {
+      kind: 'boolean',
+      values: Float64Array.from(column.codes, (c) => (c < 0 ? Number.NaN : classOfText[c]!)),
+    };
+  }
   if (column) return column;
   const delay = table.columns.delay;
   if (schema.target.name === 'delayed' && delay?.kind === 'number') {

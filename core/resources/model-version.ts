@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Task } from '../feature-schema.js';
+import { SplitMethod } from '../train-settings.js';
 import {
   Conditions,
   type CustomObject,
@@ -19,6 +20,18 @@ export const RegistryVersion = z
   .regex(/^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/, 'lower-case letters, digits, dots and dashes, e.g. v1');
 
 const Fraction = z.number().min(0).max(1);
+
+// The trainer takes a list as one comma-separated flag, so a name in it cannot hold a comma.
+const ColumnList = z
+  .array(
+    z
+      .string()
+      .min(1)
+      .max(256)
+      .regex(/^[^,]+$/, 'a column name here cannot contain a comma'),
+  )
+  .max(1000)
+  .optional();
 
 export const DatasetSpec = z
   .object({
@@ -41,6 +54,17 @@ export const DatasetSpec = z
       .describe(
         'Timestamp column used to split by time. Defaults to the dataset preset (builtin:flights: date).',
       ),
+    positiveLabel: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'Binary classification: the target value predicted as 1 (e.g. MALE). Default: true, 1 or yes for such pairs, else the second value in sorted order.',
+      ),
+    include: ColumnList.describe(
+      'Columns used as features although they look like row identifiers (near-unique text, row counters), which are left out by default.',
+    ),
+    exclude: ColumnList.describe('Columns never used as features.'),
     rows: z
       .number()
       .int()
@@ -54,14 +78,17 @@ export const DatasetSpec = z
     split: withRules(
       z
         .object({
+          method: SplitMethod.optional().describe(
+            'time (the most recent rows are held out), random, or stratified (random, each class keeping its share). Default: time when the data has one timestamp column with enough distinct values, else stratified for classification and random for regression.',
+          ),
           validation: Fraction.default(0.15).describe(
-            'Share of rows (by time, after training) used for early stopping and tuning.',
+            'Share of rows used for early stopping and tuning (in a time split, those after the training rows).',
           ),
           holdout: Fraction.default(0.15).describe(
-            'Share of the most recent rows kept aside for the final evaluation and the gate.',
+            'Share of rows kept aside for the final evaluation and the gate (in a time split, the most recent).',
           ),
         })
-        .describe('How the rows are split by time into training, validation and holdout.'),
+        .describe('How the rows are split into training, validation and holdout.'),
       [
         {
           rule: 'self.validation + self.holdout < 0.9',

@@ -12,6 +12,9 @@ import type { Pool } from '../../core/db/index.js';
 import { DataError } from '../../core/errors.js';
 import type { Task } from '../../core/feature-schema.js';
 import type { S3SettingsValues } from '../../core/object-store/index.js';
+import { distinctInstants, identifierReason, recogniseDates } from './roles.js';
+import { type Arranged, randomSplit, type SplitMethod, stratifiedSplit } from './split.js';
+import { readTarget } from './target.js';
 import { type Splits, sampleRows, sortByTime, splitByTime } from './time-split.js';
 
 export { FLIGHTS_DELAY_MINUTES } from '../../core/dataset/index.js';
@@ -24,8 +27,14 @@ export interface DataOptions {
   dataset: string;
   task?: Task | undefined;
   target?: string | undefined;
+  /** Binary classification: the class predicted as positive (default: see data/target.ts). */
+  positiveLabel?: string | undefined;
   timeColumn?: string | undefined;
+  /** time, random or stratified; default: time with one obvious timestamp, else by task. */
+  split?: SplitMethod | undefined;
   exclude: string[];
+  /** Columns kept as features although they look like identifiers. */
+  include?: string[] | undefined;
   since?: Date | undefined;
   until?: Date | undefined;
   rows?: number | undefined;
@@ -45,7 +54,7 @@ export interface RequestColumn {
   column: Column;
 }
 
-/** The rows a run trains and evaluates on, sorted by time, with their splits. */
+/** The rows a run trains and evaluates on, each split one range of them, with their splits. */
 export interface PreparedData {
   datasetUri: string;
   /** sha256 of the dataset's content as read (all columns used, all rows). */
@@ -53,19 +62,31 @@ export interface PreparedData {
   task: Task;
   targetName: string;
   targetDescription: string;
-  timeColumn: string;
-  /** Request features, rows in time order. */
+  /** Binary classification: the two classes as the data writes them (positive predicted as 1). */
+  targetClasses?: { positive: string; negative: string } | undefined;
+  /** The timestamp column that places rows in time, if the table has one. */
+  timeColumn: string | undefined;
+  split: { method: SplitMethod; reason: string };
+  /** Request features, rows in split order (for a time split, time order). */
   features: RequestColumn[];
   target: Float64Array;
+  /** Each row's time (NaN without a time column). */
   timeMs: Float64Array;
   numRows: number;
   splits: Splits;
   rowsRead: number;
   rowsDropped: number;
+  /** Rows dropped because their target is missing. */
+  rowsWithoutTarget: number;
+  /** What the data stage decided on its own, one sentence each: said in the output and the report. */
+  notes: string[];
   source: DataSource;
 }
 
 export const MIN_ROWS = { train: 100, validation: 30, holdout: 30 } as const;
+
+/** A time split is the default when the one timestamp column has at least this many instants. */
+export const MIN_TIME_INSTANTS = 30;
 
 /** Where the rows came from, for the version's lineage. */
 export type DataSource =
@@ -85,7 +106,9 @@ export type DataSource =
 async function readTable(options: DataOptions): Promise<{
   table: Table;
   source: DataSource;
-  defaults: Partial<Pick<DataOptions, 'target' | 'timeColumn' | 'task' | 'exclude'>>;
+  defaults: Partial<Pick<DataOptions, 'target' | 'timeColumn' | 'task' | 'exclude' | 'positiveLabel'>> & {
+    classes?: { positive: string; negative: string } | undefined;
+  };
 }> {
   if (options.dataset === FLIGHTS_DATASET) {
     const table = await readDataset(options.dataset, { columns: [...FLIGHTS_FEATURES, 'delay'] });
@@ -107,6 +130,9 @@ async function readTable(options: DataOptions): Promise<{
         target: p.schema.target.name,
         timeColumn: p.timeColumn,
         task: p.schema.task,
+        // The log holds labels as 1/0 (true/false) for the schema's positive class, whose name
+        // carries over.
+        classes: p.schema.target.classes,
         // logged_at places rows in time; a request never carries it, so it is no feature.
         exclude: p.nonFeatureColumns,
       },
@@ -124,6 +150,7 @@ export async function prepareData(given: DataOptions): Promise<PreparedData> {
     target: given.target ?? defaults.target,
     timeColumn: given.timeColumn ?? defaults.timeColumn,
     task: given.task ?? defaults.task,
+    positiveLabel: given.positiveLabel ?? defaults.positiveLabel,
     exclude: [...given.exclude, ...(defaults.exclude ?? [])],
   };
   if (table.numRows === 0) {
@@ -134,81 +161,249 @@ export async function prepareData(given: DataOptions): Promise<PreparedData> {
     );
   }
   const datasetDigest = tableDigest(table);
+  const notes: string[] = [];
+  const userTable = !isFlights && source.kind === 'Dataset';
 
-  const { task, targetName, targetDescription, target } = isFlights
+  const target = isFlights
     ? flightsTarget(table, options.task, options.target)
     : genericTarget(table, options);
-  const timeColumn = isFlights ? 'date' : findTimeColumn(table, options.timeColumn, targetName);
-  const timeMs = (table.columns[timeColumn] as { values: Float64Array }).values;
-  const featureNames = isFlights
-    ? [...FLIGHTS_FEATURES].filter((f) => !options.exclude.includes(f))
-    : Object.keys(table.columns).filter(
-        (c) => c !== targetName && c !== options.target && !options.exclude.includes(c),
-      );
-  for (const name of options.exclude) {
-    if (!table.columns[name]) {
-      throw new DataError(
-        `--exclude names ${JSON.stringify(name)}, which is not a column of ${options.dataset}`,
-      );
-    }
+  const targetName = target.targetName;
+  if (userTable) {
+    const dates = recogniseDates(table, new Set([targetName]));
+    if (dates.length) notes.push(`read as timestamps (ISO dates): ${dates.join(', ')}`);
   }
-  for (const name of featureNames) checkFeatureName(name, targetName);
-  if (featureNames.length === 0)
-    throw new DataError(`dataset ${options.dataset} has no feature columns left`);
+  const time = isFlights
+    ? {
+        column: 'date',
+        method: options.split ?? 'time',
+        reason: options.split ? `--split ${options.split}` : 'builtin:flights splits by time',
+      }
+    : chooseSplit(table, options, targetName, target.task);
+  const timeMs = time.column
+    ? (table.columns[time.column] as { values: Float64Array }).values
+    : new Float64Array(table.numRows).fill(Number.NaN);
+  const featureNames = chooseFeatures(table, options, targetName, isFlights, userTable, notes);
 
-  // Rows usable at all: a known target and a known time inside the window.
-  const since = options.since?.getTime() ?? Number.NEGATIVE_INFINITY;
-  const until = options.until?.getTime() ?? Number.POSITIVE_INFINITY;
-  const usable: number[] = [];
-  for (let i = 0; i < table.numRows; i++) {
-    const t = timeMs[i]!;
-    if (Number.isFinite(target[i]!) && !Number.isNaN(t) && t >= since && t < until) usable.push(i);
-  }
+  const { usable, withoutTarget } = usableRows(target.target, timeMs, time, options);
+  if (withoutTarget > 0) notes.push(`${withoutTarget} rows without a target dropped${target.missingNote}`);
   if (usable.length === 0) {
     throw new DataError(
       `no usable rows in ${options.dataset}: every row lacks the target or the time, or lies outside --since/--until`,
     );
   }
   const sampled = sampleRows(usable.length, options.rows ?? usable.length, options.seed);
-  const rows = sortByTime(
-    Uint32Array.from(sampled, (k) => usable[k]!),
-    timeMs,
-  );
-  const sortedTimes = Float64Array.from(rows, (r) => timeMs[r]!);
-  const splits = splitByTime(sortedTimes, options);
+  const picked = Uint32Array.from(sampled, (k) => usable[k]!);
+  const { rows, splits } = arrangeRows(picked, timeMs, target.target, time.method, options);
   checkSplitSizes(splits, options.dataset);
 
   const features = featureNames.map((name) => requestColumn(name, table.columns[name]!, rows));
-  const sortedTarget = Float64Array.from(rows, (r) => target[r]!);
-  checkTarget(task, sortedTarget, splits, targetName);
+  const sortedTarget = Float64Array.from(rows, (r) => target.target[r]!);
+  checkTarget(target.task, sortedTarget, splits, targetName);
   for (const f of features) checkFeature(f, splits);
 
   return {
     datasetUri: options.dataset,
     datasetDigest,
-    task,
+    task: target.task,
     targetName,
-    targetDescription,
-    timeColumn,
+    targetDescription: target.targetDescription,
+    // A production window's labels are 1/0 of the classes its schema named.
+    targetClasses: defaults.classes ?? target.classes,
+    timeColumn: time.column,
+    split: { method: time.method, reason: time.reason },
     features,
     target: sortedTarget,
-    timeMs: sortedTimes,
+    timeMs: Float64Array.from(rows, (r) => timeMs[r]!),
     numRows: rows.length,
     splits,
     rowsRead: table.numRows,
     rowsDropped: table.numRows - usable.length,
+    rowsWithoutTarget: withoutTarget,
+    notes: [...targetNotes(target, source, defaults.classes), ...notes],
     source,
   };
 }
 
-const FEATURE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+/**
+ * Rows usable at all: a known target, and a known time inside --since/--until when the rows are
+ * split by time or filtered by it.
+ */
+function usableRows(
+  target: Float64Array,
+  timeMs: Float64Array,
+  time: { column: string | undefined; method: SplitMethod },
+  options: DataOptions,
+): { usable: number[]; withoutTarget: number } {
+  const filtered = options.since !== undefined || options.until !== undefined;
+  if (filtered && time.column === undefined) {
+    throw new DataError(
+      '--since and --until filter by time: pass --time-column, the data has no timestamp column',
+    );
+  }
+  const since = options.since?.getTime() ?? Number.NEGATIVE_INFINITY;
+  const until = options.until?.getTime() ?? Number.POSITIVE_INFINITY;
+  const needsTime = time.column !== undefined && (time.method === 'time' || filtered);
+  const usable: number[] = [];
+  let withoutTarget = 0;
+  for (let i = 0; i < target.length; i++) {
+    if (!Number.isFinite(target[i]!)) {
+      withoutTarget++;
+      continue;
+    }
+    const t = timeMs[i]!;
+    if (!needsTime || (!Number.isNaN(t) && t >= since && t < until)) usable.push(i);
+  }
+  return { usable, withoutTarget };
+}
+
+/** Cuts the rows by the chosen method; each split becomes one range of the returned rows. */
+function arrangeRows(
+  picked: Uint32Array,
+  timeMs: Float64Array,
+  target: Float64Array,
+  method: SplitMethod,
+  options: DataOptions,
+): Arranged {
+  if (method === 'time') {
+    const rows = sortByTime(picked, timeMs);
+    return {
+      rows,
+      splits: splitByTime(
+        Float64Array.from(rows, (r) => timeMs[r]!),
+        options,
+      ),
+    };
+  }
+  if (options.trainUntil || options.validationUntil) {
+    throw new DataError(
+      `--train-until and --validation-until cut by time: they need --split time, not ${method}`,
+    );
+  }
+  return method === 'random'
+    ? randomSplit(picked, options, options.seed)
+    : stratifiedSplit(picked, target, options, options.seed);
+}
+
+/**
+ * The split method and the time column. A time split is the default when the table has exactly
+ * one timestamp column with enough distinct instants to put a later period aside (a model year
+ * with a dozen values is a property of the row, not a moment); otherwise classification is
+ * stratified and regression random. A named time column means a time split unless told otherwise.
+ */
+function chooseSplit(
+  table: Table,
+  options: DataOptions,
+  target: string,
+  task: Task,
+): { column: string | undefined; method: SplitMethod; reason: string } {
+  const names = Object.keys(table.columns);
+  const byTask: SplitMethod = task === 'binary-classification' ? 'stratified' : 'random';
+  if (options.split === 'stratified' && task !== 'binary-classification') {
+    throw new DataError(
+      '--split stratified keeps the class shares: it is for classification; use --split random',
+    );
+  }
+  if (options.timeColumn) {
+    const column = timeColumnOf(table, options.timeColumn);
+    const method = options.split ?? 'time';
+    return {
+      column,
+      method,
+      reason: options.split ? `--split ${method}` : `--time-column ${column} names the time to split by`,
+    };
+  }
+  const candidates = names.filter((n) => n !== target && table.columns[n]!.kind === 'timestamp');
+  if (options.split === 'time') {
+    if (candidates.length === 1) return { column: candidates[0], method: 'time', reason: '--split time' };
+    throw new DataError(
+      candidates.length === 0
+        ? `--split time needs a timestamp column and ${options.dataset} has none: pass --time-column (columns: ${names.join(', ')})`
+        : `--split time: the dataset has several timestamp columns (${candidates.join(', ')}): pass --time-column`,
+    );
+  }
+  const column = candidates.length === 1 ? candidates[0] : undefined;
+  if (options.split) return { column, method: options.split, reason: `--split ${options.split}` };
+  if (column && distinctInstants(table.columns[column]!) >= MIN_TIME_INSTANTS) {
+    return {
+      column,
+      method: 'time',
+      reason: `${column} is the one timestamp column: the most recent rows are held out`,
+    };
+  }
+  const why =
+    candidates.length === 0
+      ? 'no timestamp column'
+      : candidates.length > 1
+        ? `several timestamp columns (${candidates.join(', ')}; --time-column picks one)`
+        : `${column} has only ${distinctInstants(table.columns[column!]!)} distinct values (fewer than ${MIN_TIME_INSTANTS}), too coarse to hold out a later period (--split time uses it anyway)`;
+  return {
+    column,
+    method: byTask,
+    reason: `${why}: ${byTask === 'stratified' ? 'a stratified random split (each class keeps its share in every split)' : 'a random split'}`,
+  };
+}
+
+function timeColumnOf(table: Table, requested: string): string {
+  const column = table.columns[requested];
+  if (!column) {
+    throw new DataError(
+      `time column ${JSON.stringify(requested)} is not in the dataset (columns: ${Object.keys(table.columns).join(', ')})`,
+    );
+  }
+  if (column.kind === 'string') {
+    // CSV has no timestamp type: accept ISO-8601 text in the time column.
+    table.columns[requested] = parseTimeText(requested, column);
+  } else if (column.kind !== 'timestamp' && column.kind !== 'number') {
+    throw new DataError(`time column ${requested} holds ${column.kind} values, not timestamps`);
+  }
+  return requested;
+}
+
+/** The request features: every column but the target, less the excluded and the identifiers. */
+function chooseFeatures(
+  table: Table,
+  options: DataOptions,
+  targetName: string,
+  isFlights: boolean,
+  userTable: boolean,
+  notes: string[],
+): string[] {
+  for (const [flag, names] of [
+    ['--exclude', options.exclude],
+    ['--include', options.include ?? []],
+  ] as const) {
+    for (const name of names) {
+      if (!table.columns[name]) {
+        throw new DataError(
+          `${flag} names ${JSON.stringify(name)}, which is not a column of ${options.dataset} (columns: ${Object.keys(table.columns).join(', ')})`,
+        );
+      }
+    }
+  }
+  const included = new Set(options.include ?? []);
+  const names = isFlights
+    ? [...FLIGHTS_FEATURES].filter((f) => !options.exclude.includes(f))
+    : Object.keys(table.columns).filter(
+        (c) => c !== targetName && c !== options.target && !options.exclude.includes(c),
+      );
+  const features = names.filter((name) => {
+    const why = userTable && !included.has(name) ? identifierReason(table.columns[name]!) : null;
+    if (why) notes.push(`left out ${name} (${why}); --include ${name} keeps it`);
+    return !why;
+  });
+  for (const name of features) checkFeatureName(name, targetName);
+  if (features.length === 0) throw new DataError(`dataset ${options.dataset} has no feature columns left`);
+  return features;
+}
+
 // reference.parquet and the prediction logs add these columns beside the features.
 const RESERVED = new Set(['prediction', 'probability']);
 
 function checkFeatureName(name: string, target: string): void {
-  if (!FEATURE_NAME.test(name)) {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+  if (name.length > 256 || /[\u0000-\u001f\u007f]/.test(name)) {
     throw new DataError(
-      `column ${JSON.stringify(name)} cannot be a feature name (a letter or _ then up to 62 letters, digits or _): rename it or drop it with --exclude`,
+      `column ${JSON.stringify(name)} cannot be a feature name (at most 256 characters, no control characters): rename it or drop it with --exclude`,
     );
   }
   if (RESERVED.has(name) || name === target) {
@@ -218,7 +413,7 @@ function checkFeatureName(name: string, target: string): void {
   }
 }
 
-function flightsTarget(table: Table, task: Task | undefined, target: string | undefined) {
+function flightsTarget(table: Table, task: Task | undefined, target: string | undefined): ChosenTarget {
   const delay = (table.columns.delay as { values: Float64Array }).values;
   const chosen = task ?? (target === 'delay' ? 'regression' : 'binary-classification');
   if ((chosen === 'regression') !== (target === undefined ? chosen === 'regression' : target === 'delay')) {
@@ -237,10 +432,14 @@ function flightsTarget(table: Table, task: Task | undefined, target: string | un
       targetName: 'delay',
       targetDescription: 'arrival delay in minutes',
       target: delay,
+      notes: [],
+      missingNote: '',
     };
   }
   return {
     task: chosen,
+    notes: [],
+    missingNote: '',
     targetName: 'delayed',
     targetDescription: `arrival delay of at least ${FLIGHTS_DELAY_MINUTES} minutes`,
     target: Float64Array.from(delay, (d) =>
@@ -249,7 +448,32 @@ function flightsTarget(table: Table, task: Task | undefined, target: string | un
   };
 }
 
-function genericTarget(table: Table, options: DataOptions) {
+/** What to say about the target: a production window's classes come from its schema. */
+function targetNotes(
+  target: ChosenTarget,
+  source: DataSource,
+  classes: { positive: string; negative: string } | undefined,
+): string[] {
+  if (source.kind !== 'Production') return target.notes;
+  return classes
+    ? [
+        `positive class ${JSON.stringify(classes.positive)} (predicted as 1), negative ${JSON.stringify(classes.negative)}: as the logged version's schema says`,
+      ]
+    : [];
+}
+
+interface ChosenTarget {
+  task: Task;
+  targetName: string;
+  targetDescription: string;
+  target: Float64Array;
+  classes?: { positive: string; negative: string } | undefined;
+  notes: string[];
+  /** Appended to the "rows without a target dropped" note: which placeholders counted as missing. */
+  missingNote: string;
+}
+
+function genericTarget(table: Table, options: DataOptions): ChosenTarget {
   const names = Object.keys(table.columns);
   if (!options.target) {
     throw new DataError(`--target is required for ${options.dataset} (columns: ${names.join(', ')})`);
@@ -260,49 +484,28 @@ function genericTarget(table: Table, options: DataOptions) {
       `target column ${JSON.stringify(options.target)} is not in ${options.dataset} (columns: ${names.join(', ')})`,
     );
   }
-  if (column.kind === 'string' || column.kind === 'timestamp') {
-    throw new DataError(
-      `target column ${options.target} holds ${column.kind === 'string' ? 'text' : 'timestamps'}: expected booleans or 0/1 (classification) or numbers (regression)`,
-    );
-  }
-  const values = column.values;
-  const isBinary = column.kind === 'boolean' || values.every((v) => Number.isNaN(v) || v === 0 || v === 1);
-  const task = options.task ?? (isBinary ? 'binary-classification' : 'regression');
-  if (task === 'binary-classification' && !isBinary) {
-    const examples = [
-      ...new Set(Array.from(values.subarray(0, 10_000)).filter((v) => !Number.isNaN(v))),
-    ].slice(0, 5);
-    throw new DataError(
-      `target column ${options.target} is not binary (values include ${examples.join(', ')}): binary classification needs true/false or 0/1`,
-    );
-  }
-  return { task, targetName: options.target, targetDescription: '', target: values };
-}
-
-function findTimeColumn(table: Table, requested: string | undefined, target: string): string {
-  const names = Object.keys(table.columns);
-  if (requested) {
-    const column = table.columns[requested];
-    if (!column) {
-      throw new DataError(
-        `time column ${JSON.stringify(requested)} is not in the dataset (columns: ${names.join(', ')})`,
-      );
-    }
-    if (column.kind === 'string') {
-      // CSV has no timestamp type: accept ISO-8601 text in the time column.
-      table.columns[requested] = parseTimeText(requested, column);
-    } else if (column.kind !== 'timestamp' && column.kind !== 'number') {
-      throw new DataError(`time column ${requested} holds ${column.kind} values, not timestamps`);
-    }
-    return requested;
-  }
-  const candidates = names.filter((n) => n !== target && table.columns[n]!.kind === 'timestamp');
-  if (candidates.length === 1) return candidates[0]!;
-  throw new DataError(
-    candidates.length === 0
-      ? `the dataset has no timestamp column to split by time: pass --time-column (columns: ${names.join(', ')})`
-      : `the dataset has several timestamp columns (${candidates.join(', ')}): pass --time-column`,
-  );
+  const t = readTarget(column, {
+    name: options.target,
+    task: options.task,
+    positiveLabel: options.positiveLabel,
+  });
+  const placeholders = Object.entries(t.placeholders);
+  const notes = t.classes
+    ? [
+        `positive class ${JSON.stringify(t.classes.positive)} (predicted as 1), negative ${JSON.stringify(t.classes.negative)}: ${t.positiveReason}`,
+      ]
+    : [];
+  return {
+    task: t.task,
+    targetName: options.target,
+    targetDescription: t.classes ? `${options.target} = ${t.classes.positive}` : '',
+    target: t.values,
+    classes: t.classes,
+    notes,
+    missingNote: placeholders.length
+      ? ` (counting ${placeholders.map(([v, n]) => `${JSON.stringify(v)} ×${n}`).join(', ')} as missing)`
+      : '',
+  };
 }
 
 function parseTimeText(name: string, column: Extract<Column, { kind: 'string' }>): Column {

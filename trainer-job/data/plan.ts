@@ -6,7 +6,15 @@ import {
   type FeatureSchema,
   type FeatureSchemaInput,
 } from '../../core/feature-schema.js';
-import { TIMESTAMP_PARTS, timestampPartName } from '../../core/model-input.js';
+import {
+  ALL_TIMESTAMP_PARTS,
+  assignGraphInputs,
+  inputBase,
+  TIMESTAMP_PARTS,
+  type TimestampPart,
+  timestampPartName,
+  timestampParts,
+} from '../../core/model-input.js';
 import { FLIGHTS_DATASET, type PreparedData, type RequestColumn } from './dataset.js';
 
 /**
@@ -16,8 +24,13 @@ import { FLIGHTS_DATASET, type PreparedData, type RequestColumn } from './datase
  * and longitude). Unknown keys, and '' (a missing category), give NaN: a missing value.
  */
 export interface ModelFeature {
+  /** For reports: the request feature's name, or `<name>__<part>` for a timestamp part. */
   name: string;
+  /** The graph input it is computed from (core/model-input.ts names them). */
   input: string;
+  /** The request feature it comes from, and for a timestamp which part. */
+  source: string;
+  part?: TimestampPart | undefined;
   lookup?: { keys: string[]; values: number[] } | undefined;
 }
 
@@ -37,42 +50,16 @@ const SMOOTHING = 20;
 export async function fitFeaturePlan(data: PreparedData, encoding: CategoryEncoding): Promise<FeaturePlan> {
   const [a, b] = data.splits.train;
   const prior = mean(data.target.subarray(a, b));
-  const schemaFeatures: Feature[] = [];
-  const features: ModelFeature[] = [];
-  for (const request of data.features) {
-    const nullable = hasMissing(request.column);
-    if (request.type === 'category') {
-      const column = request.column as Extract<Column, { kind: 'string' }>;
-      const stats = levelStats(column.codes, column.dictionary.length, data.target, a, b);
-      const levels = encodeLevels(column.dictionary, stats, prior, encoding);
-      schemaFeatures.push({
-        name: request.name,
-        type: 'category',
-        nullable,
-        description: '',
-        categories: levels.keys,
-        unseen: 'encode-as-unknown',
-      });
-      features.push({ name: request.name, input: request.name, lookup: levels });
-      continue;
-    }
-    schemaFeatures.push({
-      name: request.name,
-      type: request.type,
-      nullable,
-      description: request.name === data.timeColumn ? 'time of the event (ISO-8601 with offset or Z)' : '',
-      ...(request.type === 'number' ? { range: range(request.column, a, b) } : {}),
-    });
-    if (request.type === 'timestamp') {
-      for (const part of TIMESTAMP_PARTS) {
-        const input = timestampPartName(request.name, part);
-        features.push({ name: input, input });
-      }
-    } else {
-      features.push({ name: request.name, input: request.name });
-    }
+  const fitted = data.features.map((request) => schemaFeature(data, request, encoding, prior));
+  const schemaFeatures = fitted.map((f) => f.feature);
+  // Names that cannot name a graph input travel under a safe one, written into the schema.
+  assignGraphInputs(schemaFeatures).forEach((input, i) => {
+    if (input !== undefined) schemaFeatures[i]!.input = input;
+  });
+  const features = fitted.flatMap((f) => modelFeatures(f.feature, f.lookup));
+  if (data.datasetUri === FLIGHTS_DATASET) {
+    features.push(...(await airportFeatures(data, schemaFeatures, encoding, prior)));
   }
-  if (data.datasetUri === FLIGHTS_DATASET) features.push(...(await airportFeatures(data, encoding, prior)));
   const body: FeatureSchemaInput = {
     schemaVersion: 1,
     task: data.task,
@@ -80,26 +67,106 @@ export async function fitFeaturePlan(data: PreparedData, encoding: CategoryEncod
       name: data.targetName,
       type: data.task === 'binary-classification' ? 'boolean' : 'number',
       description: data.targetDescription,
+      ...(data.targetClasses ? { classes: data.targetClasses } : {}),
     },
     features: schemaFeatures,
   };
   return { schema: createFeatureSchema(body), features };
 }
 
+/** One request feature as the schema describes it, fitted on the training split. */
+function schemaFeature(
+  data: PreparedData,
+  request: RequestColumn,
+  encoding: CategoryEncoding,
+  prior: number,
+): { feature: Feature; lookup?: ModelFeature['lookup'] } {
+  const [a, b] = data.splits.train;
+  const nullable = hasMissing(request.column);
+  if (request.type === 'category') {
+    const column = request.column as Extract<Column, { kind: 'string' }>;
+    const stats = levelStats(column.codes, column.dictionary.length, data.target, a, b);
+    const levels = encodeLevels(column.dictionary, stats, prior, encoding);
+    const feature: Feature = {
+      name: request.name,
+      type: 'category',
+      nullable,
+      description: '',
+      categories: levels.keys,
+      unseen: 'encode-as-unknown',
+    };
+    return { feature, lookup: levels };
+  }
+  const feature: Feature = {
+    name: request.name,
+    type: request.type,
+    nullable,
+    description: request.name === data.timeColumn ? 'time of the event (ISO-8601 with offset or Z)' : '',
+    ...(request.type === 'number' ? { range: range(request.column, a, b) } : {}),
+  };
+  if (request.type === 'timestamp') {
+    const parts = varyingParts((request.column as { values: Float64Array }).values, a, b);
+    // The default parts go unsaid, so schemas of models trained before `parts` read the same.
+    if (parts.join() !== TIMESTAMP_PARTS.join()) feature.parts = parts;
+  }
+  return { feature };
+}
+
+/** The model features (graph inputs, looked up or as they are) of one schema feature. */
+function modelFeatures(f: Feature, lookup: ModelFeature['lookup']): ModelFeature[] {
+  const base = inputBase(f);
+  if (lookup) return [{ name: f.name, input: base, source: f.name, lookup }];
+  if (f.type !== 'timestamp') return [{ name: f.name, input: base, source: f.name }];
+  return (f.parts ?? TIMESTAMP_PARTS).map((part) => ({
+    name: timestampPartName(f.name, part),
+    input: timestampPartName(base, part),
+    source: f.name,
+    part,
+  }));
+}
+
+/**
+ * The timestamp parts worth giving the model: those that vary in training. Day of week and
+ * day of month go together (dates all on the 1st are months, their weekday is noise); with
+ * nothing varying, the default parts (a constant feature is refused earlier anyway).
+ */
+function varyingParts(ms: Float64Array, a: number, b: number): TimestampPart[] {
+  const first: Partial<Record<TimestampPart, number>> = {};
+  const varies = new Set<TimestampPart>();
+  for (let i = a; i < b; i++) {
+    if (Number.isNaN(ms[i]!)) continue;
+    const parts = timestampParts(ms[i]!);
+    for (const p of ALL_TIMESTAMP_PARTS) {
+      if (first[p] === undefined) first[p] = parts[p];
+      else if (first[p] !== parts[p]) varies.add(p);
+    }
+  }
+  if (varies.has('day_of_month')) varies.add('day_of_week');
+  else varies.delete('day_of_week');
+  const chosen = ALL_TIMESTAMP_PARTS.filter((p) => varies.has(p));
+  return chosen.length ? chosen : [...TIMESTAMP_PARTS];
+}
+
 /**
  * builtin:flights: each airport's state, latitude and longitude, looked up inside the graph
  * from the origin and destination codes (the server cannot know them).
  */
-async function airportFeatures(data: PreparedData, encoding: CategoryEncoding, prior: number) {
+async function airportFeatures(
+  data: PreparedData,
+  schemaFeatures: Feature[],
+  encoding: CategoryEncoding,
+  prior: number,
+) {
   const airports = await readAirports();
   const [a, b] = data.splits.train;
   const out: ModelFeature[] = [];
-  for (const [input, prefix] of [
+  for (const [source, prefix] of [
     ['origin', 'origin'],
     ['destination', 'dest'],
   ] as const) {
-    const request = data.features.find((f) => f.name === input);
+    const request = data.features.find((f) => f.name === source);
     if (!request) continue;
+    const input = inputBase(schemaFeatures.find((f) => f.name === source)!);
     const column = request.column as Extract<Column, { kind: 'string' }>;
     // Per-state target statistics from the training rows, through each row's airport.
     const states = [...new Set([...airports.values()].map((x) => x.state))].sort();
@@ -117,17 +184,20 @@ async function airportFeatures(data: PreparedData, encoding: CategoryEncoding, p
     out.push({
       name: `${prefix}_state`,
       input,
+      source,
       lookup: { keys: withState, values: withState.map((c) => stateValue.get(airports.get(c)!.state)!) },
     });
     const located = codes.filter((c) => Number.isFinite(airports.get(c)!.latitude));
     out.push({
       name: `${prefix}_lat`,
       input,
+      source,
       lookup: { keys: located, values: located.map((c) => airports.get(c)!.latitude) },
     });
     out.push({
       name: `${prefix}_lon`,
       input,
+      source,
       lookup: { keys: located, values: located.map((c) => airports.get(c)!.longitude) },
     });
   }
@@ -185,61 +255,59 @@ function encodeLevels(
 /** The model's float32 feature columns for rows [a, b) of the prepared data. */
 export function buildMatrix(plan: FeaturePlan, data: PreparedData, a: number, b: number): Float32Array[] {
   const byName = new Map<string, RequestColumn>(data.features.map((f) => [f.name, f]));
-  const timeParts = new Map<string, Float32Array[]>();
+  const timeParts = new Map<string, Record<TimestampPart, Float32Array>>();
   return plan.features.map((feature) => {
+    const column = byName.get(feature.source)!.column;
     if (feature.lookup) {
-      const column = byName.get(feature.input)!.column as Extract<Column, { kind: 'string' }>;
+      const strings = column as Extract<Column, { kind: 'string' }>;
       const index = new Map(feature.lookup.keys.map((k, i) => [k, Math.fround(feature.lookup!.values[i]!)]));
-      const valueOfCode = Float32Array.from(column.dictionary, (key) => index.get(key) ?? Number.NaN);
+      const valueOfCode = Float32Array.from(strings.dictionary, (key) => index.get(key) ?? Number.NaN);
       const out = new Float32Array(b - a);
       for (let i = a; i < b; i++) {
-        const c = column.codes[i]!;
+        const c = strings.codes[i]!;
         out[i - a] = c < 0 ? Number.NaN : valueOfCode[c]!;
       }
       return out;
     }
-    const direct = byName.get(feature.input);
-    if (direct) {
-      const values = (direct.column as { values: Float64Array }).values;
-      return Float32Array.from(values.subarray(a, b));
-    }
-    // A timestamp part: `<name>__<part>`.
-    const split = feature.input.lastIndexOf('__');
-    const source = feature.input.slice(0, split);
-    let parts = timeParts.get(source);
+    const values = (column as { values: Float64Array }).values;
+    if (!feature.part) return Float32Array.from(values.subarray(a, b));
+    let parts = timeParts.get(feature.source);
     if (!parts) {
-      parts = timestampPartColumns((byName.get(source)!.column as { values: Float64Array }).values, a, b);
-      timeParts.set(source, parts);
+      parts = timestampPartColumns(values, a, b);
+      timeParts.set(feature.source, parts);
     }
-    const part = feature.input.slice(split + 2) as (typeof TIMESTAMP_PARTS)[number];
-    return parts[TIMESTAMP_PARTS.indexOf(part)]!;
+    return parts[feature.part];
   });
 }
 
 const DAY_MS = 86_400_000;
 
-/** UTC hour, day of week (0 = Monday), day of month, month: the same as core/model-input.ts. */
-function timestampPartColumns(ms: Float64Array, a: number, b: number): Float32Array[] {
-  const parts = TIMESTAMP_PARTS.map(() => new Float32Array(b - a));
-  const dayCache = new Map<number, [number, number, number]>();
+/** Every timestamp part of rows [a, b), as core/model-input.ts computes them (UTC, Monday = 0). */
+function timestampPartColumns(ms: Float64Array, a: number, b: number): Record<TimestampPart, Float32Array> {
+  const parts = Object.fromEntries(ALL_TIMESTAMP_PARTS.map((p) => [p, new Float32Array(b - a)])) as Record<
+    TimestampPart,
+    Float32Array
+  >;
+  const dayCache = new Map<number, [number, number, number, number]>();
   for (let i = a; i < b; i++) {
     const t = ms[i]!;
     const k = i - a;
     if (!Number.isFinite(t)) {
-      for (const p of parts) p[k] = Number.NaN;
+      for (const p of ALL_TIMESTAMP_PARTS) parts[p][k] = Number.NaN;
       continue;
     }
     const day = Math.floor(t / DAY_MS);
     let dayParts = dayCache.get(day);
     if (!dayParts) {
       const d = new Date(day * DAY_MS);
-      dayParts = [(d.getUTCDay() + 6) % 7, d.getUTCDate(), d.getUTCMonth() + 1];
+      dayParts = [(d.getUTCDay() + 6) % 7, d.getUTCDate(), d.getUTCMonth() + 1, d.getUTCFullYear()];
       dayCache.set(day, dayParts);
     }
-    parts[0]![k] = Math.floor((t - day * DAY_MS) / 3_600_000);
-    parts[1]![k] = dayParts[0];
-    parts[2]![k] = dayParts[1];
-    parts[3]![k] = dayParts[2];
+    parts.hour[k] = Math.floor((t - day * DAY_MS) / 3_600_000);
+    parts.day_of_week[k] = dayParts[0];
+    parts.day_of_month[k] = dayParts[1];
+    parts.month[k] = dayParts[2];
+    parts.year[k] = dayParts[3];
   }
   return parts;
 }

@@ -1,5 +1,6 @@
 import type { FeatureSchema } from '../../core/feature-schema.js';
 import {
+  inputBase,
   modelInputNames,
   OUTPUT_LABEL,
   OUTPUT_PREDICTION,
@@ -48,7 +49,9 @@ export function exportModel(options: {
 
 /** Declares the contract's inputs and returns the model features as float [N,1] tensors. */
 function preprocessing(g: GraphBuilder, schema: FeatureSchema, plan: FeaturePlan): string[] {
-  const stringInputs = new Set(schema.features.filter((f) => f.type === 'category').map((f) => f.name));
+  // Graph inputs go by the schema's input names (core/model-input.ts): a column named
+  // `Beak Length (mm)` feeds a C-identifier input; the plan's features refer to those.
+  const stringInputs = new Set(schema.features.filter((f) => f.type === 'category').map(inputBase));
   for (const name of modelInputNames(schema)) {
     g.input(name, stringInputs.has(name) ? DataType.STRING : DataType.FLOAT, [N, 1]);
   }

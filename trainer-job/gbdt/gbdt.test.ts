@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Random } from '../random.js';
-import { applyBins, computeBins } from './binning.js';
+import { applyBins, computeBins, MAX_BINS, MIN_DATA_IN_BIN, SMALL_TABLE_ROWS } from './binning.js';
 import { Booster, DEFAULT_GBDT_PARAMS, type GbdtParams, trainGbdt } from './booster.js';
 import { applyBinsToSet, binTrainingSet } from './dataset.js';
 import { meanLoss } from './loss.js';
@@ -15,12 +15,23 @@ const params = (over: Partial<GbdtParams> = {}): GbdtParams => ({
 
 describe('binning', () => {
   it('gives each distinct value its own bin when there are few, with float32 bounds', () => {
-    const bins = computeBins(Float32Array.from([3, 1, 2, 2, Number.NaN, 1]));
+    const bins = computeBins(Float32Array.from([3, 1, 2, 2, Number.NaN, 1]), MAX_BINS, 200_000, 1);
     expect(Array.from(bins.upper)).toEqual([1, 2, Number.POSITIVE_INFINITY]);
     expect(bins.missingBin).toBe(3);
     expect(Array.from(applyBins(Float32Array.from([1, 1.5, 2, 3, 99, Number.NaN]), bins))).toEqual([
       0, 1, 1, 2, 2, 3,
     ]);
+  });
+
+  it('on a small table puts at least MIN_DATA_IN_BIN rows in a bin, as LightGBM does (a rare value joins its neighbour)', () => {
+    expect(MIN_DATA_IN_BIN).toBe(3);
+    const bins = computeBins(Float32Array.from([1, 1, 1, 2, 2, 3, 4, 5, 5, 5]));
+    // 1 ×3 | 2, 3 (2 ×2 alone is too few) | 4, 5: the rest above 3 holds 4 rows.
+    expect(Array.from(bins.upper)).toEqual([1, 3, Number.POSITIVE_INFINITY]);
+    expect(Array.from(computeBins(Float32Array.from([1, 2, 3])).upper)).toEqual([Number.POSITIVE_INFINITY]);
+    // From SMALL_TABLE_ROWS up, a value seen once still has its own bin.
+    const large = Float32Array.from({ length: SMALL_TABLE_ROWS }, (_, i) => (i === 0 ? 0 : 1 + (i % 100)));
+    expect(computeBins(large).upper[0]).toBe(0);
   });
 
   it('caps the number of bins and keeps them roughly equally filled', () => {
@@ -35,7 +46,8 @@ describe('binning', () => {
 
 describe('gradient boosting', () => {
   it('learns a step function exactly (binary)', () => {
-    const x = Float32Array.from({ length: 200 }, (_, i) => i / 200);
+    // Each value three times: enough rows for a bin of its own.
+    const x = Float32Array.from({ length: 600 }, (_, i) => Math.floor(i / 3) / 200);
     const y = Float64Array.from(x, (v) => (v > 0.5 ? 1 : 0));
     const model = trainGbdt(binTrainingSet([x], y), undefined, params({ numLeaves: 2 }), 50);
     const p = predict(model, [Float32Array.from([0.1, 0.49, 0.51, 0.9])], 4);
