@@ -7,6 +7,7 @@ import { ConfigError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { s3Settings } from '../core/object-store/index.js';
 import { type ChallengerSource, DEFAULT_CANARY_SHARE, MAX_CANARY_SHARE } from './challenger.js';
+import { MIN_TOKEN_LENGTH } from './credential.js';
 import type { ModelSource } from './model.js';
 
 const settings = {
@@ -111,11 +112,43 @@ const settings = {
     description: 'how long shutdown waits for PostgreSQL before spilling the prediction log to disk',
     schema: fields.duration.default(20_000),
   }),
+  logPredictions: setting({
+    flag: 'log-predictions',
+    env: 'MLCYCLE_LOG_PREDICTIONS',
+    description:
+      'true (default): log every served prediction to PostgreSQL; false: log nothing (and /feedback is off)',
+    schema: z
+      .enum(['true', 'false'], 'expected true or false')
+      .default('true')
+      .transform((v) => v === 'true'),
+  }),
+  feedbackToken: setting({
+    flag: 'feedback-token',
+    env: 'MLCYCLE_FEEDBACK_TOKEN',
+    secret: true,
+    description:
+      'bearer token /feedback requires (Authorization: Bearer <token>); without it or --feedback-token-file, /feedback is off',
+    schema: z.string().min(MIN_TOKEN_LENGTH, `use at least ${MIN_TOKEN_LENGTH} characters`).optional(),
+  }),
+  feedbackTokenFile: setting({
+    flag: 'feedback-token-file',
+    env: 'MLCYCLE_FEEDBACK_TOKEN_FILE',
+    description:
+      'file holding the /feedback bearer token on its first line (a mounted Kubernetes Secret); re-read when it changes',
+    schema: z.string().min(1).optional(),
+  }),
   adminToken: setting({
     flag: 'admin-token',
     env: 'MLCYCLE_ADMIN_TOKEN',
-    description: 'enables POST /admin/model (switch model without restart) for this bearer token',
-    schema: z.string().min(16, 'use at least 16 characters').optional(),
+    secret: true,
+    description: 'enables the /admin routes (switch model, set challenger) for this bearer token',
+    schema: z.string().min(MIN_TOKEN_LENGTH, `use at least ${MIN_TOKEN_LENGTH} characters`).optional(),
+  }),
+  adminTokenFile: setting({
+    flag: 'admin-token-file',
+    env: 'MLCYCLE_ADMIN_TOKEN_FILE',
+    description: 'file holding the admin bearer token on its first line (a mounted Kubernetes Secret)',
+    schema: z.string().min(1).optional(),
   }),
 };
 
@@ -157,9 +190,13 @@ export const serveCommand = defineCommand({
         queueMax: values.logQueueMax,
         flushIntervalMs: values.logFlushInterval,
         spillDir,
+        enabled: values.logPredictions,
       },
       drainTimeoutMs: values.shutdownTimeout,
+      feedbackToken: values.feedbackToken,
+      feedbackTokenFile: values.feedbackTokenFile,
       adminToken: values.adminToken,
+      adminTokenFile: values.adminTokenFile,
       log,
     });
     const ready = { url: server.url, model: server.model().name, version: server.model().version };

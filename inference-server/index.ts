@@ -11,6 +11,7 @@ import {
   checkChallenger,
   checkChallengerPair,
 } from './challenger.js';
+import { BearerCredential } from './credential.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
 import { type LoadContext, type LoadedModel, loadModel, type ModelSource } from './model.js';
 import { OffPathScoring } from './off-path.js';
@@ -35,6 +36,8 @@ export interface ServerOptions {
   limits?: Partial<Limits>;
   bodyLimit?: number;
   predictionLog?: {
+    /** false: nothing is logged (ModelDeployment spec.logging.enabled), and feedback is off. */
+    enabled?: boolean;
     batchMax?: number;
     queueMax?: number;
     flushIntervalMs?: number;
@@ -44,8 +47,13 @@ export interface ServerOptions {
   };
   /** How long shutdown waits for the prediction log to reach PostgreSQL before spilling. */
   drainTimeoutMs?: number;
-  /** Enables POST /admin/model with this bearer token. */
+  /** /feedback's bearer token, distinct from anything /predict's callers hold; feedback is off without one. */
+  feedbackToken?: string | undefined;
+  /** A file holding it (a mounted Kubernetes Secret), re-read when it changes. */
+  feedbackTokenFile?: string | undefined;
+  /** Enables the /admin routes with this bearer token. */
   adminToken?: string | undefined;
+  adminTokenFile?: string | undefined;
   log?: Logger;
 }
 
@@ -78,8 +86,9 @@ const OFF_PATH_MAX_RECORDS = 100_000;
 /** Starts the inference server: load (database, verified and warmed model) → build app → listen. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const log = options.log ?? createLogger('inference-server');
+  const credentials = readCredentials(options);
   const loaded = await load(options);
-  const server = build(loaded, options, log);
+  const server = build(loaded, options, credentials, log);
   const url = await listen(server, options).catch(async (err: unknown) => {
     await server.release();
     throw err;
@@ -90,6 +99,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     'inference server ready',
   );
   return running(server, url, options.drainTimeoutMs ?? 30_000, log);
+}
+
+interface Credentials {
+  feedback: BearerCredential | undefined;
+  admin: BearerCredential | undefined;
+}
+
+/** The bearer tokens, read first: a missing token file stops the server before anything loads. */
+function readCredentials(options: ServerOptions): Credentials {
+  return {
+    feedback: BearerCredential.from('feedback token', {
+      token: options.feedbackToken,
+      file: options.feedbackTokenFile,
+    }),
+    admin: BearerCredential.from('admin token', { token: options.adminToken, file: options.adminTokenFile }),
+  };
 }
 
 interface Loaded {
@@ -153,12 +178,13 @@ interface Built {
 }
 
 /** The prediction log writer, the served models and the fastify app around them. */
-function build(loaded: Loaded, options: ServerOptions, log: Logger): Built {
+function build(loaded: Loaded, options: ServerOptions, credentials: Credentials, log: Logger): Built {
   const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
   const metrics = createServerMetrics();
   const logOptions = options.predictionLog ?? {};
   const queueMax = logOptions.queueMax ?? 200_000;
   const writer = new PredictionLogWriter({
+    enabled: logOptions.enabled !== false,
     pool: loaded.pool,
     metrics,
     log,
@@ -188,7 +214,9 @@ function build(loaded: Loaded, options: ServerOptions, log: Logger): Built {
       limits,
       queueMax,
       spillEnabled: logOptions.spillDir !== undefined,
-      adminToken: options.adminToken,
+      logging: logOptions.enabled !== false,
+      feedbackCredential: credentials.feedback,
+      adminCredential: credentials.admin,
     },
     { bodyLimit: options.bodyLimit ?? 16 * 1024 * 1024 },
   );

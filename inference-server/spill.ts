@@ -6,7 +6,7 @@ import { join } from 'node:path';
  * shutdown) go to NDJSON files on local disk, and are delivered from there when the database
  * answers again — also by the next process started with the same directory. A file is deleted
  * only after all of its rows are in the database; a crash in between means some rows are sent
- * twice, which the unique (model, version, request id) key turns into no-ops.
+ * twice, which the unique (model, version, prediction id) key turns into no-ops.
  */
 export class SpillFiles<Row> {
   private current: { name: string; rows: number } | undefined;

@@ -51,11 +51,11 @@ afterAll(async () => {
 }, 120_000);
 
 async function loggedIds(modelName: string): Promise<Set<string>> {
-  const { rows } = await db.pool.query<{ request_id: string }>(
-    'SELECT request_id FROM prediction_logs WHERE model_name = $1',
+  const { rows } = await db.pool.query<{ prediction_id: string }>(
+    'SELECT prediction_id FROM prediction_logs WHERE model_name = $1',
     [modelName],
   );
-  return new Set(rows.map((r) => r.request_id));
+  return new Set(rows.map((r) => r.prediction_id));
 }
 
 async function waitUntil(
@@ -138,8 +138,8 @@ describe('prediction log while PostgreSQL is down', () => {
       const records = Array.from({ length: 400 }, (_, i) => fixtureRecord(b * 400 + i));
       const res = await postJson(`${server.url}/predict_batch`, records, { 'x-request-id': `spill-${b}` });
       expect(res.status).toBe(200);
-      for (const p of (res.body as { predictions: { request_id: string }[] }).predictions)
-        acknowledged.push(p.request_id);
+      for (const p of (res.body as { predictions: { prediction_id: string }[] }).predictions)
+        acknowledged.push(p.prediction_id);
     }
     const status = server.predictionLog();
     expect(status.queueDepth).toBeLessThanOrEqual(500);

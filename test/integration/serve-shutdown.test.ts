@@ -86,11 +86,11 @@ describe('mlcycle serve, SIGTERM under load', () => {
     expect(code, stderr()).toBe(0);
     expect(result.acknowledged.length).toBeGreaterThan(200);
 
-    const { rows } = await db.pool.query<{ request_id: string }>(
-      'SELECT request_id FROM prediction_logs WHERE model_name = $1',
+    const { rows } = await db.pool.query<{ prediction_id: string }>(
+      'SELECT prediction_id FROM prediction_logs WHERE model_name = $1',
       [model.modelName],
     );
-    const logged = new Set(rows.map((r) => r.request_id));
+    const logged = new Set(rows.map((r) => r.prediction_id));
     const lost = result.acknowledged.filter((id) => !logged.has(id));
     expect(lost).toEqual([]);
     // Only requests that were sent can be logged; none twice (unique key).
