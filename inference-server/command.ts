@@ -106,6 +106,20 @@ const settings = {
       'directory for prediction log rows beyond the in-memory bound or unwritten at shutdown (default <data-dir>/prediction-log-spill; "off" drops them, counted)',
     schema: z.string().min(1).optional(),
   }),
+  logSpillUri: setting({
+    flag: 'log-spill-uri',
+    env: 'MLCYCLE_LOG_SPILL_URI',
+    description:
+      'object-store location (s3://bucket/prefix or directory) that prediction log rows still unwritten at shutdown are uploaded to, so they outlive the Pod; the next server (or mlcycle drift) imports them',
+    schema: z.string().min(1).optional(),
+  }),
+  shutdownDelay: setting({
+    flag: 'shutdown-delay',
+    env: 'MLCYCLE_SHUTDOWN_DELAY',
+    description:
+      'after SIGTERM, how long /readyz reports 503 while requests are still answered, before the listener closes, e.g. 5s',
+    schema: fields.duration.default(0),
+  }),
   shutdownTimeout: setting({
     flag: 'shutdown-timeout',
     env: 'MLCYCLE_SHUTDOWN_TIMEOUT',
@@ -190,9 +204,11 @@ export const serveCommand = defineCommand({
         queueMax: values.logQueueMax,
         flushIntervalMs: values.logFlushInterval,
         spillDir,
+        spillUri: values.logSpillUri,
         enabled: values.logPredictions,
       },
       drainTimeoutMs: values.shutdownTimeout,
+      shutdownDelayMs: values.shutdownDelay,
       feedbackToken: values.feedbackToken,
       feedbackTokenFile: values.feedbackTokenFile,
       adminToken: values.adminToken,

@@ -116,6 +116,11 @@ export class PredictionLogWriter {
     else this.schedule(this.options.flushIntervalMs);
   }
 
+  /** The spill files (after `drain`: what is left for the next process). */
+  spillFiles(): SpillFiles<PredictionLogRow> | undefined {
+    return this.spill;
+  }
+
   status(): PredictionLogStatus {
     return {
       ...this.state,

@@ -73,7 +73,15 @@ export class SpillFiles<Row> {
     return { name, rows };
   }
 
-  /** Removes a file whose rows are all in the database. */
+  /** Every file with its text, oldest first; closes the file being appended to. */
+  contents(): { name: string; text: string; rows: number }[] {
+    this.current = undefined;
+    return [...this.counts.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([name, rows]) => ({ name, rows, text: readFileSync(join(this.directory, name), 'utf8') }));
+  }
+
+  /** Removes a file whose rows are all in the database (or in the object store). */
   remove(name: string): void {
     rmSync(join(this.directory, name), { force: true });
     this.counts.delete(name);

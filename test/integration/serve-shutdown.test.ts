@@ -1,11 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../../core/db/index.js';
 import { fixtureRecord, writeFixtureModel } from '../fixtures/model.js';
-import { loadGenerator, tempDir, uniqueModelName } from '../fixtures/serve-helpers.js';
+import { loadGenerator, spawnServer, tempDir, uniqueModelName } from '../fixtures/serve-helpers.js';
 import { testDatabaseUrl } from '../services.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -22,29 +20,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await db?.close();
 });
-
-/** Starts `./bin/mlcycle serve` and resolves with its URL once it says it is ready. */
-async function spawnServer(
-  args: string[],
-): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/mlcycle'), 'serve', ...args], {
-    cwd: ROOT,
-    env: { ...process.env, MLCYCLE_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    lines.once('line', (line) => resolve((JSON.parse(line) as { url: string }).url));
-    child.once('exit', (code) =>
-      reject(new Error(`mlcycle serve exited with ${code} before it was ready:\n${stderr}`)),
-    );
-  });
-  return { child, url, stderr: () => stderr };
-}
 
 describe('mlcycle serve, SIGTERM under load', () => {
   it('finishes in-flight requests, writes every acknowledged prediction, exits 0', async () => {
