@@ -2,8 +2,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../../core/db/index.js';
+import { startServer } from '../../inference-server/index.js';
 import { fixtureRecord, writeFixtureModel } from '../fixtures/model.js';
-import { loadGenerator, spawnServer, tempDir, uniqueModelName } from '../fixtures/serve-helpers.js';
+import { loadGenerator, postJson, spawnServer, tempDir, uniqueModelName } from '../fixtures/serve-helpers.js';
 import { testDatabaseUrl } from '../services.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -72,5 +73,27 @@ describe('mlcycle serve, SIGTERM under load', () => {
     expect(rows.length).toBe(logged.size);
     expect(rows.length).toBeGreaterThanOrEqual(result.acknowledged.length);
     expect(stderr()).toContain('prediction log flushed');
+  });
+});
+
+describe('shutdown delay', () => {
+  it('drops readiness first and keeps answering for the delay, then closes the listener', async () => {
+    const dir = await tempDir('shutdown-delay');
+    const model = await writeFixtureModel(join(dir, 'model'), { modelName: uniqueModelName('serve-delay') });
+    const server = await startServer({
+      model: { kind: 'location', location: model.dir },
+      pool: db.pool,
+      shutdownDelayMs: 1_500,
+    });
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+    const closing = server.close();
+    await new Promise((r) => setTimeout(r, 200));
+    const ready = await fetch(`${server.url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ ready: false, reasons: ['shutting down'] });
+    const answer = await postJson(`${server.url}/predict`, fixtureRecord(1));
+    expect(answer.status).toBe(200);
+    await closing;
+    await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
   });
 });
