@@ -74,6 +74,7 @@ export const driftCommand = defineCommand({
           retrainMaxPerDay: v.retrainMaxPerDay,
         },
         challengerVersion: v.challengerVersion,
+        logSpillUri: v.logSpillUri,
         promotion: { metric: v.promotionMetric, margin: v.promotionMargin, minLabels: v.promotionMinLabels },
         alertWebhook: v.alertWebhook,
         ...(v.runId ? { runId: v.runId } : {}),

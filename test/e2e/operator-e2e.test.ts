@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,14 +81,20 @@ async function registered(name: string): Promise<ModelVersion> {
 interface Answer {
   model_version?: string;
   probability?: number;
-  predictions: { request_id: string; prediction: unknown; probability?: number }[];
+  predictions: { prediction_id: string; prediction: unknown; probability?: number }[];
 }
+
+// The example ModelDeployment's /feedback token, in the Secret it names (created by the test).
+const FEEDBACK_TOKEN = randomBytes(24).toString('hex');
 
 async function post(path: string, body: unknown): Promise<Answer> {
   if (!forward) throw new Error('no port-forward');
   const res = await fetch(`http://127.0.0.1:${forward.port}${path}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: {
+      'content-type': 'application/json',
+      ...(path === '/feedback' ? { authorization: `Bearer ${FEEDBACK_TOKEN}` } : {}),
+    },
     body: JSON.stringify(body),
   });
   const text = await res.text();
@@ -222,6 +229,13 @@ describe('mlcycle on Kubernetes, end to end', () => {
   });
 
   it('serves v1 and runs the second version beside it in shadow, by itself, answering /predict with v1', async () => {
+    await kubectl([
+      'create',
+      'secret',
+      'generic',
+      'flights-delay-feedback',
+      `--from-literal=token=${FEEDBACK_TOKEN}`,
+    ]);
     await kubectl(['apply', '-f', 'examples/flights/modeldeployment.yaml']);
     const md = await eventually(
       'v1 serving, v2 shadowing',
@@ -249,7 +263,7 @@ describe('mlcycle on Kubernetes, end to end', () => {
     expect(typeof answer.probability).toBe('number');
   });
 
-  let requestIds: string[] = [];
+  let predictionIds: string[] = [];
 
   /** Drifted traffic: short night hops out of Hawaii, far from the mainland daytime mix. */
   async function drivenTraffic(n: number, day: number): Promise<void> {
@@ -261,21 +275,21 @@ describe('mlcycle on Kubernetes, end to end', () => {
     }));
     for (let i = 0; i < records.length; i += 500) {
       const out = await post('/predict_batch', records.slice(i, i + 500));
-      requestIds.push(...out.predictions.map((p) => p.request_id));
+      predictionIds.push(...out.predictions.map((p) => p.prediction_id));
     }
     await new Promise((r) => setTimeout(r, 3000)); // the servers flush their prediction logs every 200 ms
   }
 
   /** Labels that rank `version`'s logged probabilities in order (good) or backwards (bad). */
   async function labelsBy(version: string, good: boolean): Promise<void> {
-    const { rows } = await db.pool.query<{ request_id: string; probability: number }>(
-      'SELECT request_id, probability FROM prediction_logs WHERE model_name = $1 AND model_version = $2 AND request_id = ANY($3)',
-      ['flights-delay', version, requestIds],
+    const { rows } = await db.pool.query<{ prediction_id: string; probability: number }>(
+      'SELECT prediction_id, probability FROM prediction_logs WHERE model_name = $1 AND model_version = $2 AND prediction_id = ANY($3)',
+      ['flights-delay', version, predictionIds],
     );
-    expect(rows.length).toBeGreaterThan(requestIds.length * 0.9);
+    expect(rows.length).toBeGreaterThan(predictionIds.length * 0.9);
     const ranked = [...rows].sort((a, b) => a.probability - b.probability);
     const labels = ranked.map((r, i) => ({
-      request_id: r.request_id,
+      prediction_id: r.prediction_id,
       label: good ? i >= ranked.length / 2 : i < ranked.length / 2,
     }));
     for (let i = 0; i < labels.length; i += 500) await post('/feedback', labels.slice(i, i + 500));
@@ -369,7 +383,7 @@ describe('mlcycle on Kubernetes, end to end', () => {
   });
 
   it('rolls back to v1 by itself once labels show degraded quality (spec untouched), and a GitOps sync changes nothing', async () => {
-    requestIds = [];
+    predictionIds = [];
     forward?.proc.kill();
     forward = await portForward(ns, 'svc/flights-delay', 80);
     await drivenTraffic(1500, 3);
