@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { buildRecordValidator, type FeatureSchema } from '../core/feature-schema.js';
+import { buildRecordValidator, type FeatureSchema, type Task } from '../core/feature-schema.js';
 import { Problem } from './problem.js';
 
 /**
@@ -65,28 +65,47 @@ export const BatchResponse = z
   .meta({ id: 'BatchResponse' });
 export type BatchResponse = z.infer<typeof BatchResponse>;
 
-export const FeedbackItem = z
-  .strictObject({
-    prediction_id: z
-      .string()
-      .regex(PREDICTION_ID_PATTERN, 'expected a prediction id as /predict or /predict_batch returned it')
-      .describe('The prediction_id that /predict or /predict_batch returned for the prediction.'),
-    label: z
-      .union([z.boolean(), z.number().finite()])
-      .describe('The true outcome: true/false or 1/0 for classification, a number for regression.'),
-    observed_at: z.iso
-      .datetime({ offset: true, message: 'expected an ISO-8601 timestamp with offset or Z' })
-      .optional()
-      .describe('When the outcome was observed (default: now).'),
-    correction: z
-      .boolean()
-      .optional()
-      .describe(
-        'true: replace the label already stored for this prediction (the replaced one stays in the label history). Without it the first label stands and a repeat is a `duplicate`.',
-      ),
-  })
-  .meta({ id: 'FeedbackItem' });
-export type FeedbackItem = z.infer<typeof FeedbackItem>;
+// The label a model of each task takes: the handler validates with these and the document
+// shows the served model's, so a label the document allows is never refused.
+const LABELS = {
+  'binary-classification': z
+    .union([z.boolean(), z.literal(0), z.literal(1)], {
+      error: 'expected true/false or 1/0 for a classification model',
+    })
+    .describe('The true outcome: true/false or 1/0.'),
+  regression: z
+    .number({ error: 'expected a finite number for a regression model' })
+    .describe('The true outcome: a number.'),
+} as const;
+
+function feedbackItem(task: Task) {
+  return z
+    .strictObject({
+      prediction_id: z
+        .string()
+        .regex(PREDICTION_ID_PATTERN, 'expected a prediction id as /predict or /predict_batch returned it')
+        .describe('The prediction_id that /predict or /predict_batch returned for the prediction.'),
+      label: LABELS[task],
+      observed_at: z.iso
+        .datetime({ offset: true, message: 'expected an ISO-8601 timestamp with offset or Z' })
+        .optional()
+        .describe('When the outcome was observed (default: now).'),
+      correction: z
+        .boolean()
+        .optional()
+        .describe(
+          'true: replace the label already stored for this prediction (the replaced one stays in the label history). Without it the first label stands and a repeat is a `duplicate`.',
+        ),
+    })
+    .meta({ id: 'FeedbackItem' });
+}
+
+/** One /feedback item, for a model of each task. */
+export const FEEDBACK_ITEMS = {
+  'binary-classification': feedbackItem('binary-classification'),
+  regression: feedbackItem('regression'),
+} as const;
+export type FeedbackItem = z.infer<(typeof FEEDBACK_ITEMS)[Task]>;
 
 export const FeedbackStatus = z
   .enum(['recorded', 'corrected', 'duplicate', 'unknown'])
@@ -149,20 +168,40 @@ export const Readiness = z
   })
   .meta({ id: 'Readiness' });
 
-const json = (schema: z.ZodType) => ({ 'application/json': { schema: toSchema(schema) } });
 const problemContent = (description: string) => ({
   description,
   content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
 });
 
-function toSchema(schema: z.ZodType): Record<string, unknown> {
-  const out = z.toJSONSchema(schema, {
-    target: 'draft-2020-12',
-    unrepresentable: 'any',
-    io: 'input',
-  }) as Record<string, unknown>;
-  delete out.$schema;
-  return out;
+/**
+ * JSON Schemas of the document's bodies. zod puts a schema with an id (`.meta({ id })`) under
+ * the schema's own `$defs` and refers to it as `#/$defs/<id>`: in an OpenAPI document that
+ * reference would resolve against the document's root, where nothing is. The definitions are
+ * moved to `components/schemas` and the references follow them.
+ */
+class SchemaComponents {
+  readonly schemas: Record<string, unknown> = {};
+
+  of(schema: z.ZodType): Record<string, unknown> {
+    const out = z.toJSONSchema(schema, {
+      target: 'draft-2020-12',
+      unrepresentable: 'any',
+      io: 'input',
+    }) as Record<string, unknown>;
+    delete out.$schema;
+    const defs = (out.$defs ?? {}) as Record<string, unknown>;
+    delete out.$defs;
+    for (const [id, def] of Object.entries(defs)) this.schemas[id] = relink(def);
+    return relink(out) as Record<string, unknown>;
+  }
+
+  json(schema: z.ZodType) {
+    return { 'application/json': { schema: this.of(schema) } };
+  }
+}
+
+function relink(schema: unknown): unknown {
+  return JSON.parse(JSON.stringify(schema).replaceAll('"#/$defs/', '"#/components/schemas/'));
 }
 
 /** The OpenAPI 3.1 document for the model being served. */
@@ -173,6 +212,11 @@ export function openApiDocument(options: {
   batchMax: number;
   feedbackMax: number;
 }): Record<string, unknown> {
+  const components = new SchemaComponents();
+  const json = (schema: z.ZodType) => components.json(schema);
+  const toSchema = (schema: z.ZodType) => components.of(schema);
+  toSchema(Problem); // every error response refers to it
+  const feedbackItemOf = FEEDBACK_ITEMS[options.schema.task];
   const record = buildRecordValidator(options.schema).meta({
     id: 'Record',
     description: `One record for ${options.modelName} ${options.modelVersion}. Unknown fields are refused.`,
@@ -248,7 +292,7 @@ export function openApiDocument(options: {
           security: [{ feedbackToken: [] }],
           requestBody: {
             required: true,
-            content: json(z.union([FeedbackItem, z.array(FeedbackItem).min(1).max(options.feedbackMax)])),
+            content: json(z.union([feedbackItemOf, z.array(feedbackItemOf).min(1).max(options.feedbackMax)])),
           },
           responses: {
             '200': {
@@ -276,7 +320,15 @@ export function openApiDocument(options: {
         },
       },
       '/healthz': {
-        get: { summary: 'Liveness', responses: { '200': { description: 'The process is alive.' } } },
+        get: {
+          summary: 'Liveness',
+          responses: {
+            '200': {
+              description: 'The process is alive.',
+              content: json(z.object({ status: z.literal('alive') })),
+            },
+          },
+        },
       },
       '/readyz': {
         get: {
@@ -290,12 +342,28 @@ export function openApiDocument(options: {
       '/metrics': {
         get: {
           summary: 'Prometheus metrics',
-          responses: { '200': { description: 'text/plain exposition' } },
+          responses: {
+            '200': {
+              description: 'The Prometheus text exposition format.',
+              content: { 'text/plain': { schema: { type: 'string' } } },
+            },
+          },
+        },
+      },
+      '/openapi.json': {
+        get: {
+          summary: 'This document',
+          responses: {
+            '200': {
+              description: 'OpenAPI 3.1',
+              content: { 'application/json': { schema: { type: 'object' } } },
+            },
+          },
         },
       },
     },
     components: {
-      schemas: { Problem: toSchema(Problem) },
+      schemas: components.schemas,
       securitySchemes: {
         feedbackToken: {
           type: 'http',

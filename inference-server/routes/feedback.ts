@@ -1,9 +1,9 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { z } from 'zod';
 import { errorMessage } from '../../core/errors.js';
-import { fieldIssues } from '../../core/feature-schema.js';
+import { fieldIssues, type Task } from '../../core/feature-schema.js';
 import { type LabelOutcome, loggedPredictionIds, storeLabels } from '../../core/prediction-log.js';
-import { type FeedbackItem, FeedbackItem as FeedbackItemSchema } from '../api.js';
+import { FEEDBACK_ITEMS, type FeedbackItem } from '../api.js';
 import type { ServerContext } from '../context.js';
 import type { BearerCredential } from '../credential.js';
 import { problem, sendProblem } from '../problem.js';
@@ -55,7 +55,7 @@ export const feedbackRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx
         }),
       );
     }
-    const parsed = parseItems(items, single, serving.model.task === 'binary-classification');
+    const parsed = parseItems(items, single, serving.model.task);
     if (!parsed.ok) {
       const body = problem('invalid-body', 422, 'the feedback does not match its schema', {
         errors: parsed.issues.slice(0, MAX_REPORTED_ISSUES),
@@ -132,34 +132,23 @@ type Parsed =
   | { ok: true; items: FeedbackItem[] }
   | { ok: false; issues: { field: string; message: string }[] };
 
-function parseItems(items: unknown[], single: boolean, classification: boolean): Parsed {
+function parseItems(items: unknown[], single: boolean, task: Task): Parsed {
+  const schema = FEEDBACK_ITEMS[task];
   const out: FeedbackItem[] = [];
   const issues: { field: string; message: string }[] = [];
   items.forEach((item, i) => {
     const prefix = single ? '' : `${i}.`;
-    const result = FeedbackItemSchema.safeParse(item);
-    if (!result.success) {
-      for (const issue of fieldIssues(result.error as z.ZodError, item)) {
-        issues.push({
-          field: issue.field === '(record)' ? (single ? '(body)' : String(i)) : prefix + issue.field,
-          message: issue.message,
-        });
-      }
+    const result = schema.safeParse(item);
+    if (result.success) {
+      out.push(result.data);
       return;
     }
-    const label = result.data.label;
-    if (classification && !(typeof label === 'boolean' || label === 0 || label === 1)) {
+    for (const issue of fieldIssues(result.error as z.ZodError, item)) {
       issues.push({
-        field: `${prefix}label`,
-        message: 'expected true/false or 1/0 for a classification model',
+        field: issue.field === '(record)' ? (single ? '(body)' : String(i)) : prefix + issue.field,
+        message: issue.message,
       });
-      return;
     }
-    if (!classification && typeof label === 'boolean') {
-      issues.push({ field: `${prefix}label`, message: 'expected a number for a regression model' });
-      return;
-    }
-    out.push(result.data);
   });
   return issues.length > 0 ? { ok: false, issues } : { ok: true, items: out };
 }
@@ -174,7 +163,7 @@ async function record(
   const known = await loggedPredictionIds(ctx.pool, modelName, ids);
   const missing = new Set(ids.filter((id) => !known.has(id)));
   if (missing.size > 0) for (const id of ctx.writer.pendingPredictionIds(modelName, missing)) known.add(id);
-  const now = new Date().toISOString();
+  const now = new Date();
   const stored = await storeLabels(
     ctx.pool,
     modelName,
@@ -183,7 +172,9 @@ async function record(
       .map((f) => ({
         predictionId: f.prediction_id,
         label: typeof f.label === 'boolean' ? (f.label ? 1 : 0) : f.label,
-        observedAt: f.observed_at ?? now,
+        // As the instant it names: PostgreSQL takes offsets up to ±15:59 only (ISO-8601 up to
+        // ±23:59), and year 0000 only written as 1 BC, which pg does for a Date.
+        observedAt: f.observed_at ? new Date(f.observed_at) : now,
         correction: f.correction === true,
       })),
   );

@@ -579,6 +579,7 @@ describe('status endpoints', () => {
   it('/openapi.json is generated from the schemas, with the model’s record', async () => {
     const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as {
       openapi: string;
+      components: { schemas: Record<string, unknown> };
       paths: Record<
         string,
         { post?: { requestBody: { content: Record<string, { schema: Record<string, unknown> }> } } }
@@ -596,9 +597,12 @@ describe('status endpoints', () => {
         '/v1/model',
       ]),
     );
-    const record = JSON.stringify(
-      doc.paths['/predict']!.post!.requestBody.content['application/json']!.schema,
-    );
+    // Named schemas live in components, where their references point.
+    expect(doc.paths['/predict']!.post!.requestBody.content['application/json']!.schema).toEqual({
+      $ref: '#/components/schemas/Record',
+    });
+    expect(JSON.stringify(doc)).not.toContain('#/$defs/');
+    const record = JSON.stringify(doc.components.schemas.Record);
     for (const f of v1.schema.features) expect(record).toContain(`"${f.name}"`);
     expect(record).toContain('"additionalProperties":false');
   });
