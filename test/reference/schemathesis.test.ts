@@ -68,7 +68,9 @@ describe('the OpenAPI document of mlcycle serve, checked by schemathesis', () =>
         '--no-color',
       ];
       const { code, output } = await new Promise<{ code: number; output: string }>((resolve) => {
-        execFile(st, args, { timeout: 600_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+        // In a scratch directory: schemathesis keeps a cache in its working directory.
+        const options = { cwd: dir, timeout: 600_000, maxBuffer: 64 * 1024 * 1024 };
+        execFile(st, args, options, (err, stdout, stderr) => {
           const c = err ? ((err as { code?: number }).code ?? 1) : 0;
           resolve({ code: typeof c === 'number' ? c : 1, output: `${stdout}\n${stderr}` });
         });
