@@ -198,9 +198,11 @@ describe('a failing canary', () => {
       predictionLog: { flushIntervalMs: 20 },
     });
     // Request ids the canary answers: their batches make the broken challenger fail.
-    const ids = Array.from({ length: 400 }, (_, i) => `broken-canary-${v1.modelName}-${i}`)
-      .filter((id) => requestBucket(id) < 0.5)
-      .slice(0, 20);
+    const answered = Array.from({ length: 400 }, (_, i) => `broken-canary-${v1.modelName}-${i}`).filter(
+      (id) => requestBucket(id) < 0.5,
+    );
+    const ids = answered.slice(0, 20);
+    const pairId = answered[20]!; // also the canary's, whatever the run's model name
     const records = [fixtureRecord(1), fixtureRecord(2), fixtureRecord(3)];
     const fromV1 = await referenceOutputs(v1.modelBytes, v1.schema, records);
     try {
@@ -219,7 +221,7 @@ describe('a failing canary', () => {
       // Two records, which it can score: the canary answers as it should.
       const pair = await fetch(`${server.url}/predict_batch`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-request-id': `${ids[0]}-pair` },
+        headers: { 'content-type': 'application/json', 'x-request-id': pairId },
         body: JSON.stringify(records.slice(0, 2)),
       });
       expect(pair.headers.get('x-mlcycle-model-version')).toBe('v3');
