@@ -343,14 +343,18 @@ export async function readLabelledRequests(
       params,
     );
     // A record scored by a champion and a shadowing challenger has a row from each: the
-    // first logged speaks for it (the features are the same record).
+    // first logged speaks for it (the features are the same record). Rows come in log order
+    // (prediction ids are random), so the same log always gives the same dataset.
     await client.query(
       `DECLARE labelled_requests NO SCROLL CURSOR FOR
-       SELECT DISTINCT ON (l.prediction_id) lb.label, extract(epoch FROM l.created_at) * 1000${keys.map((_, i) => `, l.features ->> $${5 + i}`).join('')}
-       FROM prediction_logs l
-       JOIN prediction_labels lb ON lb.model_name = l.model_name AND lb.prediction_id = l.prediction_id
-       WHERE ${where}
-       ORDER BY l.prediction_id, l.created_at, l.model_version`,
+       SELECT label, logged_at${keys.map((_, i) => `, f${i}`).join('')} FROM (
+         SELECT DISTINCT ON (l.prediction_id) l.id, lb.label, extract(epoch FROM l.created_at) * 1000 AS logged_at${keys.map((_, i) => `, l.features ->> $${5 + i} AS f${i}`).join('')}
+         FROM prediction_logs l
+         JOIN prediction_labels lb ON lb.model_name = l.model_name AND lb.prediction_id = l.prediction_id
+         WHERE ${where}
+         ORDER BY l.prediction_id, l.created_at, l.model_version
+       ) first_logged
+       ORDER BY id`,
       [...params, ...keys],
     );
     const builders = schema.features.map((f) => new ColumnBuilder(f.name, labelledColumnKind(f)));
