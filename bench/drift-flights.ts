@@ -147,7 +147,9 @@ async function postgresJob(dir: string, rows: number): Promise<void> {
         logged.push({
           modelName,
           modelVersion: 'v1',
+          predictionId: `p${i}`,
           requestId: `r${i}`,
+          recordIndex: null,
           features: record,
           prediction: 0,
           probability: null,

@@ -172,7 +172,7 @@ export function createServerMetrics() {
     }),
     feedback: new Counter({
       name: 'mlcycle_feedback_total',
-      help: 'Feedback labels by outcome (recorded, duplicate, unknown).',
+      help: 'Feedback labels by outcome (recorded, corrected, duplicate, unknown), and requests refused for want of the feedback token (unauthorized).',
       labelNames: ['outcome'] as const,
       ...common,
     }),

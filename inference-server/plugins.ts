@@ -53,6 +53,15 @@ export const servingPerRequest = shared<ServerContext>('mlcycle-serving', async 
  * is logged with its stack.
  */
 export const observability = shared<ServerContext>('mlcycle-observability', async (app, ctx) => {
+  // Every route's methods, so a known path asked with another method is a 405 naming the
+  // methods it takes (RFC 9110), not a 404.
+  const methods = new Map<string, Set<string>>();
+  app.addHook('onRoute', (route) => {
+    const known = methods.get(route.url) ?? new Set<string>();
+    for (const m of [route.method].flat()) known.add(m);
+    methods.set(route.url, known);
+  });
+
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     ctx.metrics.requests.inc({ route, status: reply.statusCode });
@@ -79,6 +88,21 @@ export const observability = shared<ServerContext>('mlcycle-observability', asyn
       ctx.log.error({ err: error, url: request.url, method: request.method }, 'request failed unexpectedly');
     }
     return sendProblem(reply, body);
+  });
+
+  // Before the body is read: a method that carries a body (QUERY, PATCH) must not get a body
+  // problem for a route that does not exist.
+  app.addHook('onRequest', async (request, reply) => {
+    if (!request.is404) return;
+    const path = request.url.split('?')[0]!;
+    const allowed = methods.get(path);
+    if (!allowed) return;
+    const allow = [...allowed].sort().join(', ');
+    reply.header('allow', allow);
+    return sendProblem(
+      reply,
+      problem('method-not-allowed', 405, `${path} takes ${allow}, not ${request.method}`),
+    );
   });
 
   app.setNotFoundHandler((request, reply) =>

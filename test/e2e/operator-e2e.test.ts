@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -84,14 +85,21 @@ async function registered(name: string): Promise<ModelVersion> {
 interface Answer {
   model_version?: string;
   probability?: number;
-  predictions: { request_id: string; prediction: unknown; probability?: number }[];
+  predictions: { prediction_id: string; prediction: unknown; probability?: number }[];
 }
+
+// The example ModelDeployment's /feedback token, in the Secret it names (created by the test;
+// the second deployment, made from the same example, uses it too).
+const FEEDBACK_TOKEN = randomBytes(24).toString('hex');
 
 async function post(path: string, body: unknown): Promise<Answer> {
   if (!forward) throw new Error('no port-forward');
   const res = await fetch(`http://127.0.0.1:${forward.port}${path}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: {
+      'content-type': 'application/json',
+      ...(path === '/feedback' ? { authorization: `Bearer ${FEEDBACK_TOKEN}` } : {}),
+    },
     body: JSON.stringify(body),
   });
   const text = await res.text();
@@ -215,6 +223,13 @@ describe('mlcycle on Kubernetes, end to end', () => {
   });
 
   it('serves v1 behind its Service, answering /predict', async () => {
+    await kubectl([
+      'create',
+      'secret',
+      'generic',
+      'flights-delay-feedback',
+      `--from-literal=token=${FEEDBACK_TOKEN}`,
+    ]);
     await kubectl(['apply', '-f', 'examples/flights/modeldeployment.yaml']);
     const md = await rolledOut('flights-delay', 'flights-delay-v1');
     expect(md.status?.challenger).toBeUndefined();
@@ -547,7 +562,7 @@ async function drivenTraffic(n: number, day: number): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < records.length; i += 200) {
     const out = await post('/predict_batch', records.slice(i, i + 200));
-    ids.push(...out.predictions.map((p) => p.request_id));
+    ids.push(...out.predictions.map((p) => p.prediction_id));
   }
   await new Promise((r) => setTimeout(r, 3000)); // the servers flush their prediction logs every 200 ms
   return ids;
@@ -559,25 +574,25 @@ async function drivenTraffic(n: number, day: number): Promise<string[]> {
  * which degrades a model that learned it.
  */
 async function labelsByRule(ids: string[], inverted: boolean): Promise<void> {
-  const { rows } = await db.pool.query<{ request_id: string; distance: number }>(
-    `SELECT DISTINCT request_id, (features->>'distance')::float AS distance FROM prediction_logs
-     WHERE model_name = 'flights-delay' AND request_id = ANY($1)`,
+  const { rows } = await db.pool.query<{ prediction_id: string; distance: number }>(
+    `SELECT DISTINCT prediction_id, (features->>'distance')::float AS distance FROM prediction_logs
+     WHERE model_name = 'flights-delay' AND prediction_id = ANY($1)`,
     [ids],
   );
   expect(rows.length).toBeGreaterThan(ids.length * 0.9);
-  const labels = rows.map((r) => ({ request_id: r.request_id, label: r.distance >= 100 !== inverted }));
+  const labels = rows.map((r) => ({ prediction_id: r.prediction_id, label: r.distance >= 100 !== inverted }));
   for (let i = 0; i < labels.length; i += 500) await post('/feedback', labels.slice(i, i + 500));
 }
 
 /** Labels that rank `version`'s logged probabilities in order: it is the better model on them. */
 async function labelsByRanking(model: string, version: string, ids: string[]): Promise<void> {
-  const { rows } = await db.pool.query<{ request_id: string; probability: number }>(
-    'SELECT request_id, probability FROM prediction_logs WHERE model_name = $1 AND model_version = $2 AND request_id = ANY($3)',
+  const { rows } = await db.pool.query<{ prediction_id: string; probability: number }>(
+    'SELECT prediction_id, probability FROM prediction_logs WHERE model_name = $1 AND model_version = $2 AND prediction_id = ANY($3)',
     [model, version, ids],
   );
   expect(rows.length).toBeGreaterThan(ids.length * 0.9);
   const ranked = [...rows].sort((a, b) => a.probability - b.probability);
-  const labels = ranked.map((r, i) => ({ request_id: r.request_id, label: i >= ranked.length / 2 }));
+  const labels = ranked.map((r, i) => ({ prediction_id: r.prediction_id, label: i >= ranked.length / 2 }));
   for (let i = 0; i < labels.length; i += 500) await post('/feedback', labels.slice(i, i + 500));
 }
 

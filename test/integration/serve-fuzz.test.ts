@@ -7,6 +7,8 @@ import { tempDir, uniqueModelName } from '../fixtures/serve-helpers.js';
 import { testDatabaseUrl } from '../services.js';
 
 let server: RunningServer;
+// /feedback is fuzzed past its credential: its body handling is what is under test.
+const FEEDBACK_TOKEN = 'fuzz-feedback-token-0123456789';
 
 beforeAll(async () => {
   const dir = await tempDir('fuzz');
@@ -16,6 +18,7 @@ beforeAll(async () => {
     database: { databaseUrl: testDatabaseUrl(), dataDir: join(dir, 'data') },
     limits: { batchMax: 50, feedbackMax: 50 },
     bodyLimit: 64 * 1024,
+    feedbackToken: FEEDBACK_TOKEN,
   });
 });
 
@@ -122,6 +125,7 @@ describe('fuzzing /predict, /predict_batch and /feedback', () => {
           const headers: Record<string, string> = {};
           if (type !== '') headers['content-type'] = type;
           if (id !== undefined) headers['x-request-id'] = id;
+          if (url === '/feedback') headers.authorization = `Bearer ${FEEDBACK_TOKEN}`;
           const res = await server.app.inject({ method: 'POST', url, payload, headers });
           statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
           expect(res.statusCode, `${url} ${type} ${payload.slice(0, 200)} → ${res.body}`).toBeLessThan(500);
