@@ -17,6 +17,8 @@ import type { Feature, FeatureSchema } from './feature-schema.js';
 
 /** One served prediction, as it is stored in prediction_logs. */
 export const PredictionLogRow = z.object({
+  /** The tenant (core/tenant.ts): the server's own namespace. */
+  namespace: z.string().min(1),
   modelName: z.string().min(1),
   modelVersion: z.string().min(1),
   requestId: z.string().min(1),
@@ -36,10 +38,10 @@ export type PredictionLogRow = z.infer<typeof PredictionLogRow>;
 // cost pg's per-element escaping: about 2.5 times the CPU per row in this process, measured).
 export const INSERT_PREDICTION_LOG_SQL = `
 INSERT INTO prediction_logs
-  (model_name, model_version, request_id, features, prediction, probability, latency_ms, created_at)
-SELECT r.n, r.v, r.i, r.f, r.p, r.q, r.l, to_timestamp(r.c / 1000.0)
-FROM jsonb_to_recordset($1::jsonb) AS r(n text, v text, i text, f jsonb, p float8, q float8, l real, c float8)
-ON CONFLICT (model_name, model_version, request_id) DO NOTHING`;
+  (namespace, model_name, model_version, request_id, features, prediction, probability, latency_ms, created_at)
+SELECT r.s, r.n, r.v, r.i, r.f, r.p, r.q, r.l, to_timestamp(r.c / 1000.0)
+FROM jsonb_to_recordset($1::jsonb) AS r(s text, n text, v text, i text, f jsonb, p float8, q float8, l real, c float8)
+ON CONFLICT (namespace, model_name, model_version, request_id) DO NOTHING`;
 
 /** The parameters of INSERT_PREDICTION_LOG_SQL for `rows`. */
 export function predictionLogParams(rows: readonly PredictionLogRow[]): [string] {
@@ -47,6 +49,7 @@ export function predictionLogParams(rows: readonly PredictionLogRow[]): [string]
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
     compact[i] = {
+      s: r.namespace,
       n: r.modelName,
       v: r.modelVersion,
       i: r.requestId,
@@ -67,7 +70,7 @@ export function predictionLogParams(rows: readonly PredictionLogRow[]): [string]
 // received". An escape preceded by an odd number of backslashes is literal text, left alone.
 const JSONB_UNSAFE = /(?<!\\)((?:\\\\)*)\\u(?:0000|d[89a-f][0-9a-f]{2})/g;
 
-/** Writes rows (a repeated (model, version, request id) is skipped); returns the rows inserted. */
+/** Writes rows (a repeated (namespace, model, version, request id) is skipped); returns the rows inserted. */
 export async function insertPredictionLogRows(
   db: Pool | PoolClient,
   rows: readonly PredictionLogRow[],
@@ -83,6 +86,7 @@ export async function insertPredictionLogRows(
 // ---------------------------------------------------------------------------------------------
 
 export interface LogWindow {
+  namespace: string;
   modelName: string;
   modelVersion: string;
   since: Date;
@@ -166,18 +170,18 @@ export async function readLogWindow(
   schema: FeatureSchema,
   window: LogWindow,
 ): Promise<LoggedWindow> {
-  const params = [window.modelName, window.modelVersion, window.since, window.until];
+  const params = [window.namespace, window.modelName, window.modelVersion, window.since, window.until];
   const client = await pool.connect();
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const features = schema.features;
-    const keyParams = features.map((_, i) => `$${5 + i}`);
+    const keyParams = features.map((_, i) => `$${6 + i}`);
     const keys = features.map((f) => f.name);
     // One scan counts the rows and, per feature, the records that lack its key altogether.
     const { rows: counts } = await client.query({
       text: `SELECT count(*)${keyParams.map((k) => `, count(*) FILTER (WHERE NOT (features ? ${k}))`).join('')}
        FROM prediction_logs
-       WHERE model_name = $1 AND model_version = $2 AND created_at >= $3 AND created_at < $4`,
+       WHERE namespace = $1 AND model_name = $2 AND model_version = $3 AND created_at >= $4 AND created_at < $5`,
       values: [...params, ...keys],
       rowMode: 'array',
     });
@@ -188,8 +192,10 @@ export async function readLogWindow(
       `DECLARE drift_window NO SCROLL CURSOR FOR
        SELECT l.prediction, l.probability, lb.label${featureSelect ? `, ${featureSelect}` : ''}
        FROM prediction_logs l
-       LEFT JOIN prediction_labels lb ON lb.model_name = l.model_name AND lb.request_id = l.request_id
-       WHERE l.model_name = $1 AND l.model_version = $2 AND l.created_at >= $3 AND l.created_at < $4`,
+       LEFT JOIN prediction_labels lb
+         ON lb.namespace = l.namespace AND lb.model_name = l.model_name AND lb.request_id = l.request_id
+       WHERE l.namespace = $1 AND l.model_name = $2 AND l.model_version = $3
+         AND l.created_at >= $4 AND l.created_at < $5`,
       [...params, ...keys],
     );
     const columns = features.map((f) => new FeatureColumn(f, total));
@@ -239,6 +245,7 @@ export async function readLogWindow(
 }
 
 export interface PairedWindow {
+  namespace: string;
   modelName: string;
   champion: string;
   challenger: string;
@@ -262,12 +269,14 @@ export async function readPairedLabels(pool: Pool, w: PairedWindow): Promise<Pai
   const { rows } = await pool.query({
     text: `SELECT lb.label, a.prediction, a.probability, b.prediction, b.probability
        FROM prediction_logs a
-       JOIN prediction_logs b
-         ON b.model_name = a.model_name AND b.request_id = a.request_id AND b.model_version = $3
-       JOIN prediction_labels lb ON lb.model_name = a.model_name AND lb.request_id = a.request_id
-       WHERE a.model_name = $1 AND a.model_version = $2 AND a.created_at >= $4 AND a.created_at < $5
+       JOIN prediction_logs b ON b.namespace = a.namespace AND b.model_name = a.model_name
+         AND b.request_id = a.request_id AND b.model_version = $4
+       JOIN prediction_labels lb
+         ON lb.namespace = a.namespace AND lb.model_name = a.model_name AND lb.request_id = a.request_id
+       WHERE a.namespace = $1 AND a.model_name = $2 AND a.model_version = $3
+         AND a.created_at >= $5 AND a.created_at < $6
        ORDER BY a.request_id`,
-    values: [w.modelName, w.champion, w.challenger, w.since, w.until],
+    values: [w.namespace, w.modelName, w.champion, w.challenger, w.since, w.until],
     rowMode: 'array',
   });
   const n = rows.length;
@@ -292,6 +301,7 @@ export async function readPairedLabels(pool: Pool, w: PairedWindow): Promise<Pai
 // ---------------------------------------------------------------------------------------------
 
 export interface LabelledRequestsWindow {
+  namespace: string;
   modelName: string;
   since: Date;
   until: Date;
@@ -317,9 +327,9 @@ export async function readLabelledRequests(
 ): Promise<{ table: Table; loggedRows: number }> {
   const { schema } = window;
   const keys = schema.features.map((f) => f.name);
-  const where = `l.model_name = $1 AND l.created_at >= $2 AND l.created_at < $3
-    AND ($4::text[] IS NULL OR l.model_version = ANY($4::text[]))`;
-  const params = [window.modelName, window.since, window.until, window.versions ?? null];
+  const where = `l.namespace = $1 AND l.model_name = $2 AND l.created_at >= $3 AND l.created_at < $4
+    AND ($5::text[] IS NULL OR l.model_version = ANY($5::text[]))`;
+  const params = [window.namespace, window.modelName, window.since, window.until, window.versions ?? null];
   const client = await pool.connect();
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -331,9 +341,10 @@ export async function readLabelledRequests(
     // first logged speaks for it (the features are the same request).
     await client.query(
       `DECLARE labelled_requests NO SCROLL CURSOR FOR
-       SELECT DISTINCT ON (l.request_id) lb.label, extract(epoch FROM l.created_at) * 1000${keys.map((_, i) => `, l.features ->> $${5 + i}`).join('')}
+       SELECT DISTINCT ON (l.request_id) lb.label, extract(epoch FROM l.created_at) * 1000${keys.map((_, i) => `, l.features ->> $${6 + i}`).join('')}
        FROM prediction_logs l
-       JOIN prediction_labels lb ON lb.model_name = l.model_name AND lb.request_id = l.request_id
+       JOIN prediction_labels lb
+         ON lb.namespace = l.namespace AND lb.model_name = l.model_name AND lb.request_id = l.request_id
        WHERE ${where}
        ORDER BY l.request_id, l.created_at, l.model_version`,
       [...params, ...keys],

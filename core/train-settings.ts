@@ -3,6 +3,7 @@ import { fields, type SettingsArgs, setting } from './config.js';
 import { databaseSettings } from './db/index.js';
 import { Task } from './feature-schema.js';
 import { s3Settings } from './object-store/index.js';
+import { tenantSettings } from './tenant.js';
 
 /**
  * The settings of `mlcycle train`: what the command parses, and what the operator builds the
@@ -258,6 +259,7 @@ export const trainSettings = {
     schema: z.boolean().default(false),
     boolean: true,
   }),
+  ...tenantSettings,
   ...databaseSettings,
   ...s3Settings,
 };

@@ -3,6 +3,7 @@ import { type Database, openDatabase, type Pool } from '../core/db/index.js';
 import { errorMessage, UserError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/log.js';
 import type { S3SettingsValues } from '../core/object-store/index.js';
+import { DEFAULT_NAMESPACE } from '../core/tenant.js';
 import { buildApp } from './app.js';
 import {
   type Challenger,
@@ -12,7 +13,13 @@ import {
   checkChallengerPair,
 } from './challenger.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
-import { type LoadContext, type LoadedModel, loadModel, type ModelSource } from './model.js';
+import {
+  checkRegisteredDigests,
+  type LoadContext,
+  type LoadedModel,
+  loadModel,
+  type ModelSource,
+} from './model.js';
 import { OffPathScoring } from './off-path.js';
 import { type PredictionLogStatus, PredictionLogWriter } from './prediction-log-writer.js';
 import { ServedModels } from './served-models.js';
@@ -23,6 +30,8 @@ export { type LoadedModel, loadModel, ModelLoadError, type ModelSource } from '.
 
 export interface ServerOptions {
   model: ModelSource;
+  /** The tenant served (core/tenant.ts): registry reads, log and labels. Default `default`. */
+  namespace?: string | undefined;
   /** A challenger beside the champion (same feature schema), in shadow or canary mode. */
   challenger?: ChallengerSource | undefined;
   host?: string;
@@ -107,7 +116,7 @@ interface Loaded {
  * creating) the embedded one; so is a challenger that cannot stand beside the champion.
  */
 async function load(options: ServerOptions): Promise<Loaded> {
-  const s3 = options.s3 ? { s3: options.s3 } : {};
+  const s3 = { namespace: options.namespace ?? DEFAULT_NAMESPACE, ...(options.s3 ? { s3: options.s3 } : {}) };
   // Everything loaded so far, released if a later step fails.
   const loaded: LoadedModel[] = [];
   const tracked = async (source: ModelSource, context: LoadContext) => {
@@ -128,6 +137,8 @@ async function load(options: ServerOptions): Promise<Loaded> {
       pool = database.pool;
     }
     const loadContext = { pool, ...s3 };
+    // Loaded from a location before the database was open: now their registered digests.
+    for (const model of loaded) await checkRegisteredDigests(model, pool);
     champion ??= await tracked(options.model, loadContext);
     if (wanted) beside ??= await tracked(wanted.source, loadContext);
     const challenger = wanted && beside && challengerOf(beside, wanted);

@@ -24,6 +24,7 @@ export function predictionRows(
   const rows: PredictionLogRow[] = new Array(records.length);
   for (let i = 0; i < records.length; i++) {
     rows[i] = {
+      namespace: model.namespace,
       modelName: model.name,
       modelVersion: model.version,
       requestId: request.batch ? recordRequestId(request.id, i) : request.id,

@@ -18,6 +18,7 @@ import {
   type OwnerReference,
   type ResourceRequirements,
 } from '../core/resources/index.js';
+import { DEFAULT_NAMESPACE, driftKeyPrefix, versionKeyPrefix } from '../core/tenant.js';
 import { TRAIN_DEFAULTS, type TrainArgs, trainSettings } from '../core/train-settings.js';
 import { ANNOTATIONS, driftCronJobName, LABELS, MANAGER, serverName, trainerJobName } from './naming.js';
 import type { WorkloadConfig } from './workload-config.js';
@@ -59,8 +60,14 @@ export function childMeta(
   };
 }
 
-export function artifactPrefix(cfg: WorkloadConfig, model: string, version: string): string {
-  return `${cfg.artifactRoot.replace(/\/+$/, '')}/models/${model}/${version}`;
+/** A version's artifacts, under its namespace's prefix (each namespace's S3 user is limited to it). */
+export function artifactPrefix(cfg: WorkloadConfig, namespace: string, model: string, version: string): string {
+  return `${cfg.artifactRoot.replace(/\/+$/, '')}/${versionKeyPrefix(namespace, model, version)}`;
+}
+
+/** A DriftMonitor's reports, under its namespace's prefix. */
+export function driftReportPrefix(cfg: WorkloadConfig, namespace: string, monitor: string): string {
+  return `${cfg.artifactRoot.replace(/\/+$/, '')}/${driftKeyPrefix(namespace, monitor)}`;
 }
 
 const podSecurityContext = {
@@ -126,12 +133,15 @@ function podSpec(
  */
 export function trainerArgs(mv: ModelVersion, cfg: WorkloadConfig): string[] {
   const s = mv.spec;
+  const namespace = mv.metadata.namespace ?? DEFAULT_NAMESPACE;
   const args: TrainArgs = {
+    // The tenant is the resource's namespace, never a spec field: a spec cannot name another's.
+    namespace,
     dataset: s.dataset.uri,
     modelName: s.model,
     version: s.version,
     task: s.task,
-    out: artifactPrefix(cfg, s.model, s.version),
+    out: artifactPrefix(cfg, namespace, s.model, s.version),
     target: s.dataset.target,
     timeColumn: s.dataset.timeColumn,
     rows: s.dataset.rows,
@@ -224,6 +234,8 @@ export function serverDeployment(
   const labels = metadata.labels;
   const args = [
     'serve',
+    '--namespace',
+    md.metadata.namespace ?? DEFAULT_NAMESPACE,
     '--model-name',
     mv.spec.model,
     '--model-version',
@@ -307,14 +319,15 @@ export function driftArgs(
   deployment: ModelDeployment,
   cfg: WorkloadConfig,
 ): string[] {
-  const ns = dm.metadata.namespace ?? 'default';
+  const ns = dm.metadata.namespace ?? DEFAULT_NAMESPACE;
   const s = dm.spec;
   const promotion = deployment.spec.promotion;
   const args: DriftArgs = {
+    namespace: ns,
     modelName: serving.spec.model,
     modelVersion: serving.spec.version,
     window: s.window,
-    out: `${cfg.artifactRoot.replace(/\/+$/, '')}/drift/${ns}/${dm.metadata.name}`,
+    out: driftReportPrefix(cfg, ns, dm.metadata.name),
     driftMonitor: `${ns}/${dm.metadata.name}`,
     driftShare: s.drift?.share,
     method: s.drift?.method === 'auto' ? undefined : s.drift?.method,

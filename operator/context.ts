@@ -3,6 +3,7 @@ import type { Pool } from '../core/db/index.js';
 import type { KubeApi, KubeObject } from '../core/kube/client.js';
 import { kubePaths } from '../core/kube/paths.js';
 import type { Logger } from '../core/log.js';
+import { DEFAULT_NAMESPACE } from '../core/tenant.js';
 import { getVersion, type StoredVersion, setAlias } from '../core/registry.js';
 import {
   type CustomObject,
@@ -63,19 +64,28 @@ export interface Caches {
 /** The object type a cache holds. */
 export type Cached<K extends keyof Caches> = Caches[K] extends ObjectCache<infer T> ? T : never;
 
-/** What the operator reads from and records in the model registry. */
+/**
+ * What the operator reads from and records in the model registry, always in the namespace of
+ * the resource it reconciles (a model name belongs to its namespace).
+ */
 export interface RegistryAccess {
-  version(model: string, version: string): Promise<StoredVersion | undefined>;
+  version(namespace: string, model: string, version: string): Promise<StoredVersion | undefined>;
   /** Points the model's `champion` alias at the version now serving (gate.mustBeatChampion reads it). */
-  setChampion(model: string, version: string, reason: string): Promise<void>;
+  setChampion(namespace: string, model: string, version: string, reason: string): Promise<void>;
 }
 
 /** The registry over its PostgreSQL pool (opened on first use). */
 export function poolRegistry(pool: () => Promise<Pool>): RegistryAccess {
   return {
-    version: async (model, version) => getVersion(await pool(), model, version),
-    setChampion: async (model, version, reason) => setAlias(await pool(), model, 'champion', version, reason),
+    version: async (namespace, model, version) => getVersion(await pool(), namespace, model, version),
+    setChampion: async (namespace, model, version, reason) =>
+      setAlias(await pool(), namespace, model, 'champion', version, reason),
   };
+}
+
+/** The tenant a resource belongs to: its Kubernetes namespace. */
+export function tenantOf(resource: { metadata: { namespace?: string | undefined } }): string {
+  return resource.metadata.namespace ?? DEFAULT_NAMESPACE;
 }
 
 export interface OperatorContext {

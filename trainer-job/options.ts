@@ -3,6 +3,7 @@ import type { Pool } from '../core/db/index.js';
 import type { Task } from '../core/feature-schema.js';
 import type { Logger } from '../core/log.js';
 import type { S3SettingsValues } from '../core/object-store/index.js';
+import { DEFAULT_NAMESPACE } from '../core/tenant.js';
 import { type Algorithm, TRAIN_DEFAULTS, type trainSettings } from '../core/train-settings.js';
 import type { GateOptions } from './gate.js';
 import type { Progress } from './progress.js';
@@ -23,6 +24,8 @@ export interface TrainOptions {
   out?: string | undefined;
   /** Artifact store root, used when `out` is absent: <store>/models/<model>/<version>/. */
   store: string;
+  /** The tenant the version is registered in and whose artifact prefix it is written under. */
+  namespace: string;
   modelName?: string | undefined;
   version?: string | undefined;
   task?: Task | undefined;
@@ -67,6 +70,7 @@ export function trainOptions(options: Partial<TrainOptions> & { dataset: string 
   return {
     ...TRAIN_DEFAULTS,
     register: true,
+    namespace: DEFAULT_NAMESPACE,
     s3: { s3Region: 'us-east-1' },
     ...options,
     gate: { ...TRAIN_DEFAULTS.gate, ...options.gate },
@@ -88,6 +92,7 @@ export function optionsFromSettings(
     dataset: v.dataset,
     out: v.out,
     store: v.store,
+    namespace: v.namespace,
     modelName: v.modelName,
     version: v.version,
     task: v.task,

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import * as Minio from 'minio';
-import { checkKey, joinKey, ObjectNotFoundError, type ObjectStore } from './object-store.js';
+import { checkKey, joinKey, ObjectExistsError, ObjectNotFoundError, type ObjectStore } from './object-store.js';
 
 export interface S3Config {
   endpoint: string;
@@ -56,6 +56,23 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async put(key: string, body: Uint8Array | string, contentType = 'application/octet-stream'): Promise<void> {
+    await this.write(key, body, { 'Content-Type': contentType });
+  }
+
+  /**
+   * A conditional PUT (`If-None-Match: *`): the server refuses it with 412 if the key exists,
+   * atomically. MinIO has it since 2024 and AWS S3 too; a server that ignores the header would
+   * overwrite, so a backend must support it (README: object stores other than MinIO).
+   */
+  async putNew(key: string, body: Uint8Array | string, contentType = 'application/octet-stream'): Promise<void> {
+    const size = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+    if (size > SINGLE_PUT_LIMIT) {
+      throw new Error(`cannot write ${this.uriFor(key)} once: ${size} bytes is more than one PUT takes`);
+    }
+    await this.write(key, body, { 'Content-Type': contentType, 'If-None-Match': '*' });
+  }
+
+  private async write(key: string, body: Uint8Array | string, headers: Record<string, string>): Promise<void> {
     const buffer =
       typeof body === 'string'
         ? Buffer.from(body)
@@ -63,10 +80,10 @@ export class S3ObjectStore implements ObjectStore {
     try {
       await this.ensureBucket();
       // A single PUT of a known size is atomic in S3: the object appears whole or not at all.
-      await this.client.putObject(this.bucket, this.objectName(key), buffer, buffer.length, {
-        'Content-Type': contentType,
-      });
+      await this.client.putObject(this.bucket, this.objectName(key), buffer, buffer.length, headers);
     } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'PreconditionFailed') throw new ObjectExistsError(this.uriFor(key));
       throw new Error(`cannot write ${this.uriFor(key)}: ${(err as Error).message}`, { cause: err });
     }
   }
@@ -128,6 +145,10 @@ export class S3ObjectStore implements ObjectStore {
     return new Error(`cannot read ${this.uriFor(key)}: ${(err as Error).message}`, { cause: err });
   }
 }
+
+// The minio client sends objects up to its part size (64 MiB by default) as one PUT; larger
+// ones go multipart, where neither atomicity nor If-None-Match holds.
+const SINGLE_PUT_LIMIT = 64 * 1024 * 1024;
 
 function isNotFound(err: unknown): boolean {
   const code = (err as { code?: string }).code;

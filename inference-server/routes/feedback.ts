@@ -44,7 +44,7 @@ export const feedbackRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx
     }
     let statuses: Map<string, Status>;
     try {
-      statuses = await record(ctx, serving.model.name, parsed.items);
+      statuses = await record(ctx, serving.model, parsed.items);
     } catch (err) {
       ctx.log.warn({ err: errorMessage(err) }, 'feedback could not be stored');
       return sendProblem(
@@ -118,17 +118,20 @@ function parseItems(items: unknown[], single: boolean, classification: boolean):
   return issues.length > 0 ? { ok: false, issues } : { ok: true, items: out };
 }
 
+/** Labels for the served model's logged requests, in its namespace only. */
 async function record(
   ctx: ServerContext,
-  modelName: string,
+  model: { namespace: string; name: string },
   items: FeedbackItem[],
 ): Promise<Map<string, Status>> {
+  const { namespace, name: modelName } = model;
   const first = new Map<string, FeedbackItem>();
   for (const item of items) if (!first.has(item.request_id)) first.set(item.request_id, item);
   const ids = [...first.keys()];
   const { rows } = await ctx.pool.query<{ request_id: string }>(
-    'SELECT DISTINCT request_id FROM prediction_logs WHERE model_name = $1 AND request_id = ANY($2::text[])',
-    [modelName, ids],
+    `SELECT DISTINCT request_id FROM prediction_logs
+     WHERE namespace = $1 AND model_name = $2 AND request_id = ANY($3::text[])`,
+    [namespace, modelName, ids],
   );
   const known = new Set(rows.map((r) => r.request_id));
   const missing = new Set(ids.filter((id) => !known.has(id)));
@@ -138,12 +141,13 @@ async function record(
   if (toStore.length > 0) {
     const now = new Date().toISOString();
     const inserted = await ctx.pool.query<{ request_id: string }>(
-      `INSERT INTO prediction_labels (model_name, request_id, label, observed_at)
-       SELECT $1, request_id, label, observed_at FROM unnest($2::text[], $3::float8[], $4::timestamptz[])
+      `INSERT INTO prediction_labels (namespace, model_name, request_id, label, observed_at)
+       SELECT $1, $2, request_id, label, observed_at FROM unnest($3::text[], $4::float8[], $5::timestamptz[])
          AS f(request_id, label, observed_at)
-       ON CONFLICT (model_name, request_id) DO NOTHING
+       ON CONFLICT (namespace, model_name, request_id) DO NOTHING
        RETURNING request_id`,
       [
+        namespace,
         modelName,
         toStore.map((f) => f.request_id),
         toStore.map((f) => (typeof f.label === 'boolean' ? (f.label ? 1 : 0) : f.label)),

@@ -18,7 +18,14 @@ import {
 } from '../../core/resources/index.js';
 import { driftCronJob } from '../children.js';
 import { StatusConditions } from '../conditions.js';
-import { applyChild, type OperatorContext, readCustom, rfc3339, writeStatus } from '../context.js';
+import {
+  applyChild,
+  type OperatorContext,
+  readCustom,
+  rfc3339,
+  tenantOf,
+  writeStatus,
+} from '../context.js';
 import { controllingOwner, itself, type ReconcileResult, type Reconciler, watch } from '../controller.js';
 import { ANNOTATIONS, driftCronJobName, LABELS, MANAGER, retrainName } from '../naming.js';
 import { newTarget } from './serving-target.js';
@@ -186,7 +193,7 @@ export class DriftMonitorReconciler implements Reconciler {
     const mv = await readCustom<ModelVersion>(this.ctx, ModelVersionKind, ns, name);
     if (!mv) return `ModelVersion ${name} no longer exists`;
     if (mv.status?.phase !== 'Registered') return `ModelVersion ${name} is ${mv.status?.phase ?? 'Pending'}`;
-    const stored = await this.ctx.registry.version(mv.spec.model, mv.spec.version);
+    const stored = await this.ctx.registry.version(tenantOf(mv), mv.spec.model, mv.spec.version);
     if (stored?.status !== 'registered' || !stored.deployable) {
       return `the registry does not hold ${mv.spec.model}/${mv.spec.version} as a registered, deployable version`;
     }

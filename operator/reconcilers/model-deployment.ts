@@ -18,6 +18,7 @@ import {
   readCustom,
   rfc3339,
   writeStatus,
+  tenantOf,
 } from '../context.js';
 import { controllingOwner, itself, type ReconcileResult, type Reconciler, watch } from '../controller.js';
 import { ANNOTATIONS, serverName } from '../naming.js';
@@ -422,7 +423,7 @@ export class ModelDeploymentReconciler implements Reconciler {
     status.previousVersion = lastGood(status.history, next);
     status.championSince = now;
     status.championReason = `${target.reason}${target.message ? `: ${target.message}` : ''}`;
-    await ctx.registry.setChampion(mv.spec.model, mv.spec.version, status.championReason);
+    await ctx.registry.setChampion(tenantOf(mv), mv.spec.model, mv.spec.version, status.championReason);
     const was = old ? ` (was ${old})` : '';
     if (target.reason === 'Rollback') {
       const msg = `rolled back from ${old} to ${next}: ${target.message ?? ''}`;

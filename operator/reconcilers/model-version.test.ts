@@ -39,6 +39,7 @@ describe('jobState', () => {
 
 describe('outcomeFields', () => {
   const stored = {
+    namespace: 'ns',
     modelName: 'm',
     version: 'v2',
     task: 'binary-classification' as const,

@@ -11,7 +11,14 @@ import {
 } from '../../core/resources/index.js';
 import { trainerJob } from '../children.js';
 import { type ConditionState, StatusConditions } from '../conditions.js';
-import { type JobView, type OperatorContext, readCustom, rfc3339, writeStatus } from '../context.js';
+import {
+  type JobView,
+  type OperatorContext,
+  readCustom,
+  rfc3339,
+  tenantOf,
+  writeStatus,
+} from '../context.js';
 import { controllingOwner, itself, type ReconcileResult, type Reconciler, watch } from '../controller.js';
 import { LABELS, trainerJobName } from '../naming.js';
 
@@ -118,7 +125,7 @@ export class ModelVersionReconciler implements Reconciler {
     // Succeeded: the registry says what came out.
     let stored: StoredVersion | undefined;
     try {
-      stored = await ctx.registry.version(mv.spec.model, mv.spec.version);
+      stored = await ctx.registry.version(tenantOf(mv), mv.spec.model, mv.spec.version);
     } catch (err) {
       throw new Error(
         `cannot read the registry for ${mv.spec.model}/${mv.spec.version}: ${errorMessage(err)}`,

@@ -5,6 +5,7 @@ import { driftRuns } from './003-drift-runs.js';
 import { predictionLogRequestIndex } from './004-prediction-log-request-index.js';
 import { driftRunDecisions } from './005-drift-run-decisions.js';
 import { versionLineage } from './009-version-lineage.js';
+import { tenants } from './011-tenants.js';
 
 /**
  * Every migration, in order. A later issue adds its tables by adding a file here with the next
@@ -17,4 +18,5 @@ export const migrations: readonly Migration[] = [
   predictionLogRequestIndex,
   driftRunDecisions,
   versionLineage,
+  tenants,
 ];
