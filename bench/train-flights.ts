@@ -27,7 +27,6 @@ import { defaultThreads } from '../trainer-job/gbdt/histogram.js';
 import { predictRaw } from '../trainer-job/gbdt/predict.js';
 import { TRAIN_DEFAULTS, trainModel } from '../trainer-job/train.js';
 import { benchScript, pythonEnv } from './python-env.js';
-import { DEFAULT_NAMESPACE } from '../core/tenant.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -143,7 +142,6 @@ try {
     const before = process.resourceUsage().maxRSS;
     const result = await trainModel({
       ...TRAIN_DEFAULTS,
-      namespace: DEFAULT_NAMESPACE,
       gate: { ...TRAIN_DEFAULTS.gate },
       dataset: 'builtin:flights',
       out: join(work, 'model'),

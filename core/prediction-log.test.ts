@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PredictionLogRow, predictionLogParams } from './prediction-log.js';
 
 const row: PredictionLogRow = {
+  namespace: 'default',
   modelName: 'm',
   modelVersion: 'v1',
   requestId: 'r1',
@@ -16,8 +17,8 @@ describe('predictionLogParams', () => {
   it('sends the rows as one JSON array in the order of the statement’s record columns', () => {
     const [json] = predictionLogParams([row, { ...row, requestId: 'r2', probability: null }]);
     expect(JSON.parse(json)).toEqual([
-      { n: 'm', v: 'v1', i: 'r1', f: row.features, p: 1, q: 0.75, l: 2.5, c: 1_700_000_000_000 },
-      { n: 'm', v: 'v1', i: 'r2', f: row.features, p: 1, q: null, l: 2.5, c: 1_700_000_000_000 },
+      { s: 'default', n: 'm', v: 'v1', i: 'r1', f: row.features, p: 1, q: 0.75, l: 2.5, c: 1_700_000_000_000 },
+      { s: 'default', n: 'm', v: 'v1', i: 'r2', f: row.features, p: 1, q: null, l: 2.5, c: 1_700_000_000_000 },
     ]);
   });
 

@@ -3,7 +3,7 @@ import { fields, type SettingsArgs, setting } from './config.js';
 import { databaseSettings } from './db/index.js';
 import { Task } from './feature-schema.js';
 import { s3Settings } from './object-store/index.js';
-import { tenantSettings } from './tenant.js';
+import { DEFAULT_NAMESPACE, tenantSettings } from './tenant.js';
 
 /**
  * The settings of `mlcycle train`: what the command parses, and what the operator builds the
@@ -28,6 +28,7 @@ export const TRAIN_DEFAULTS = {
   flightsRows: 300_000,
   gate: { minRocAuc: 0.6, minLift: 0.02, mustBeatChampion: false },
   dataDir: '.mlcycle',
+  namespace: DEFAULT_NAMESPACE,
 } as const;
 
 const date = z

@@ -3,7 +3,6 @@ import type { Pool } from '../core/db/index.js';
 import type { Task } from '../core/feature-schema.js';
 import type { Logger } from '../core/log.js';
 import type { S3SettingsValues } from '../core/object-store/index.js';
-import { DEFAULT_NAMESPACE } from '../core/tenant.js';
 import { type Algorithm, TRAIN_DEFAULTS, type trainSettings } from '../core/train-settings.js';
 import type { GateOptions } from './gate.js';
 import type { Progress } from './progress.js';
@@ -70,7 +69,6 @@ export function trainOptions(options: Partial<TrainOptions> & { dataset: string 
   return {
     ...TRAIN_DEFAULTS,
     register: true,
-    namespace: DEFAULT_NAMESPACE,
     s3: { s3Region: 'us-east-1' },
     ...options,
     gate: { ...TRAIN_DEFAULTS.gate, ...options.gate },
