@@ -179,7 +179,12 @@ async function postgresJob(dir: string, rows: number): Promise<void> {
       `   whole job (read ${result.report.rows.current} logged rows + drift + summary + report.html/json): ${seconds.toFixed(2)} s (target ≤ 30 s), CPU of this process ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (this process)`,
     );
   } finally {
-    await db.pool.query('DELETE FROM prediction_logs WHERE namespace = $2 AND model_name = $1', [modelName, DEFAULT_NAMESPACE]).catch(() => {});
+    await db.pool
+      .query('DELETE FROM prediction_logs WHERE namespace = $2 AND model_name = $1', [
+        modelName,
+        DEFAULT_NAMESPACE,
+      ])
+      .catch(() => {});
     await db.close();
   }
 }

@@ -17,8 +17,28 @@ describe('predictionLogParams', () => {
   it('sends the rows as one JSON array in the order of the statement’s record columns', () => {
     const [json] = predictionLogParams([row, { ...row, requestId: 'r2', probability: null }]);
     expect(JSON.parse(json)).toEqual([
-      { s: 'default', n: 'm', v: 'v1', i: 'r1', f: row.features, p: 1, q: 0.75, l: 2.5, c: 1_700_000_000_000 },
-      { s: 'default', n: 'm', v: 'v1', i: 'r2', f: row.features, p: 1, q: null, l: 2.5, c: 1_700_000_000_000 },
+      {
+        s: 'default',
+        n: 'm',
+        v: 'v1',
+        i: 'r1',
+        f: row.features,
+        p: 1,
+        q: 0.75,
+        l: 2.5,
+        c: 1_700_000_000_000,
+      },
+      {
+        s: 'default',
+        n: 'm',
+        v: 'v1',
+        i: 'r2',
+        f: row.features,
+        p: 1,
+        q: null,
+        l: 2.5,
+        c: 1_700_000_000_000,
+      },
     ]);
   });
 

@@ -321,7 +321,14 @@ export async function runDemo(
     if (qualityRun.decision.verdict !== 'QualityDegraded' || !qualityRun.decision.rollback) {
       throw new DemoError(`expected degraded quality and a rollback; got ${qualityRun.decision.verdict}`);
     }
-    await setAlias(db.pool, NAMESPACE, MODEL, 'champion', 'v1', `rollback: ${qualityRun.decision.reasons.join('; ')}`);
+    await setAlias(
+      db.pool,
+      NAMESPACE,
+      MODEL,
+      'champion',
+      'v1',
+      `rollback: ${qualityRun.decision.reasons.join('; ')}`,
+    );
     await progress.step('   roll back: the server serves v1 again', () =>
       server!.switchModel({ kind: 'location', location: v1.artifactRoot }),
     );

@@ -61,7 +61,12 @@ export function childMeta(
 }
 
 /** A version's artifacts, under its namespace's prefix (each namespace's S3 user is limited to it). */
-export function artifactPrefix(cfg: WorkloadConfig, namespace: string, model: string, version: string): string {
+export function artifactPrefix(
+  cfg: WorkloadConfig,
+  namespace: string,
+  model: string,
+  version: string,
+): string {
   return `${cfg.artifactRoot.replace(/\/+$/, '')}/${versionKeyPrefix(namespace, model, version)}`;
 }
 

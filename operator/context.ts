@@ -3,7 +3,6 @@ import type { Pool } from '../core/db/index.js';
 import type { KubeApi, KubeObject } from '../core/kube/client.js';
 import { kubePaths } from '../core/kube/paths.js';
 import type { Logger } from '../core/log.js';
-import { DEFAULT_NAMESPACE } from '../core/tenant.js';
 import { getVersion, type StoredVersion, setAlias } from '../core/registry.js';
 import {
   type CustomObject,
@@ -13,6 +12,7 @@ import {
   type ResourceKind,
   resourcePath,
 } from '../core/resources/index.js';
+import { DEFAULT_NAMESPACE } from '../core/tenant.js';
 import type { EventRecorder } from './events.js';
 import type { OperatorMetrics } from './metrics.js';
 import { MANAGER } from './naming.js';

@@ -132,7 +132,15 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
     const evaluation = evaluateModels(data, features, fitted);
     const exported = await exportGraph(run, data, fitted, evaluation);
     const champion = pool
-      ? await compareWithChampion(pool, run.options.namespace, run.modelName, version, data, exported.records, options.s3)
+      ? await compareWithChampion(
+          pool,
+          run.options.namespace,
+          run.modelName,
+          version,
+          data,
+          exported.records,
+          options.s3,
+        )
       : undefined;
     const gate = evaluateGate(data.task, evaluation.holdout, evaluation.baseline, options.gate, champion);
     run.progress.step(

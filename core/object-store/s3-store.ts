@@ -1,6 +1,12 @@
 import type { Readable } from 'node:stream';
 import * as Minio from 'minio';
-import { checkKey, joinKey, ObjectExistsError, ObjectNotFoundError, type ObjectStore } from './object-store.js';
+import {
+  checkKey,
+  joinKey,
+  ObjectExistsError,
+  ObjectNotFoundError,
+  type ObjectStore,
+} from './object-store.js';
 
 export interface S3Config {
   endpoint: string;
@@ -64,7 +70,11 @@ export class S3ObjectStore implements ObjectStore {
    * atomically. MinIO has it since 2024 and AWS S3 too; a server that ignores the header would
    * overwrite, so a backend must support it (README: object stores other than MinIO).
    */
-  async putNew(key: string, body: Uint8Array | string, contentType = 'application/octet-stream'): Promise<void> {
+  async putNew(
+    key: string,
+    body: Uint8Array | string,
+    contentType = 'application/octet-stream',
+  ): Promise<void> {
     const size = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
     if (size > SINGLE_PUT_LIMIT) {
       throw new Error(`cannot write ${this.uriFor(key)} once: ${size} bytes is more than one PUT takes`);
@@ -72,7 +82,11 @@ export class S3ObjectStore implements ObjectStore {
     await this.write(key, body, { 'Content-Type': contentType, 'If-None-Match': '*' });
   }
 
-  private async write(key: string, body: Uint8Array | string, headers: Record<string, string>): Promise<void> {
+  private async write(
+    key: string,
+    body: Uint8Array | string,
+    headers: Record<string, string>,
+  ): Promise<void> {
     const buffer =
       typeof body === 'string'
         ? Buffer.from(body)

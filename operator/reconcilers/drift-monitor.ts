@@ -18,14 +18,7 @@ import {
 } from '../../core/resources/index.js';
 import { driftCronJob } from '../children.js';
 import { StatusConditions } from '../conditions.js';
-import {
-  applyChild,
-  type OperatorContext,
-  readCustom,
-  rfc3339,
-  tenantOf,
-  writeStatus,
-} from '../context.js';
+import { applyChild, type OperatorContext, readCustom, rfc3339, tenantOf, writeStatus } from '../context.js';
 import { controllingOwner, itself, type ReconcileResult, type Reconciler, watch } from '../controller.js';
 import { ANNOTATIONS, driftCronJobName, LABELS, MANAGER, retrainName } from '../naming.js';
 import { newTarget } from './serving-target.js';

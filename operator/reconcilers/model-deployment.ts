@@ -17,8 +17,8 @@ import {
   type OperatorContext,
   readCustom,
   rfc3339,
-  writeStatus,
   tenantOf,
+  writeStatus,
 } from '../context.js';
 import { controllingOwner, itself, type ReconcileResult, type Reconciler, watch } from '../controller.js';
 import { ANNOTATIONS, serverName } from '../naming.js';

@@ -23,6 +23,8 @@ import { controllingOwner, itself, type ReconcileResult, type Reconciler, watch 
 import { LABELS, trainerJobName } from '../naming.js';
 
 const TERMINAL: readonly ModelVersionPhase[] = ['Registered', 'Rejected', 'Failed'];
+/** Outcomes that are final: the version's spec never changes again (a changed model is a new version). */
+const FINAL: readonly ModelVersionPhase[] = ['Registered', 'Rejected'];
 
 type JobState = 'pending' | 'running' | 'succeeded' | 'failed';
 
@@ -63,6 +65,9 @@ export class ModelVersionReconciler implements Reconciler {
     const status: ModelVersionStatus = { ...(mv.status ?? {}) };
     if (status.observedGeneration === generation && status.phase && TERMINAL.includes(status.phase)) {
       return undefined; // this generation's outcome is recorded; nothing left to do
+    }
+    if (status.phase && FINAL.includes(status.phase) && status.observedGeneration !== generation) {
+      return this.refuseSpecChange(mv, status, generation);
     }
 
     await ctx.namespaces.ensure(ctx, namespace);
@@ -193,6 +198,28 @@ export class ModelVersionReconciler implements Reconciler {
       mv.status?.phase === phase && mv.status.observedGeneration === next.observedGeneration;
     await writeStatus(this.ctx, ModelVersionKind, mv, next);
     if (!wasRecorded) await this.ctx.events.emit(mv, eventType, reason, message);
+    return undefined;
+  }
+
+  /**
+   * A Registered or Rejected version whose spec changed (admission normally refuses that; this
+   * is the backstop when the chart's ValidatingAdmissionPolicy is not installed): no new trainer
+   * Job, the recorded outcome and observedGeneration stay those of the version the registry
+   * holds, and a condition and an Event say why.
+   */
+  private async refuseSpecChange(
+    mv: ModelVersion,
+    status: ModelVersionStatus,
+    generation: number,
+  ): Promise<undefined> {
+    const message = `${status.phase} versions are final: spec changes (generation ${generation}) are ignored; ${mv.spec.model}/${mv.spec.version} stays as registered at generation ${status.observedGeneration}. Create a new ModelVersion with a new spec.version`;
+    const next: ModelVersionStatus = { ...status };
+    const conditions = new StatusConditions(next, generation, this.ctx.now);
+    const already = conditions.get('SpecAccepted');
+    conditions.set('SpecAccepted', 'False', 'VersionIsFinal', message);
+    if (already?.status === 'False' && already.observedGeneration === generation) return undefined;
+    await writeStatus(this.ctx, ModelVersionKind, mv, next);
+    await this.ctx.events.emit(mv, 'Warning', 'SpecChangeRefused', message);
     return undefined;
   }
 
