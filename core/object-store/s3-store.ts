@@ -50,7 +50,7 @@ export class S3ObjectStore implements ObjectStore {
   /** Creates the bucket on first write, so a fresh MinIO works without a setup step. */
   private async ensureBucket(): Promise<void> {
     if (this.bucketChecked) return;
-    if (!(await this.client.bucketExists(this.bucket))) {
+    if (!(await this.bucketMayExist())) {
       try {
         await this.client.makeBucket(this.bucket);
       } catch (err) {
@@ -139,8 +139,21 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  /**
+   * Whether the bucket exists; true also when this user may not ask (a tenant's user is limited
+   * to its prefix and cannot even HEAD the bucket): its reads and writes then say what is wrong.
+   */
+  private async bucketMayExist(): Promise<boolean> {
+    try {
+      return await this.client.bucketExists(this.bucket);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'AccessDenied') return true;
+      throw err;
+    }
+  }
+
   async list(prefix: string): Promise<string[]> {
-    if (!(await this.client.bucketExists(this.bucket))) return [];
+    if (!(await this.bucketMayExist())) return [];
     const base = this.prefix ? `${joinKey(this.prefix)}/` : '';
     const keys: string[] = [];
     const stream = this.client.listObjectsV2(this.bucket, base + prefix, true);
