@@ -59,7 +59,7 @@ describe('mlcycle train with PostgreSQL and MinIO', () => {
       status: 'registered',
       deployable: true,
     });
-    expect(result.artifactRoot).toBe(`${store}/models/flights-delay/v1`);
+    expect(result.artifactRoot).toBe(`${store}/namespaces/default/models/flights-delay/v1`);
 
     const stored = await getVersion(pool, 'default', 'flights-delay', 'v1');
     expect(stored).toMatchObject({ status: 'registered', deployable: true, task: 'binary-classification' });
@@ -95,12 +95,12 @@ describe('mlcycle train with PostgreSQL and MinIO', () => {
     ]);
     const objects = openObjectStore(store, testS3());
     for (const a of stored!.artifacts) {
-      expect(a.uri).toBe(`${store}/models/flights-delay/v1/${a.name}`);
-      const body = await objects.get(`models/flights-delay/v1/${a.name}`);
+      expect(a.uri).toBe(`${store}/namespaces/default/models/flights-delay/v1/${a.name}`);
+      const body = await objects.get(`namespaces/default/models/flights-delay/v1/${a.name}`);
       expect(sha256(body)).toBe(a.sha256);
       expect(body.byteLength).toBe(a.sizeBytes);
     }
-    expect(await objects.exists('models/flights-delay/v1/manifest.json')).toBe(true);
+    expect(await objects.exists('namespaces/default/models/flights-delay/v1/manifest.json')).toBe(true);
     const events = await listEvents(pool, 'default', 'flights-delay');
     expect(events.map((e) => [e.version, e.kind])).toEqual([['v1', 'registered']]);
   }, 240_000);
@@ -140,7 +140,7 @@ describe('mlcycle train with PostgreSQL and MinIO', () => {
     ).rejects.toThrow(/too little data in builtin:flights/);
     expect(await listVersions(pool, 'default', 'flights-delay')).toEqual(before);
     const objects = openObjectStore(store, testS3());
-    expect(await objects.list('models/flights-delay/v4')).toEqual([]);
+    expect(await objects.list('namespaces/default/models/flights-delay/v4')).toEqual([]);
   }, 240_000);
 
   it('trains the regression task on flights into an s3:// --out directly', async () => {
