@@ -61,11 +61,18 @@ export async function ensureTenantRole(
     const ident = (await client.query<{ q: string }>('SELECT quote_ident($1) AS q', [role])).rows[0]!.q;
     const secret = (await client.query<{ q: string }>('SELECT quote_literal($1) AS q', [password])).rows[0]!
       .q;
-    const exists = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
+    const existing = await client.query<{ powerful: boolean }>(
+      'SELECT rolsuper OR rolbypassrls OR rolcreaterole OR rolcreatedb AS powerful FROM pg_roles WHERE rolname = $1',
+      [role],
+    );
+    // A role of that name with more rights than a tenant's is never handed out.
+    if (existing.rows[0]?.powerful) {
+      throw new Error(`role ${role} exists with more than a tenant's rights; refusing to use it`);
+    }
     // Role DDL takes no parameters: the name and password are quoted by the server itself.
     await client.query(
-      exists.rowCount
-        ? `ALTER ROLE ${ident} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS PASSWORD ${secret}`
+      existing.rowCount
+        ? `ALTER ROLE ${ident} WITH LOGIN PASSWORD ${secret}`
         : `CREATE ROLE ${ident} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS PASSWORD ${secret}`,
     );
     const schema = (await client.query<{ s: string }>('SELECT quote_ident(current_schema()) AS s')).rows[0]!

@@ -90,7 +90,7 @@ export class DriftMonitorReconciler implements Reconciler {
       return undefined; // a change of the ModelDeployment brings us back
     }
 
-    await ctx.namespaces.ensure(ctx, namespace);
+    await ctx.namespaces.ensure(ctx, namespace, dm);
     const cronName = driftCronJobName(name);
     const existed = ctx.caches.cronJobs.get(namespace, cronName) !== undefined;
     await applyChild(ctx, kubePaths.cronJob(namespace, cronName), driftCronJob(dm, serving, md, ctx.config));

@@ -138,7 +138,7 @@ export class ModelDeploymentReconciler implements Reconciler {
       if (!mv) throw new Error(`ModelVersion ${target.modelVersion} vanished`);
     }
     const challenger = await this.challenger(md, status, cond, target, now);
-    await ctx.namespaces.ensure(ctx, namespace);
+    await ctx.namespaces.ensure(ctx, namespace, md);
     const created = !dep;
     dep = await applyChild<DeploymentView>(
       ctx,

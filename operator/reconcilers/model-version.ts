@@ -70,7 +70,7 @@ export class ModelVersionReconciler implements Reconciler {
       return this.refuseSpecChange(mv, status, generation);
     }
 
-    await ctx.namespaces.ensure(ctx, namespace);
+    await ctx.namespaces.ensure(ctx, namespace, mv);
     await this.stopOlderGenerations(mv, generation);
 
     const jobName = trainerJobName(name, generation);

@@ -21,6 +21,7 @@ import type { Caches, DeploymentView, ObjectCache, OperatorContext, RegistryAcce
 import { NamespaceSupport } from '../context.js';
 import { EventRecorder } from '../events.js';
 import { createOperatorMetrics } from '../metrics.js';
+import { sharedCredentials } from '../tenant-credentials.js';
 import type { WorkloadConfig } from '../workload-config.js';
 import { FakeKube } from './fake-kube.js';
 
@@ -120,7 +121,7 @@ export function fakeWorld(): FakeWorld {
     metrics: createOperatorMetrics(),
     caches,
     registry,
-    namespaces: new NamespaceSupport(),
+    namespaces: new NamespaceSupport(sharedCredentials(testConfig.workloadEnv)),
     now: () => new Date(now),
   };
   return { kube, registry, ctx, advance: (s) => (now += s * 1000) };
