@@ -31,6 +31,8 @@ export interface PerNamespaceOptions {
   databaseRoles: boolean;
   /** Give each namespace its own MinIO user (else the admin S3 keys). */
   minioUsers: boolean;
+  /** Where the operator itself reaches MinIO's admin API, if not where the workloads do. */
+  adminS3Endpoint?: string | undefined;
 }
 
 /**
@@ -42,7 +44,7 @@ export interface PerNamespaceOptions {
 export function perNamespaceCredentials(o: PerNamespaceOptions): TenantCredentials {
   const adminUrl = o.adminEnv.MLCYCLE_DATABASE_URL;
   const s3 = {
-    endpoint: o.adminEnv.MLCYCLE_S3_ENDPOINT,
+    endpoint: o.adminS3Endpoint ?? o.adminEnv.MLCYCLE_S3_ENDPOINT,
     accessKey: o.adminEnv.MLCYCLE_S3_ACCESS_KEY,
     secretKey: o.adminEnv.MLCYCLE_S3_SECRET_KEY,
     region: o.adminEnv.MLCYCLE_S3_REGION ?? 'us-east-1',
