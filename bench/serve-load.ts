@@ -25,7 +25,7 @@ import { cpus, homedir, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs, promisify } from 'node:util';
-import pg from 'pg';
+import { createPool } from '../core/db/index.js';
 import { fixtureRecord, writeFixtureModel } from '../test/fixtures/model.js';
 import { benchDatabaseUrl } from './services.js';
 
@@ -403,7 +403,7 @@ async function main() {
   child.kill('SIGTERM');
   const code = await exited;
   const drainMs = performance.now() - stopAt;
-  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  const pool = createPool(url, { max: 1 });
   const { rows: count } = await pool.query(
     // This run's rows only: a --model of a trained version shares its name with earlier runs.
     'SELECT count(*)::int AS n FROM prediction_logs WHERE model_name = $1 AND created_at >= $2',

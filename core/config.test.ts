@@ -46,6 +46,20 @@ describe('parseSettings', () => {
     );
   });
 
+  it('never echoes the value of a secret setting', () => {
+    const secret = {
+      token: setting({
+        flag: 'token',
+        env: 'MLCYCLE_TOKEN',
+        description: 't',
+        schema: z.string().min(16),
+        secret: true,
+      }),
+    };
+    expect(() => parseSettings(secret, ['--token', 'hunter2'], {})).toThrow(/invalid --token/);
+    expect(() => parseSettings(secret, ['--token', 'hunter2'], {})).not.toThrow(/hunter2/);
+  });
+
   it('rejects unknown flags and missing required settings with a ConfigError', () => {
     expect(() => parseSettings(defs, ['--name', 'ab', '--colour', 'red'], {})).toThrow(ConfigError);
     expect(() => parseSettings(defs, ['--name', 'ab', '--colour', 'red'], {})).toThrow(

@@ -15,6 +15,8 @@ export interface Setting<S extends z.ZodType = z.ZodType> {
   schema: S;
   /** A boolean switch (`--verbose`) rather than a flag that takes a value. */
   boolean?: boolean;
+  /** A credential: an invalid value is never echoed in the error. */
+  secret?: boolean;
 }
 
 export type Settings = Record<string, Setting>;
@@ -60,7 +62,7 @@ export function parseSettings<T extends Settings>(
     if (!result.success) {
       const source = fromFlag !== undefined ? `--${def.flag}` : `${def.env}`;
       throw new ConfigError(
-        `invalid ${source} (flag --${def.flag}, env ${def.env}): ${describeIssues(result.error.issues, raw)}`,
+        `invalid ${source} (flag --${def.flag}, env ${def.env}): ${describeIssues(result.error.issues, def.secret ? undefined : raw)}`,
       );
     }
     values[key] = result.data;

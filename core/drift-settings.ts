@@ -263,6 +263,13 @@ export const driftSettings = {
     description: `labelled requests scored by both before they are compared (default ${DRIFT_DEFAULTS.promotionMinLabels})`,
     schema: fields.positiveInt.default(DRIFT_DEFAULTS.promotionMinLabels),
   }),
+  logSpillUri: setting({
+    flag: 'log-spill-uri',
+    env: 'MLCYCLE_LOG_SPILL_URI',
+    description:
+      "the deployment's prediction log spill location (s3://bucket/prefix or directory): rows its servers could not write before they stopped are imported before the window is read",
+    schema: z.string().min(1).optional(),
+  }),
   alertWebhook: setting({
     flag: 'alert-webhook',
     env: 'MLCYCLE_DRIFT_ALERT_WEBHOOK',

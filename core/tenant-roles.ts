@@ -20,7 +20,9 @@ const TENANT_GRANTS: Record<string, string> = {
   model_aliases: 'SELECT, INSERT, UPDATE',
   lifecycle_events: 'SELECT, INSERT',
   prediction_logs: 'SELECT, INSERT',
-  prediction_labels: 'SELECT, INSERT',
+  // /feedback corrects a label (UPDATE) and appends it to the history.
+  prediction_labels: 'SELECT, INSERT, UPDATE',
+  prediction_label_history: 'SELECT, INSERT',
   drift_runs: 'SELECT, INSERT, UPDATE',
   // Its own mapping only (row-level security), never writable: a role cannot move itself.
   tenant_roles: 'SELECT',
@@ -28,7 +30,7 @@ const TENANT_GRANTS: Record<string, string> = {
   schema_migrations: 'SELECT',
 };
 
-const SEQUENCES = ['lifecycle_events_id_seq', 'prediction_logs_id_seq'];
+const SEQUENCES = ['lifecycle_events_id_seq', 'prediction_logs_id_seq', 'prediction_label_history_id_seq'];
 
 /** The role name of a namespace: readable, and at most PostgreSQL's 63 bytes. */
 export function tenantRoleName(namespace: string): string {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ARTIFACT } from '../core/artifacts.js';
@@ -86,6 +87,16 @@ export async function runDemo(
   );
   const webhook = await startWebhookReceiver();
   let server: RunningServer | undefined;
+  // The demo plays the label source, so it holds the feedback token (in a cluster: a Secret).
+  const feedbackToken = randomBytes(24).toString('base64url');
+  const feedback = async (url: string, labelled: { predictionId: string; label: number }[]) => {
+    const { recorded, unknown } = await sendFeedback(url, feedbackToken, labelled);
+    if (unknown > 0 || recorded !== labelled.length) {
+      throw new DemoError(
+        `/feedback recorded ${recorded} of ${labelled.length} labels (${unknown} unknown prediction ids)`,
+      );
+    }
+  };
   const note = async (kind: LifecycleEventKind, version: string | null, detail: string, record = true) => {
     events.push({ at: new Date().toISOString(), kind, version, detail });
     if (record) await recordEvent(db.pool, NAMESPACE, MODEL, version, kind, { detail, source: 'demo' });
@@ -121,6 +132,8 @@ export async function runDemo(
         model: { kind: 'location', location: v1.artifactRoot },
         port: 0,
         pool: db.pool,
+        // Labels decide rollbacks: /feedback takes a credential of its own.
+        feedbackToken,
         log: quiet,
       }),
     );
@@ -148,7 +161,7 @@ export async function runDemo(
       const w = await window(rows);
       await feedback(
         url,
-        w.served.map((s) => ({ requestId: s.requestId, label: s.label })),
+        w.served.map((s) => ({ predictionId: s.predictionId, label: s.label })),
       );
       return w;
     };
@@ -306,7 +319,7 @@ export async function runDemo(
       async () => {
         const w = await window(traffic('2001-06-16', '2001-07-01', 7, longHaul));
         const flipped = w.served.map((s, i) => ({
-          requestId: s.requestId,
+          predictionId: s.predictionId,
           label: i % 5 < 3 ? 1 - s.label : s.label,
         }));
         await feedback(url, flipped);
@@ -408,15 +421,6 @@ async function expectServing(
   }
 }
 
-async function feedback(url: string, labelled: { requestId: string; label: number }[]): Promise<void> {
-  const { recorded, unknown } = await sendFeedback(url, labelled);
-  if (unknown > 0 || recorded !== labelled.length) {
-    throw new DemoError(
-      `/feedback recorded ${recorded} of ${labelled.length} labels (${unknown} unknown request ids)`,
-    );
-  }
-}
-
 /** Waits until the server's prediction log has written `target` rows in all to PostgreSQL. */
 async function waitForLog(server: RunningServer, target: number): Promise<void> {
   const deadline = Date.now() + 60_000;
@@ -492,9 +496,9 @@ function describeRun(r: DriftJobResult): string {
 
 async function exportPredictionLog(db: Database, path: string): Promise<number> {
   const { rows } = await db.pool.query(
-    `SELECT request_id, model_name, model_version, features, prediction, probability, latency_ms, created_at,
-            l.label
-     FROM prediction_logs p LEFT JOIN prediction_labels l USING (namespace, model_name, request_id)
+    `SELECT prediction_id, request_id, record_index, model_name, model_version, features, prediction,
+            probability, latency_ms, created_at, l.label
+     FROM prediction_logs p LEFT JOIN prediction_labels l USING (namespace, model_name, prediction_id)
      WHERE namespace = $1
      ORDER BY p.id`,
     [NAMESPACE],

@@ -10,7 +10,8 @@ export interface TrafficRow {
 }
 
 export interface ServedRow extends TrafficRow {
-  requestId: string;
+  /** The server's id of the prediction: what its label is sent under. */
+  predictionId: string;
   prediction: number;
   probability: number | undefined;
   modelVersion: string;
@@ -84,11 +85,10 @@ export async function replay(
   const served: ServedRow[] = [];
   const single = rows.slice(0, options.single);
   for (const row of single) {
-    const requestId = randomUUID();
-    const body = await post(`${url}/predict`, row.record, requestId);
+    const body = await post(`${url}/predict`, row.record, { 'x-request-id': randomUUID() });
     served.push({
       ...row,
-      requestId,
+      predictionId: body.prediction_id as string,
       prediction: body.prediction as number,
       probability: body.probability as number | undefined,
       modelVersion: body.model_version as string,
@@ -96,21 +96,20 @@ export async function replay(
   }
   for (let start = options.single; start < rows.length; start += options.batchSize) {
     const batch = rows.slice(start, start + options.batchSize);
-    const requestId = randomUUID();
     const body = await post(
       `${url}/predict_batch`,
       batch.map((r) => r.record),
-      requestId,
+      { 'x-request-id': randomUUID() },
     );
     const predictions = body.predictions as {
-      request_id: string;
+      prediction_id: string;
       prediction: number;
       probability?: number;
     }[];
     predictions.forEach((p, i) => {
       served.push({
         ...batch[i]!,
-        requestId: p.request_id,
+        predictionId: p.prediction_id,
         prediction: p.prediction,
         probability: p.probability,
         modelVersion: body.model_version as string,
@@ -120,10 +119,11 @@ export async function replay(
   return served;
 }
 
-/** Sends the true outcomes of served rows through /feedback, in chunks. */
+/** Sends the true outcomes of served rows through /feedback (with its token), in chunks. */
 export async function sendFeedback(
   url: string,
-  labelled: { requestId: string; label: number }[],
+  token: string,
+  labelled: { predictionId: string; label: number }[],
   chunk = 5_000,
 ): Promise<{ recorded: number; unknown: number }> {
   let recorded = 0;
@@ -132,18 +132,22 @@ export async function sendFeedback(
   for (let start = 0; start < labelled.length; start += chunk) {
     const items = labelled
       .slice(start, start + chunk)
-      .map((l) => ({ request_id: l.requestId, label: l.label, observed_at: observedAt }));
-    const body = await post(`${url}/feedback`, items, randomUUID());
+      .map((l) => ({ prediction_id: l.predictionId, label: l.label, observed_at: observedAt }));
+    const body = await post(`${url}/feedback`, items, { authorization: `Bearer ${token}` });
     recorded += Number(body.recorded ?? 0);
     unknown += Number(body.unknown ?? 0);
   }
   return { recorded, unknown };
 }
 
-async function post(url: string, payload: unknown, requestId: string): Promise<Record<string, unknown>> {
+async function post(
+  url: string,
+  payload: unknown,
+  headers: Record<string, string>,
+): Promise<Record<string, unknown>> {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-request-id': requestId },
+    headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify(payload),
   });
   const text = await response.text();

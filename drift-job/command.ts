@@ -1,5 +1,5 @@
 import { defineCommand } from '../core/command.js';
-import { type Database, databaseSettings, openDatabase } from '../core/db/index.js';
+import { type Database, databaseSettings, openDatabase, poolTimeouts } from '../core/db/index.js';
 import { driftSettings } from '../core/drift-settings.js';
 import { ConfigError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
@@ -42,6 +42,7 @@ export const driftCommand = defineCommand({
           databaseUrl: v.databaseUrl,
           dataDir: v.dataDir,
           applicationName: 'mlcycle-drift',
+          timeouts: poolTimeouts(v),
         });
       const log = createLogger('drift');
       const result = await runDriftJob({
@@ -74,6 +75,7 @@ export const driftCommand = defineCommand({
           retrainMaxPerDay: v.retrainMaxPerDay,
         },
         challengerVersion: v.challengerVersion,
+        logSpillUri: v.logSpillUri,
         promotion: { metric: v.promotionMetric, margin: v.promotionMargin, minLabels: v.promotionMinLabels },
         alertWebhook: v.alertWebhook,
         ...(v.runId ? { runId: v.runId } : {}),

@@ -16,6 +16,7 @@ import {
   type RunDecision,
 } from '../core/policy.js';
 import { type LoggedWindow, readLogWindow } from '../core/prediction-log.js';
+import { importSpilledRows } from '../core/prediction-log-spill.js';
 import { getVersion, type LifecycleEventKind, recordEvent } from '../core/registry.js';
 import { DEFAULT_NAMESPACE } from '../core/tenant.js';
 import { type Analysis, analyze, type DriftOverride } from './analyze.js';
@@ -68,6 +69,12 @@ export interface DriftJobOptions {
   minRows?: number;
   quality?: { metric?: string | undefined; minLabels?: number; tolerance?: number };
   policy?: Partial<PolicySettings>;
+  /**
+   * The deployment's prediction log spill location: rows its servers left in the object store
+   * when they stopped are imported before the window is read (when no server is running, no
+   * one else would).
+   */
+  logSpillUri?: string | undefined;
   /** Registry version of a challenger serving beside `modelVersion`: compared on the same requests. */
   challengerVersion?: string | undefined;
   promotion?: { metric?: string | undefined; margin?: number; minLabels?: number };
@@ -178,6 +185,7 @@ async function loadInputs(o: DriftJobOptions, now: Date, log: Logger): Promise<I
       'reading prediction logs needs --model-name, --model-version and a database (or pass --current)',
     );
   }
+  if (o.logSpillUri) await importSpill(o.logSpillUri, o.pool, namespaceOf(o), o.s3, log);
   const window = logWindow(o, now);
   const logged = await readLogWindow(o.pool, schema, {
     namespace: namespaceOf(o),
@@ -220,6 +228,18 @@ function logWarnings(logged: LoggedWindow | null, rows: number): string[] {
  * → alert (the webhook, exactly once per verdict change). Throws UserError subclasses for bad
  * input; never claims drift on too little data.
  */
+async function importSpill(
+  location: string,
+  pool: Pool,
+  namespace: string,
+  s3: S3SettingsValues | undefined,
+  log: Logger,
+) {
+  const done = await importSpilledRows(openObjectStore(location, s3), pool, namespace);
+  if (done.objects > 0)
+    log.info({ location, ...done }, 'imported prediction log rows servers left in the object store');
+}
+
 export async function runDriftJob(options: DriftJobOptions): Promise<DriftJobResult> {
   const run = startRun(options);
   const inputs = await readInputs(options, run);

@@ -9,13 +9,19 @@ import { Problem } from './problem.js';
  */
 
 export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:@-]{1,128}$/;
-// A batch record's id is the request's id plus ':<index>', so logged ids may be a little longer.
-const LOGGED_REQUEST_ID_PATTERN = /^[A-Za-z0-9._:@-]{1,160}$/;
+// Prediction ids are the server's UUIDs; rows logged before them carry their old request id
+// (up to 128 characters plus a batch record's ':<index>').
+const PREDICTION_ID_PATTERN = /^[A-Za-z0-9._:@-]{1,160}$/;
 export const RequestId = z
   .string()
   .regex(REQUEST_ID_PATTERN, 'expected 1-128 characters from A-Z a-z 0-9 . _ : @ -')
   .describe(
-    'Request id: from the X-Request-Id header, or generated (UUID). Batch records get `<id>:<index>`.',
+    "The caller's X-Request-Id, or a UUID generated when there was none. Kept with the logged predictions as an attribute; it identifies nothing: use prediction_id.",
+  );
+export const PredictionId = z
+  .string()
+  .describe(
+    "The server's id of this prediction (a UUID), under which it is logged: what /feedback refers to.",
   );
 
 const Prediction = z
@@ -31,6 +37,7 @@ const Probability = z
 
 export const PredictResponse = z
   .object({
+    prediction_id: PredictionId,
     request_id: RequestId,
     model_name: z.string(),
     model_version: z.string(),
@@ -45,19 +52,25 @@ export const BatchResponse = z
     request_id: RequestId,
     model_name: z.string(),
     model_version: z.string(),
-    predictions: z.array(
-      z.object({ request_id: z.string(), prediction: Prediction, probability: Probability.optional() }),
-    ),
+    predictions: z
+      .array(
+        z.object({
+          prediction_id: PredictionId,
+          prediction: Prediction,
+          probability: Probability.optional(),
+        }),
+      )
+      .describe('One per record, in the order sent.'),
   })
   .meta({ id: 'BatchResponse' });
 export type BatchResponse = z.infer<typeof BatchResponse>;
 
 export const FeedbackItem = z
   .strictObject({
-    request_id: z
+    prediction_id: z
       .string()
-      .regex(LOGGED_REQUEST_ID_PATTERN, 'expected 1-160 characters from A-Z a-z 0-9 . _ : @ -')
-      .describe('The request id of a logged prediction (its X-Request-Id, or `<id>:<index>` in a batch).'),
+      .regex(PREDICTION_ID_PATTERN, 'expected a prediction id as /predict or /predict_batch returned it')
+      .describe('The prediction_id that /predict or /predict_batch returned for the prediction.'),
     label: z
       .union([z.boolean(), z.number().finite()])
       .describe('The true outcome: true/false or 1/0 for classification, a number for regression.'),
@@ -65,24 +78,31 @@ export const FeedbackItem = z
       .datetime({ offset: true, message: 'expected an ISO-8601 timestamp with offset or Z' })
       .optional()
       .describe('When the outcome was observed (default: now).'),
+    correction: z
+      .boolean()
+      .optional()
+      .describe(
+        'true: replace the label already stored for this prediction (the replaced one stays in the label history). Without it the first label stands and a repeat is a `duplicate`.',
+      ),
   })
   .meta({ id: 'FeedbackItem' });
 export type FeedbackItem = z.infer<typeof FeedbackItem>;
 
 export const FeedbackStatus = z
-  .enum(['recorded', 'duplicate', 'unknown'])
+  .enum(['recorded', 'corrected', 'duplicate', 'unknown'])
   .describe(
-    'recorded: stored now; duplicate: a label was already stored for this request id (the first one stands); unknown: no prediction was logged under this id.',
+    'recorded: the first label of this prediction, stored now; corrected: replaced the stored label (`correction: true`); duplicate: a label was already stored and stands; unknown: no prediction of this model was logged under this id (nothing stored).',
   );
 
 export const FeedbackResult = z
-  .object({ request_id: z.string(), status: FeedbackStatus })
+  .object({ prediction_id: z.string(), status: FeedbackStatus })
   .meta({ id: 'FeedbackResult' });
 
 export const FeedbackBatchResponse = z
   .object({
     results: z.array(FeedbackResult),
     recorded: z.number().int(),
+    corrected: z.number().int(),
     duplicate: z.number().int(),
     unknown: z.number().int(),
   })
@@ -117,6 +137,7 @@ export const Readiness = z
     model: z.object({ name: z.string(), version: z.string() }).nullable(),
     challenger: z.object({ version: z.string(), mode: z.enum(['shadow', 'canary']) }).nullable(),
     prediction_log: z.object({
+      enabled: z.boolean().describe('false: this server logs no predictions (and takes no feedback).'),
       queue_depth: z.number().int(),
       in_flight_rows: z.number().int(),
       queue_max: z.number().int(),
@@ -162,9 +183,9 @@ export function openApiDocument(options: {
     required: false,
     schema: toSchema(RequestId),
     description:
-      'Idempotency key: a repeated id for the same model version is answered again and logged once.',
+      'Your id for this request: kept with its logged predictions as an attribute (each prediction is identified by its prediction_id), and what decides which model answers under a canary, so a retry meets the same model.',
   };
-  const answered = (description: string, content: Record<string, unknown>) => ({
+  const answered = (description: string, content: Record<string, unknown>, single: boolean) => ({
     description,
     headers: {
       'x-mlcycle-model-version': {
@@ -172,6 +193,12 @@ export function openApiDocument(options: {
           'The model version that answered: the champion, or a canary challenger for its share of request ids.',
         schema: { type: 'string' },
       },
+      ...(single && {
+        'x-mlcycle-prediction-id': {
+          description: 'The prediction_id of the answer (also in the body): what /feedback refers to.',
+          schema: { type: 'string' },
+        },
+      }),
     },
     content,
   });
@@ -197,7 +224,7 @@ export function openApiDocument(options: {
           parameters: [requestIdHeader],
           requestBody: { required: true, content: json(record) },
           responses: {
-            '200': answered('The prediction.', json(PredictResponse)),
+            '200': answered('The prediction.', json(PredictResponse), true),
             ...commonErrors,
           },
         },
@@ -208,7 +235,7 @@ export function openApiDocument(options: {
           parameters: [requestIdHeader],
           requestBody: { required: true, content: json(z.array(record).min(1).max(options.batchMax)) },
           responses: {
-            '200': answered('One prediction per record.', json(BatchResponse)),
+            '200': answered('One prediction per record.', json(BatchResponse), false),
             ...commonErrors,
           },
         },
@@ -216,6 +243,9 @@ export function openApiDocument(options: {
       '/feedback': {
         post: {
           summary: 'Record true outcomes (delayed labels) for logged predictions',
+          description:
+            'Takes its own credential (the feedback token, from a Secret), not whatever lets callers reach /predict. Off (404) on a server started without one, or without a prediction log.',
+          security: [{ feedbackToken: [] }],
           requestBody: {
             required: true,
             content: json(z.union([FeedbackItem, z.array(FeedbackItem).min(1).max(options.feedbackMax)])),
@@ -225,8 +255,17 @@ export function openApiDocument(options: {
               description: 'A single item: its result. An array: one result per item.',
               content: json(z.union([FeedbackResult, FeedbackBatchResponse])),
             },
-            '404': problemContent('A single item whose request id has no logged prediction.'),
+            '401': {
+              ...problemContent(
+                'No valid feedback token in `Authorization: Bearer <token>`; nothing is read or stored.',
+              ),
+              headers: { 'www-authenticate': { schema: { type: 'string' } } },
+            },
+            '404': problemContent(
+              'A single item whose prediction_id has no logged prediction; or feedback is off on this server.',
+            ),
             ...commonErrors,
+            '503': problemContent('Shutting down, or the database is not reachable (send again later).'),
           },
         },
       },
@@ -255,6 +294,15 @@ export function openApiDocument(options: {
         },
       },
     },
-    components: { schemas: { Problem: toSchema(Problem) } },
+    components: {
+      schemas: { Problem: toSchema(Problem) },
+      securitySchemes: {
+        feedbackToken: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'The feedback token (--feedback-token-file, a mounted Kubernetes Secret).',
+        },
+      },
+    },
   };
 }

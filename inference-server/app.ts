@@ -33,6 +33,6 @@ export function buildApp(ctx: ServerContext, options: { bodyLimit: number }): Fa
   app.register(predictRoutes, ctx);
   app.register(feedbackRoutes, ctx);
   app.register(statusRoutes, ctx);
-  if (ctx.adminToken) app.register(adminRoutes, { ...ctx, adminToken: ctx.adminToken });
+  if (ctx.adminCredential) app.register(adminRoutes, { ...ctx, adminCredential: ctx.adminCredential });
   return app;
 }

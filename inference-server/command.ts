@@ -2,12 +2,13 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { defineCommand } from '../core/command.js';
 import { fields, setting } from '../core/config.js';
-import { databaseSettings } from '../core/db/index.js';
+import { databaseSettings, poolTimeouts } from '../core/db/index.js';
 import { ConfigError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { s3Settings } from '../core/object-store/index.js';
 import { tenantSettings } from '../core/tenant.js';
 import { type ChallengerSource, DEFAULT_CANARY_SHARE, MAX_CANARY_SHARE } from './challenger.js';
+import { MIN_TOKEN_LENGTH } from './credential.js';
 import type { ModelSource } from './model.js';
 
 const settings = {
@@ -107,17 +108,63 @@ const settings = {
       'directory for prediction log rows beyond the in-memory bound or unwritten at shutdown (default <data-dir>/prediction-log-spill; "off" drops them, counted)',
     schema: z.string().min(1).optional(),
   }),
+  logSpillUri: setting({
+    flag: 'log-spill-uri',
+    env: 'MLCYCLE_LOG_SPILL_URI',
+    description:
+      'object-store location (s3://bucket/prefix or directory) that prediction log rows still unwritten at shutdown are uploaded to, so they outlive the Pod; the next server (or mlcycle drift) imports them',
+    schema: z.string().min(1).optional(),
+  }),
+  shutdownDelay: setting({
+    flag: 'shutdown-delay',
+    env: 'MLCYCLE_SHUTDOWN_DELAY',
+    description:
+      'after SIGTERM, how long /readyz reports 503 while requests are still answered, before the listener closes, e.g. 5s',
+    schema: fields.duration.default(0),
+  }),
   shutdownTimeout: setting({
     flag: 'shutdown-timeout',
     env: 'MLCYCLE_SHUTDOWN_TIMEOUT',
     description: 'how long shutdown waits for PostgreSQL before spilling the prediction log to disk',
     schema: fields.duration.default(20_000),
   }),
+  logPredictions: setting({
+    flag: 'log-predictions',
+    env: 'MLCYCLE_LOG_PREDICTIONS',
+    description:
+      'true (default): log every served prediction to PostgreSQL; false: log nothing (and /feedback is off)',
+    schema: z
+      .enum(['true', 'false'], 'expected true or false')
+      .default('true')
+      .transform((v) => v === 'true'),
+  }),
+  feedbackToken: setting({
+    flag: 'feedback-token',
+    env: 'MLCYCLE_FEEDBACK_TOKEN',
+    secret: true,
+    description:
+      'bearer token /feedback requires (Authorization: Bearer <token>); without it or --feedback-token-file, /feedback is off',
+    schema: z.string().min(MIN_TOKEN_LENGTH, `use at least ${MIN_TOKEN_LENGTH} characters`).optional(),
+  }),
+  feedbackTokenFile: setting({
+    flag: 'feedback-token-file',
+    env: 'MLCYCLE_FEEDBACK_TOKEN_FILE',
+    description:
+      'file holding the /feedback bearer token on its first line (a mounted Kubernetes Secret); re-read when it changes',
+    schema: z.string().min(1).optional(),
+  }),
   adminToken: setting({
     flag: 'admin-token',
     env: 'MLCYCLE_ADMIN_TOKEN',
-    description: 'enables POST /admin/model (switch model without restart) for this bearer token',
-    schema: z.string().min(16, 'use at least 16 characters').optional(),
+    secret: true,
+    description: 'enables the /admin routes (switch model, set challenger) for this bearer token',
+    schema: z.string().min(MIN_TOKEN_LENGTH, `use at least ${MIN_TOKEN_LENGTH} characters`).optional(),
+  }),
+  adminTokenFile: setting({
+    flag: 'admin-token-file',
+    env: 'MLCYCLE_ADMIN_TOKEN_FILE',
+    description: 'file holding the admin bearer token on its first line (a mounted Kubernetes Secret)',
+    schema: z.string().min(1).optional(),
   }),
 };
 
@@ -151,7 +198,7 @@ export const serveCommand = defineCommand({
       challenger,
       host: values.host,
       port: values.port,
-      database: { databaseUrl: values.databaseUrl, dataDir: values.dataDir },
+      database: { databaseUrl: values.databaseUrl, dataDir: values.dataDir, timeouts: poolTimeouts(values) },
       s3: values,
       limits: { batchMax: values.batchMax, feedbackMax: values.feedbackMax },
       bodyLimit: values.bodyLimit,
@@ -160,9 +207,15 @@ export const serveCommand = defineCommand({
         queueMax: values.logQueueMax,
         flushIntervalMs: values.logFlushInterval,
         spillDir,
+        spillUri: values.logSpillUri,
+        enabled: values.logPredictions,
       },
       drainTimeoutMs: values.shutdownTimeout,
+      shutdownDelayMs: values.shutdownDelay,
+      feedbackToken: values.feedbackToken,
+      feedbackTokenFile: values.feedbackTokenFile,
       adminToken: values.adminToken,
+      adminTokenFile: values.adminTokenFile,
       log,
     });
     const ready = { url: server.url, model: server.model().name, version: server.model().version };

@@ -1,5 +1,6 @@
 import type { Pool } from '../core/db/index.js';
 import type { Logger } from '../core/log.js';
+import type { BearerCredential } from './credential.js';
 import type { ServerMetrics } from './metrics.js';
 import type { OffPathScoring } from './off-path.js';
 import type { PredictionLogWriter } from './prediction-log-writer.js';
@@ -19,6 +20,10 @@ export interface ServerContext {
   limits: Limits;
   queueMax: number;
   spillEnabled: boolean;
-  /** Enables POST /admin/model when set. */
-  adminToken?: string | undefined;
+  /** Whether served predictions are logged (ModelDeployment spec.logging.enabled). */
+  logging: boolean;
+  /** What /feedback takes; feedback is off without it. */
+  feedbackCredential?: BearerCredential | undefined;
+  /** Enables the /admin routes when set. */
+  adminCredential?: BearerCredential | undefined;
 }

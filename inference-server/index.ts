@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { type Database, openDatabase, type Pool } from '../core/db/index.js';
+import { type Database, openDatabase, type Pool, type PoolTimeouts } from '../core/db/index.js';
 import { errorMessage, UserError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/log.js';
-import type { S3SettingsValues } from '../core/object-store/index.js';
+import { openObjectStore, type S3SettingsValues } from '../core/object-store/index.js';
 import { DEFAULT_NAMESPACE } from '../core/tenant.js';
 import { buildApp } from './app.js';
 import {
@@ -12,6 +12,7 @@ import {
   checkChallenger,
   checkChallengerPair,
 } from './challenger.js';
+import { BearerCredential } from './credential.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
 import {
   checkRegisteredDigests,
@@ -22,6 +23,7 @@ import {
 } from './model.js';
 import { OffPathScoring } from './off-path.js';
 import { type PredictionLogStatus, PredictionLogWriter } from './prediction-log-writer.js';
+import { RemoteSpill } from './remote-spill.js';
 import { ServedModels } from './served-models.js';
 import type { Limits } from './serving.js';
 
@@ -39,22 +41,41 @@ export interface ServerOptions {
   port?: number;
   /** An open pool to log into (the demo shares its database); otherwise `database` is opened. */
   pool?: Pool;
-  database?: { databaseUrl?: string | undefined; dataDir: string };
+  database?: { databaseUrl?: string | undefined; dataDir: string; timeouts?: Partial<PoolTimeouts> };
   s3?: S3SettingsValues;
   limits?: Partial<Limits>;
   bodyLimit?: number;
   predictionLog?: {
+    /** false: nothing is logged (ModelDeployment spec.logging.enabled), and feedback is off. */
+    enabled?: boolean;
     batchMax?: number;
     queueMax?: number;
     flushIntervalMs?: number;
     concurrency?: number;
     /** Spill directory for rows beyond the in-memory bound; undefined = drop (counted). */
     spillDir?: string | undefined;
+    /**
+     * Object-store location (s3://bucket/prefix or a directory) the spill is uploaded to at
+     * shutdown, so it outlives the Pod; imported from at start. Needs `spillDir`.
+     */
+    spillUri?: string | undefined;
+    /** How long shutdown may spend uploading the spill (default 10 s). */
+    spillUploadTimeoutMs?: number;
   };
   /** How long shutdown waits for the prediction log to reach PostgreSQL before spilling. */
   drainTimeoutMs?: number;
-  /** Enables POST /admin/model with this bearer token. */
+  /**
+   * After close() is called, readiness reports 503 for this long while requests are still
+   * answered, so load balancers stop sending before the listener closes (default 0).
+   */
+  shutdownDelayMs?: number;
+  /** /feedback's bearer token, distinct from anything /predict's callers hold; feedback is off without one. */
+  feedbackToken?: string | undefined;
+  /** A file holding it (a mounted Kubernetes Secret), re-read when it changes. */
+  feedbackTokenFile?: string | undefined;
+  /** Enables the /admin routes with this bearer token. */
   adminToken?: string | undefined;
+  adminTokenFile?: string | undefined;
   log?: Logger;
 }
 
@@ -76,7 +97,17 @@ export interface RunningServer {
    * releases everything. Rows that could not reach PostgreSQL in time are in the spill
    * directory (`spilled`) or, without one, lost (`dropped`, also counted and logged).
    */
-  close(): Promise<{ spilled: number; dropped: number }>;
+  close(): Promise<ClosedLog>;
+}
+
+/** What became of the prediction log at shutdown. */
+export interface ClosedLog {
+  /** Rows left in the local spill directory (for a process started with the same one). */
+  spilled: number;
+  /** Rows uploaded to the spill location in the object store (for the next server). */
+  uploaded: number;
+  /** Rows lost (also counted and logged). */
+  dropped: number;
 }
 
 export const DEFAULT_LIMITS: Limits = { batchMax: 10_000, feedbackMax: 10_000 };
@@ -87,8 +118,9 @@ const OFF_PATH_MAX_RECORDS = 100_000;
 /** Starts the inference server: load (database, verified and warmed model) → build app → listen. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const log = options.log ?? createLogger('inference-server');
+  const credentials = readCredentials(options);
   const loaded = await load(options);
-  const server = build(loaded, options, log);
+  const server = build(loaded, options, credentials, log);
   const url = await listen(server, options).catch(async (err: unknown) => {
     await server.release();
     throw err;
@@ -98,7 +130,24 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     { url, model: model.name, version: model.version, source: model.source },
     'inference server ready',
   );
-  return running(server, url, options.drainTimeoutMs ?? 30_000, log);
+  server.remoteSpill?.startImport();
+  return running(server, url, shutdownOptions(options), log);
+}
+
+interface Credentials {
+  feedback: BearerCredential | undefined;
+  admin: BearerCredential | undefined;
+}
+
+/** The bearer tokens, read first: a missing token file stops the server before anything loads. */
+function readCredentials(options: ServerOptions): Credentials {
+  return {
+    feedback: BearerCredential.from('feedback token', {
+      token: options.feedbackToken,
+      file: options.feedbackTokenFile,
+    }),
+    admin: BearerCredential.from('admin token', { token: options.adminToken, file: options.adminTokenFile }),
+  };
 }
 
 interface Loaded {
@@ -151,8 +200,23 @@ async function load(options: ServerOptions): Promise<Loaded> {
   }
 }
 
+interface ShutdownOptions {
+  delayMs: number;
+  drainTimeoutMs: number;
+  uploadTimeoutMs: number;
+}
+
+function shutdownOptions(options: ServerOptions): ShutdownOptions {
+  return {
+    delayMs: options.shutdownDelayMs ?? 0,
+    drainTimeoutMs: options.drainTimeoutMs ?? 30_000,
+    uploadTimeoutMs: options.predictionLog?.spillUploadTimeoutMs ?? 10_000,
+  };
+}
+
 interface Built {
   app: FastifyInstance;
+  remoteSpill: RemoteSpill | undefined;
   models: ServedModels;
   writer: PredictionLogWriter;
   offPath: OffPathScoring;
@@ -164,12 +228,13 @@ interface Built {
 }
 
 /** The prediction log writer, the served models and the fastify app around them. */
-function build(loaded: Loaded, options: ServerOptions, log: Logger): Built {
+function build(loaded: Loaded, options: ServerOptions, credentials: Credentials, log: Logger): Built {
   const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
   const metrics = createServerMetrics();
   const logOptions = options.predictionLog ?? {};
   const queueMax = logOptions.queueMax ?? 200_000;
   const writer = new PredictionLogWriter({
+    enabled: logOptions.enabled !== false,
     pool: loaded.pool,
     metrics,
     log,
@@ -186,6 +251,7 @@ function build(loaded: Loaded, options: ServerOptions, log: Logger): Built {
     log,
   });
   const offPath = new OffPathScoring({ writer, metrics, log, maxRecords: OFF_PATH_MAX_RECORDS });
+  const remoteSpill = remoteSpillOf(loaded, options, log);
   const closing = { value: false };
   const app = buildApp(
     {
@@ -199,7 +265,9 @@ function build(loaded: Loaded, options: ServerOptions, log: Logger): Built {
       limits,
       queueMax,
       spillEnabled: logOptions.spillDir !== undefined,
-      adminToken: options.adminToken,
+      logging: logOptions.enabled !== false,
+      feedbackCredential: credentials.feedback,
+      adminCredential: credentials.admin,
     },
     { bodyLimit: options.bodyLimit ?? 16 * 1024 * 1024 },
   );
@@ -208,7 +276,21 @@ function build(loaded: Loaded, options: ServerOptions, log: Logger): Built {
     await models.release();
     await loaded.database?.close().catch(() => {});
   };
-  return { app, models, writer, offPath, metrics, database: loaded.database, closing, release };
+  return { app, remoteSpill, models, writer, offPath, metrics, database: loaded.database, closing, release };
+}
+
+function remoteSpillOf(loaded: Loaded, options: ServerOptions, log: Logger): RemoteSpill | undefined {
+  const { spillUri, spillDir } = options.predictionLog ?? {};
+  if (!spillUri) return undefined;
+  if (!spillDir) {
+    throw new UserError('a spill location in the object store needs a local spill directory to upload from');
+  }
+  return new RemoteSpill(
+    openObjectStore(spillUri, options.s3),
+    loaded.pool,
+    options.namespace ?? DEFAULT_NAMESPACE,
+    log,
+  );
 }
 
 async function listen(server: Built, options: ServerOptions): Promise<string> {
@@ -226,18 +308,22 @@ async function listen(server: Built, options: ServerOptions): Promise<string> {
  * The handle of a listening server. Closing stops accepting requests, finishes the in-flight
  * ones, writes the prediction log (or spills it), then releases the models and the database.
  */
-function running(server: Built, url: string, drainTimeoutMs: number, log: Logger): RunningServer {
+function running(server: Built, url: string, shutdown: ShutdownOptions, log: Logger): RunningServer {
   const { app, models, writer, metrics } = server;
-  let closed: Promise<{ spilled: number; dropped: number }> | undefined;
-  const close = async () => {
+  let closed: Promise<ClosedLog> | undefined;
+  const close = async (): Promise<ClosedLog> => {
+    // Readiness drops first; requests are still answered while load balancers catch up.
     server.closing.value = true;
+    if (shutdown.delayMs > 0) await new Promise((r) => setTimeout(r, shutdown.delayMs));
     await app.close();
+    await server.remoteSpill?.stopImport();
     // Off-path scoring of the last requests adds its rows before the log is drained.
     await server.offPath.idle();
-    const result = await writer.drain(drainTimeoutMs);
+    const drained = await writer.drain(shutdown.drainTimeoutMs);
+    const result = await leaveSpill(server, drained, shutdown.uploadTimeoutMs);
     const status = writer.status();
     log.info(
-      { rowsWritten: status.rowsWritten, spilled: result.spilled, dropped: status.rowsDropped },
+      { rowsWritten: status.rowsWritten, ...result },
       'inference server stopped; prediction log flushed',
     );
     await models.release();
@@ -260,4 +346,19 @@ function running(server: Built, url: string, drainTimeoutMs: number, log: Logger
       return closed;
     },
   };
+}
+
+/**
+ * After the drain: rows left in the local spill go to the object store when there is a spill
+ * location (the local directory dies with the Pod), within the upload timeout.
+ */
+async function leaveSpill(
+  server: Built,
+  drained: { spilled: number; dropped: number },
+  uploadTimeoutMs: number,
+): Promise<ClosedLog> {
+  const spill = server.writer.spillFiles();
+  if (!server.remoteSpill || !spill || drained.spilled === 0) return { ...drained, uploaded: 0 };
+  const { uploaded, left } = await server.remoteSpill.upload(spill, uploadTimeoutMs);
+  return { spilled: left, uploaded, dropped: drained.dropped };
 }

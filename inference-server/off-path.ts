@@ -5,12 +5,13 @@ import type { Role } from './challenger.js';
 import type { ServerMetrics } from './metrics.js';
 import type { LoadedModel } from './model.js';
 import type { PredictionLogWriter } from './prediction-log-writer.js';
-import { countPredictions, predictionRows } from './prediction-rows.js';
+import { countPredictions, predictionRows, type RequestIds } from './prediction-rows.js';
 
 export interface OffPathJob {
   model: LoadedModel;
   role: Role;
-  request: { id: string; batch: boolean };
+  /** The same prediction ids as the answering model's rows: labels join both. */
+  request: RequestIds;
   records: readonly FeatureRecord[];
   /** performance.now() when the request arrived: a row's latency counts from there. */
   arrivedAt: number;
@@ -19,7 +20,7 @@ export interface OffPathJob {
 /**
  * Scoring by the model that does not answer (the challenger in shadow mode, the champion for a
  * canary's share), started after the response is on its way, so its latency is never the
- * caller's. Its rows go to the same prediction log under the same request ids, with their own
+ * caller's. Its rows go to the same prediction log under the same prediction ids, with their own
  * version. Bounded: beyond `maxRecords` waiting, records are skipped and counted rather than
  * queued without limit behind a slow model.
  */

@@ -6,6 +6,8 @@ import type { ServerMetrics } from './metrics.js';
 import { SpillFiles } from './spill.js';
 
 export interface PredictionLogOptions {
+  /** false: `add` discards every row (the deployment's logging is off); default true. */
+  enabled?: boolean;
   pool: Pool;
   metrics: ServerMetrics;
   log: Logger;
@@ -40,13 +42,15 @@ export interface PredictionLogStatus {
  * A failed write puts its batch back and retries with exponential backoff, so while
  * PostgreSQL is unreachable rows accumulate up to `queueMax`, then spill to disk (or, with no
  * spill directory, are dropped — counted and logged). `drain` writes everything before a
- * shutdown. Redelivery is harmless: the unique key (model, version, request id) makes a
+ * shutdown. Redelivery is harmless: the unique key (model, version, prediction id) makes a
  * duplicate row a no-op.
  */
 export class PredictionLogWriter {
   private queue: PredictionLogRow[] = [];
   private inFlight = 0;
   private inFlightRows = 0;
+  /** The batches of the INSERTs running now (known to feedback; spilled too if a drain runs out of time). */
+  private readonly inFlightBatches = new Set<readonly PredictionLogRow[]>();
   private timer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private failures = 0;
@@ -94,6 +98,7 @@ export class PredictionLogWriter {
 
   /** Queues rows for writing; never blocks, never throws. */
   add(rows: readonly PredictionLogRow[]): void {
+    if (this.options.enabled === false) return;
     if (this.closed) {
       // Only reachable if a request slipped past shutdown; keep the row rather than lose it.
       this.overflow(rows, 'after_close');
@@ -111,6 +116,11 @@ export class PredictionLogWriter {
     else this.schedule(this.options.flushIntervalMs);
   }
 
+  /** The spill files (after `drain`: what is left for the next process). */
+  spillFiles(): SpillFiles<PredictionLogRow> | undefined {
+    return this.spill;
+  }
+
   status(): PredictionLogStatus {
     return {
       ...this.state,
@@ -120,18 +130,27 @@ export class PredictionLogWriter {
     };
   }
 
-  /** Whether a request id is still waiting in memory (so feedback for it is not "unknown"). */
-  pendingRequestIds(modelName: string, requestIds: ReadonlySet<string>): Set<string> {
+  /**
+   * Which prediction ids are still in this process, queued or being written (so feedback for
+   * them is not "unknown" while their INSERT has not committed yet).
+   */
+  pendingPredictionIds(modelName: string, predictionIds: ReadonlySet<string>): Set<string> {
     const found = new Set<string>();
-    for (const row of this.queue) {
-      if (row.modelName === modelName && requestIds.has(row.requestId)) found.add(row.requestId);
-    }
+    const look = (rows: readonly PredictionLogRow[]) => {
+      for (const row of rows) {
+        if (row.modelName === modelName && predictionIds.has(row.predictionId)) found.add(row.predictionId);
+      }
+    };
+    look(this.queue);
+    for (const batch of this.inFlightBatches) look(batch);
     return found;
   }
 
   /**
-   * Writes everything queued (and spilled) before `deadline`. Rows still unwritten then go to
+   * Writes everything queued (and spilled) within `timeoutMs`. Rows still unwritten then go to
    * a spill file when there is a spill directory; otherwise they are counted as dropped.
+   * Bounded: an INSERT still hanging then (an unresponsive database) is given a short grace,
+   * and its rows are spilled as well — if it commits after all, the redelivery is a no-op.
    * Returns the rows left on disk for the next run, and the rows lost.
    */
   async drain(timeoutMs: number): Promise<{ spilled: number; dropped: number }> {
@@ -146,15 +165,19 @@ export class PredictionLogWriter {
       if (this.retryTimer === undefined) this.pump();
       await this.waitIdle(Math.min(250, Math.max(deadline - Date.now(), 1)));
     }
-    // In-flight writes (and a spill delivery) either land or come back to the queue; wait for
-    // them, then stop every timer they may have set, before counting what is left.
+    // In-flight writes (and a spill delivery) either land or come back to the queue; wait a
+    // little for them, then stop every timer they may have set, before counting what is left.
     this.stopped = true;
-    while (this.inFlight > 0 || this.spillBusy) await this.waitIdle(50);
+    const grace = Date.now() + IN_FLIGHT_GRACE_MS;
+    while ((this.inFlight > 0 || this.spillBusy) && Date.now() < grace) await this.waitIdle(50);
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     clearTimeout(this.timer);
     this.timer = undefined;
     const left = this.queue.splice(0);
+    for (const batch of this.inFlightBatches) left.push(...batch);
+    // Whatever the hung writes do from now on, nothing comes back to a queue no one reads.
+    this.inFlightBatches.clear();
     let dropped = 0;
     if (left.length > 0 && !this.trySpill(left)) {
       dropped = left.length;
@@ -226,9 +249,11 @@ export class PredictionLogWriter {
       this.options.metrics.queueDepth.set(this.queue.length);
       this.inFlight++;
       this.inFlightRows += batch.length;
+      this.inFlightBatches.add(batch);
       void this.write(batch).finally(() => {
         this.inFlight--;
         this.inFlightRows -= batch.length;
+        this.inFlightBatches.delete(batch);
         this.afterWrite();
       });
     }
@@ -258,6 +283,8 @@ export class PredictionLogWriter {
         return;
       }
       this.onWriteFailure(err, batch.length);
+      // After a drain gave up on it, its rows were spilled already.
+      if (this.stopped && !this.inFlightBatches.has(batch)) return;
       // Back in front, in order, to be retried once the backoff has passed.
       this.queue.unshift(...batch);
       this.options.metrics.queueDepth.set(this.queue.length);
@@ -297,7 +324,7 @@ export class PredictionLogWriter {
   private async isolateBadRows(batch: PredictionLogRow[], err: unknown): Promise<void> {
     if (batch.length === 1) {
       this.options.log.error(
-        { err: errorMessage(err), requestId: batch[0]!.requestId },
+        { err: errorMessage(err), predictionId: batch[0]!.predictionId },
         'prediction log row refused by the database; dropped',
       );
       this.countDropped(1, 'refused_by_database');
@@ -384,6 +411,10 @@ export class PredictionLogWriter {
     this.options.metrics.spilledRows.set(this.spill?.rows ?? 0);
   }
 }
+
+// How long a drain that ran out of time still waits for INSERTs already sent, before it spills
+// their rows too.
+const IN_FLIGHT_GRACE_MS = 1_000;
 
 /** SQLSTATE classes 22 (data exception) and 23 (integrity): retrying the same rows won't help. */
 function isDataError(err: unknown): boolean {

@@ -1,21 +1,34 @@
+import { randomUUID } from 'node:crypto';
 import type { FeatureRecord } from '../core/feature-schema.js';
 import type { PredictionLogRow } from '../core/prediction-log.js';
 import type { Role } from './challenger.js';
 import type { ServerMetrics } from './metrics.js';
 import type { LoadedModel, PredictionOutputs } from './model.js';
 
-/** A batch record's logged request id: the request's id and the record's index. */
-export function recordRequestId(requestId: string, index: number): string {
-  return `${requestId}:${index}`;
+/** What identifies the records of one request in the log. */
+export interface RequestIds {
+  /** The caller's X-Request-Id (or the id generated for a request without one): an attribute. */
+  id: string;
+  batch: boolean;
+  /** The server's id of each record's prediction, in record order. */
+  predictionIds: readonly string[];
+}
+
+/** New prediction ids for `n` records: random UUIDs, made by the server, unguessable by callers. */
+export function newPredictionIds(n: number): string[] {
+  const ids = new Array<string>(n);
+  for (let i = 0; i < n; i++) ids[i] = randomUUID();
+  return ids;
 }
 
 /**
- * The prediction log rows of one model's outputs for a request: one row under the request id
- * for /predict, one per record under `<id>:<index>` for /predict_batch.
+ * The prediction log rows of one model's outputs for a request: one per record, under the
+ * server's prediction id, with the request id (and for /predict_batch the record's index) as
+ * attributes.
  */
 export function predictionRows(
   model: LoadedModel,
-  request: { id: string; batch: boolean },
+  request: RequestIds,
   records: readonly FeatureRecord[],
   out: PredictionOutputs,
   latencyMs: number,
@@ -27,7 +40,9 @@ export function predictionRows(
       namespace: model.namespace,
       modelName: model.name,
       modelVersion: model.version,
-      requestId: request.batch ? recordRequestId(request.id, i) : request.id,
+      predictionId: request.predictionIds[i]!,
+      requestId: request.id,
+      recordIndex: request.batch ? i : null,
       features: records[i]!,
       prediction: out.predictions[i]!,
       probability: out.probabilities ? out.probabilities[i]! : null,

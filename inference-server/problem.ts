@@ -36,7 +36,8 @@ export type ProblemKind =
   | 'invalid-request-id'
   | 'not-found'
   | 'method-not-allowed'
-  | 'unknown-request-id'
+  | 'unknown-prediction-id'
+  | 'feedback-off'
   | 'service-unavailable'
   | 'unauthorized'
   | 'internal';
@@ -51,7 +52,8 @@ const TITLES: Record<ProblemKind, string> = {
   'invalid-request-id': 'Invalid X-Request-Id header',
   'not-found': 'Not found',
   'method-not-allowed': 'Method not allowed',
-  'unknown-request-id': 'No prediction was logged under this request id',
+  'unknown-prediction-id': 'No prediction was logged under this prediction id',
+  'feedback-off': 'Feedback is off on this server',
   'service-unavailable': 'Service unavailable',
   unauthorized: 'Unauthorized',
   internal: 'Internal error',

@@ -6,7 +6,7 @@ import { join } from 'node:path';
  * shutdown) go to NDJSON files on local disk, and are delivered from there when the database
  * answers again — also by the next process started with the same directory. A file is deleted
  * only after all of its rows are in the database; a crash in between means some rows are sent
- * twice, which the unique (model, version, request id) key turns into no-ops.
+ * twice, which the unique (model, version, prediction id) key turns into no-ops.
  */
 export class SpillFiles<Row> {
   private current: { name: string; rows: number } | undefined;
@@ -73,7 +73,15 @@ export class SpillFiles<Row> {
     return { name, rows };
   }
 
-  /** Removes a file whose rows are all in the database. */
+  /** Every file with its text, oldest first; closes the file being appended to. */
+  contents(): { name: string; text: string; rows: number }[] {
+    this.current = undefined;
+    return [...this.counts.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([name, rows]) => ({ name, rows, text: readFileSync(join(this.directory, name), 'utf8') }));
+  }
+
+  /** Removes a file whose rows are all in the database (or in the object store). */
   remove(name: string): void {
     rmSync(join(this.directory, name), { force: true });
     this.counts.delete(name);

@@ -10,6 +10,7 @@ import type {
 } from '@kubernetes/client-node';
 import { settingsToArgs } from '../core/config.js';
 import { type DriftArgs, driftSettings } from '../core/drift-settings.js';
+import { joinKey } from '../core/object-store/object-store.js';
 import {
   API_VERSION,
   type CustomObject,
@@ -19,7 +20,7 @@ import {
   type OwnerReference,
   type ResourceRequirements,
 } from '../core/resources/index.js';
-import { DEFAULT_NAMESPACE, driftKeyPrefix, versionKeyPrefix } from '../core/tenant.js';
+import { DEFAULT_NAMESPACE, driftKeyPrefix, namespacePrefix, versionKeyPrefix } from '../core/tenant.js';
 import { TRAIN_DEFAULTS, type TrainArgs, trainSettings } from '../core/train-settings.js';
 import { ANNOTATIONS, driftCronJobName, LABELS, MANAGER, serverName, trainerJobName } from './naming.js';
 import type { WorkloadConfig } from './workload-config.js';
@@ -30,6 +31,19 @@ import type { WorkloadConfig } from './workload-config.js';
  */
 
 export const SERVER_PORT = 8080;
+
+/** Where a server Pod finds its /feedback token (the ModelDeployment's Secret, mounted). */
+export const FEEDBACK_TOKEN_DIR = '/var/run/secrets/mlcycle/feedback';
+
+// Shutdown of a server Pod, in order: the preStop sleep lets the endpoints controllers and
+// proxies take the Pod out of rotation while it still answers; on SIGTERM readiness drops and
+// requests are still answered for SHUTDOWN_DELAY; then the listener closes, the prediction
+// log drains to PostgreSQL for up to DRAIN, and what is left is uploaded to the spill location
+// in the object store (at most 10 s). The grace period covers the sum with room to spare.
+const PRE_STOP_SECONDS = 5;
+const SHUTDOWN_DELAY = '2s';
+const DRAIN = '20s';
+const SERVER_GRACE_SECONDS = 60;
 
 export function ownerRef(owner: CustomObject<unknown, unknown>): OwnerReference {
   if (!owner.metadata.uid) throw new Error(`${owner.kind} ${owner.metadata.name} has no uid yet`);
@@ -253,6 +267,16 @@ export function serverDeployment(
   if (md.spec.maxBatch !== undefined) args.push('--batch-max', String(md.spec.maxBatch));
   if (md.spec.logging?.queueBound !== undefined)
     args.push('--log-queue-max', String(md.spec.logging.queueBound));
+  if (md.spec.logging?.enabled === false) args.push('--log-predictions', 'false');
+  args.push(
+    '--log-spill-uri',
+    spillLocation(md, cfg),
+    '--shutdown-delay',
+    SHUTDOWN_DELAY,
+    '--shutdown-timeout',
+    DRAIN,
+  );
+  const tokenSecret = md.spec.feedback?.tokenSecret;
   const probe = (path: string) => ({
     httpGet: { path, port: 'http' },
     periodSeconds: 5,
@@ -269,13 +293,22 @@ export function serverDeployment(
         limits: { memory: '2Gi' },
       }),
     },
-    { terminationGracePeriodSeconds: 45 },
+    { terminationGracePeriodSeconds: SERVER_GRACE_SECONDS },
   );
   const container = spec.containers[0];
   if (container) {
     container.ports = [{ name: 'http', containerPort: SERVER_PORT, protocol: 'TCP' }];
     container.readinessProbe = probe('/readyz');
     container.livenessProbe = { ...probe('/healthz'), initialDelaySeconds: 10 };
+    container.lifecycle = { preStop: { sleep: { seconds: PRE_STOP_SECONDS } } };
+    if (tokenSecret) {
+      spec.volumes!.push({
+        name: 'feedback-token',
+        secret: { secretName: tokenSecret.name, items: [{ key: tokenSecret.key, path: 'token' }] },
+      });
+      container.volumeMounts!.push({ name: 'feedback-token', mountPath: FEEDBACK_TOKEN_DIR, readOnly: true });
+      container.env!.push({ name: 'MLCYCLE_FEEDBACK_TOKEN_FILE', value: `${FEEDBACK_TOKEN_DIR}/token` });
+    }
   }
   return {
     apiVersion: 'apps/v1',
@@ -300,6 +333,16 @@ export function serverDeployment(
       },
     },
   };
+}
+
+/**
+ * Where a deployment's server Pods leave prediction log rows they could not write before they
+ * stopped, and where the next one (or the drift job) picks them up: one prefix per deployment.
+ */
+export function spillLocation(md: ModelDeployment, cfg: WorkloadConfig): string {
+  const ns = md.metadata.namespace ?? DEFAULT_NAMESPACE;
+  // Under the namespace's prefix: its servers' S3 user may write nowhere else.
+  return `${cfg.artifactRoot.replace(/\/+$/, '')}/${joinKey(namespacePrefix(ns), 'prediction-log-spill', md.metadata.name)}`;
 }
 
 export function serverService(md: ModelDeployment): V1Service {
@@ -364,6 +407,7 @@ export function driftArgs(
     retrainMaxPerDay: s.retrain?.maxPerDay,
     // The challenger's registry version: its predictions are logged under it.
     challengerVersion: deployment.status?.challenger?.registryVersion,
+    logSpillUri: spillLocation(deployment, cfg),
     promotionMetric: promotion?.metric,
     promotionMargin: promotion?.margin,
     promotionMinLabels: promotion?.minLabels,

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { defineCommand } from '../core/command.js';
 import { fields, setting } from '../core/config.js';
-import { databaseSettings, openDatabase, type Pool } from '../core/db/index.js';
+import { databaseSettings, openDatabase, type Pool, poolTimeouts } from '../core/db/index.js';
 import { ConfigError, errorMessage } from '../core/errors.js';
 import { KubeClient, loadKubeConfig } from '../core/kube/client.js';
 import { createLogger } from '../core/log.js';
@@ -168,7 +168,11 @@ export const operatorCommand = defineCommand({
     let db: Awaited<ReturnType<typeof openDatabase>> | undefined;
     let opening: Promise<Pool> | undefined;
     const registry = () => {
-      opening ??= openDatabase({ databaseUrl: v.databaseUrl, dataDir: v.dataDir }).then((d) => {
+      opening ??= openDatabase({
+        databaseUrl: v.databaseUrl,
+        dataDir: v.dataDir,
+        timeouts: poolTimeouts(v),
+      }).then((d) => {
         db = d;
         return d.pool;
       });

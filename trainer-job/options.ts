@@ -1,5 +1,5 @@
 import type { SettingsValues } from '../core/config.js';
-import type { Pool } from '../core/db/index.js';
+import { type Pool, type PoolTimeouts, poolTimeouts } from '../core/db/index.js';
 import type { Task } from '../core/feature-schema.js';
 import type { Logger } from '../core/log.js';
 import type { S3SettingsValues } from '../core/object-store/index.js';
@@ -56,6 +56,8 @@ export interface TrainOptions {
   pool?: Pool | undefined;
   databaseUrl?: string | undefined;
   dataDir: string;
+  /** Statement, connection and idle timeouts of the pool opened from databaseUrl / dataDir. */
+  databaseTimeouts?: PoolTimeouts | undefined;
   s3: S3SettingsValues;
   progress?: Progress | undefined;
   logger?: Logger | undefined;
@@ -122,6 +124,7 @@ export function optionsFromSettings(
     register: !v.noRegister,
     databaseUrl: v.databaseUrl,
     dataDir: v.dataDir,
+    databaseTimeouts: poolTimeouts(v),
     s3: v,
     progress,
   };

@@ -219,6 +219,7 @@ async function readData(run: Run): Promise<{ data: PreparedData; db: Database | 
           databaseUrl: options.databaseUrl,
           dataDir: options.dataDir,
           applicationName: 'mlcycle-train',
+          timeouts: options.databaseTimeouts,
         })
       : undefined;
   // Settled at once so a failed read never leaves an unhandled rejection behind.

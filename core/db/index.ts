@@ -1,14 +1,22 @@
 import { z } from 'zod';
-import { setting } from '../config.js';
+import { fields, setting } from '../config.js';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded.js';
 import { migrate } from './migrate.js';
 import { migrations } from './migrations/index.js';
-import { createPool, type Pool } from './pool.js';
+import { createPool, type Pool, type PoolTimeouts } from './pool.js';
 
 export { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded.js';
 export { type Migration, migrate } from './migrate.js';
 export { migrations } from './migrations/index.js';
-export { createPool, type Pool, type PoolClient, redactUrl, withTransaction } from './pool.js';
+export {
+  createPool,
+  DEFAULT_POOL_TIMEOUTS,
+  type Pool,
+  type PoolClient,
+  type PoolTimeouts,
+  redactUrl,
+  withTransaction,
+} from './pool.js';
 
 export const databaseSettings = {
   databaseUrl: setting({
@@ -26,7 +34,35 @@ export const databaseSettings = {
     description: 'directory of the embedded database (used when no database URL is given)',
     schema: z.string().min(1).default('.mlcycle'),
   }),
+  dbStatementTimeout: setting({
+    flag: 'db-statement-timeout',
+    env: 'MLCYCLE_DB_STATEMENT_TIMEOUT',
+    description:
+      'longest a PostgreSQL statement (or an idle open transaction) may take before it is cancelled, e.g. 60s',
+    schema: fields.duration.default(60_000),
+  }),
+  dbConnectTimeout: setting({
+    flag: 'db-connect-timeout',
+    env: 'MLCYCLE_DB_CONNECT_TIMEOUT',
+    description: 'longest opening a PostgreSQL connection may take, e.g. 10s',
+    schema: fields.duration.default(10_000),
+  }),
+  dbIdleTimeout: setting({
+    flag: 'db-idle-timeout',
+    env: 'MLCYCLE_DB_IDLE_TIMEOUT',
+    description: 'an unused pooled PostgreSQL connection is closed after this, e.g. 30s',
+    schema: fields.duration.default(30_000),
+  }),
 };
+
+/** The pool timeouts given by `databaseSettings`. */
+export function poolTimeouts(v: {
+  dbStatementTimeout: number;
+  dbConnectTimeout: number;
+  dbIdleTimeout: number;
+}): PoolTimeouts {
+  return { statementMs: v.dbStatementTimeout, connectMs: v.dbConnectTimeout, idleMs: v.dbIdleTimeout };
+}
 
 export interface Database {
   pool: Pool;
@@ -46,6 +82,8 @@ export async function openDatabase(options: {
   dataDir: string;
   poolSize?: number;
   applicationName?: string;
+  /** Statement, connection and idle timeouts (DEFAULT_POOL_TIMEOUTS for any not given). */
+  timeouts?: Partial<PoolTimeouts> | undefined;
 }): Promise<Database> {
   const embedded = options.databaseUrl
     ? undefined
@@ -54,6 +92,7 @@ export async function openDatabase(options: {
   const pool = createPool(url, {
     max: options.poolSize ?? (embedded ? 4 : 10),
     ...(options.applicationName ? { applicationName: options.applicationName } : {}),
+    ...(options.timeouts ? { timeouts: options.timeouts } : {}),
   });
   try {
     await migrate(pool, migrations);

@@ -35,6 +35,27 @@ export const ModelDeploymentSpec = z
       })
       .optional()
       .describe('Prediction logging.'),
+    feedback: z
+      .object({
+        tokenSecret: z
+          .object({
+            name: ObjectName.describe('Name of a Secret in the same namespace.'),
+            key: z
+              .string()
+              .min(1)
+              .max(253)
+              .regex(/^[-._a-zA-Z0-9]+$/, 'a Secret key: letters, digits, "-", "_" and "."')
+              .default('token')
+              .describe('Key of the Secret holding the token (at least 16 characters, no whitespace).'),
+          })
+          .describe(
+            'The bearer token /feedback requires (Authorization: Bearer <token>), mounted into the server Pods as a file; a rotated Secret takes effect without a restart.',
+          ),
+      })
+      .optional()
+      .describe(
+        'Delayed labels through /feedback. Labels decide rollbacks, so they take a credential of their own, distinct from whatever lets callers reach /predict. Without it (or with logging disabled), /feedback is off.',
+      ),
     maxBatch: z
       .number()
       .int()

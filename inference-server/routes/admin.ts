@@ -1,9 +1,9 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { errorMessage, UserError } from '../../core/errors.js';
 import { type ChallengerSource, MAX_CANARY_SHARE } from '../challenger.js';
 import type { ServerContext } from '../context.js';
+import type { BearerCredential } from '../credential.js';
 import type { ModelSource } from '../model.js';
 import { problem, sendProblem } from '../problem.js';
 
@@ -39,11 +39,13 @@ const ChallengerBody = z.intersection(
  * the champion to the challenger's version promotes it. In a cluster a new version is a new
  * rollout instead.
  */
-export const adminRoutes: FastifyPluginAsync<ServerContext & { adminToken: string }> = async (app, ctx) => {
-  const expected = Buffer.from(`Bearer ${ctx.adminToken}`);
+export const adminRoutes: FastifyPluginAsync<ServerContext & { adminCredential: BearerCredential }> = async (
+  app,
+  ctx,
+) => {
   app.addHook('onRequest', async (request, reply) => {
-    const given = Buffer.from(request.headers.authorization ?? '');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    if (!ctx.adminCredential.accepts(request.headers.authorization)) {
+      reply.header('www-authenticate', 'Bearer realm="mlcycle-admin"');
       return sendProblem(
         reply,
         problem('unauthorized', 401, 'a valid Authorization: Bearer <admin token> is required'),

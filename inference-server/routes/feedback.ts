@@ -1,21 +1,43 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { z } from 'zod';
 import { errorMessage } from '../../core/errors.js';
 import { fieldIssues } from '../../core/feature-schema.js';
+import { type LabelOutcome, loggedPredictionIds, storeLabels } from '../../core/prediction-log.js';
 import { type FeedbackItem, FeedbackItem as FeedbackItemSchema } from '../api.js';
 import type { ServerContext } from '../context.js';
+import type { BearerCredential } from '../credential.js';
 import { problem, sendProblem } from '../problem.js';
 import { MAX_REPORTED_ISSUES } from '../validation.js';
 
-type Status = 'recorded' | 'duplicate' | 'unknown';
+type Status = LabelOutcome | 'unknown';
+const STATUSES: readonly Status[] = ['recorded', 'corrected', 'duplicate', 'unknown'];
 
 /**
- * /feedback: true outcomes for logged predictions, into prediction_labels. Idempotent per
- * (model, request id): the first label stands and a repeat is answered `duplicate`. A request
- * id with no logged prediction (in PostgreSQL, or still queued in this process) is answered
- * `unknown` and not stored; a single unknown item is a 404.
+ * /feedback: true outcomes for logged predictions, keyed by the server's prediction id, into
+ * prediction_labels. It takes a credential of its own (`Authorization: Bearer <feedback
+ * token>`), distinct from whatever lets callers reach /predict: labels decide rollbacks, so
+ * whoever may send them is a deliberate choice. Without a token (or without a prediction log)
+ * feedback is off. A request without the token is refused before its body is read.
+ *
+ * The first label of a prediction stands and a repeat is `duplicate`; an item with
+ * `correction: true` replaces it (`corrected`), and every accepted label stays in
+ * prediction_label_history. An id with no logged prediction (in PostgreSQL, or still queued in
+ * this process) is `unknown` and not stored; a single unknown item is a 404.
  */
 export const feedbackRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
+  const off = feedbackOff(ctx);
+  if (off) {
+    app.post('/feedback', async (_request, reply) => sendProblem(reply, problem('feedback-off', 404, off)));
+    return;
+  }
+  const credential = ctx.feedbackCredential!;
+  app.addHook('onRequest', async (request, reply) => {
+    if (!credential.accepts(request.headers.authorization)) {
+      ctx.metrics.feedback.inc({ outcome: 'unauthorized' });
+      return unauthorized(reply, credential);
+    }
+  });
+
   app.post('/feedback', async (request, reply) => {
     const { serving } = request;
     const single = !Array.isArray(request.body);
@@ -54,13 +76,13 @@ export const feedbackRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx
     }
     const seen = new Set<string>();
     const results = parsed.items.map((item) => {
-      // A request id repeated within one body is stored once; the later copies are duplicates.
-      const status: Status = seen.has(item.request_id) ? 'duplicate' : statuses.get(item.request_id)!;
-      seen.add(item.request_id);
-      return { request_id: item.request_id, status };
+      // An id repeated within one body is stored once; the later copies are duplicates.
+      const status: Status = seen.has(item.prediction_id) ? 'duplicate' : statuses.get(item.prediction_id)!;
+      seen.add(item.prediction_id);
+      return { prediction_id: item.prediction_id, status };
     });
     const count = (s: Status) => results.filter((r) => r.status === s).length;
-    for (const outcome of ['recorded', 'duplicate', 'unknown'] as const) {
+    for (const outcome of STATUSES) {
       const n = count(outcome);
       if (n > 0) ctx.metrics.feedback.inc({ outcome }, n);
     }
@@ -70,17 +92,41 @@ export const feedbackRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx
         return sendProblem(
           reply,
           problem(
-            'unknown-request-id',
+            'unknown-prediction-id',
             404,
-            `no prediction of ${serving.model.name} was logged under request id ${only.request_id}`,
+            `no prediction of ${serving.model.name} was logged under prediction id ${only.prediction_id}`,
           ),
         );
       }
       return only;
     }
-    return { results, recorded: count('recorded'), duplicate: count('duplicate'), unknown: count('unknown') };
+    return {
+      results,
+      recorded: count('recorded'),
+      corrected: count('corrected'),
+      duplicate: count('duplicate'),
+      unknown: count('unknown'),
+    };
   });
 };
+
+/** Why feedback is off on this server, or undefined when it is on. */
+function feedbackOff(ctx: ServerContext): string | undefined {
+  if (!ctx.logging)
+    return 'feedback is off: this server does not log predictions, so no label could join one';
+  if (!ctx.feedbackCredential) {
+    return 'feedback is off: this server was started without a feedback token (--feedback-token-file or --feedback-token)';
+  }
+  return undefined;
+}
+
+function unauthorized(reply: FastifyReply, credential: BearerCredential) {
+  reply.header('www-authenticate', 'Bearer realm="mlcycle-feedback"');
+  return sendProblem(
+    reply,
+    problem('unauthorized', 401, `a valid Authorization: Bearer <${credential.what}> is required`),
+  );
+}
 
 type Parsed =
   | { ok: true; items: FeedbackItem[] }
@@ -118,43 +164,30 @@ function parseItems(items: unknown[], single: boolean, classification: boolean):
   return issues.length > 0 ? { ok: false, issues } : { ok: true, items: out };
 }
 
-/** Labels for the served model's logged requests, in its namespace only. */
+/** Stores the labels of the items whose prediction was logged, in the model's namespace only; says what became of each id. */
 async function record(
   ctx: ServerContext,
   model: { namespace: string; name: string },
   items: FeedbackItem[],
 ): Promise<Map<string, Status>> {
   const { namespace, name: modelName } = model;
-  const first = new Map<string, FeedbackItem>();
-  for (const item of items) if (!first.has(item.request_id)) first.set(item.request_id, item);
-  const ids = [...first.keys()];
-  const { rows } = await ctx.pool.query<{ request_id: string }>(
-    `SELECT DISTINCT request_id FROM prediction_logs
-     WHERE namespace = $1 AND model_name = $2 AND request_id = ANY($3::text[])`,
-    [namespace, modelName, ids],
-  );
-  const known = new Set(rows.map((r) => r.request_id));
+  const ids = [...new Set(items.map((i) => i.prediction_id))];
+  const known = await loggedPredictionIds(ctx.pool, namespace, modelName, ids);
   const missing = new Set(ids.filter((id) => !known.has(id)));
-  if (missing.size > 0) for (const id of ctx.writer.pendingRequestIds(modelName, missing)) known.add(id);
-  const statuses = new Map<string, Status>(ids.map((id) => [id, known.has(id) ? 'duplicate' : 'unknown']));
-  const toStore = ids.filter((id) => known.has(id)).map((id) => first.get(id)!);
-  if (toStore.length > 0) {
-    const now = new Date().toISOString();
-    const inserted = await ctx.pool.query<{ request_id: string }>(
-      `INSERT INTO prediction_labels (namespace, model_name, request_id, label, observed_at)
-       SELECT $1, $2, request_id, label, observed_at FROM unnest($3::text[], $4::float8[], $5::timestamptz[])
-         AS f(request_id, label, observed_at)
-       ON CONFLICT (namespace, model_name, request_id) DO NOTHING
-       RETURNING request_id`,
-      [
-        namespace,
-        modelName,
-        toStore.map((f) => f.request_id),
-        toStore.map((f) => (typeof f.label === 'boolean' ? (f.label ? 1 : 0) : f.label)),
-        toStore.map((f) => f.observed_at ?? now),
-      ],
-    );
-    for (const row of inserted.rows) statuses.set(row.request_id, 'recorded');
-  }
-  return statuses;
+  if (missing.size > 0) for (const id of ctx.writer.pendingPredictionIds(modelName, missing)) known.add(id);
+  const now = new Date().toISOString();
+  const stored = await storeLabels(
+    ctx.pool,
+    namespace,
+    modelName,
+    items
+      .filter((f) => known.has(f.prediction_id))
+      .map((f) => ({
+        predictionId: f.prediction_id,
+        label: typeof f.label === 'boolean' ? (f.label ? 1 : 0) : f.label,
+        observedAt: f.observed_at ?? now,
+        correction: f.correction === true,
+      })),
+  );
+  return new Map<string, Status>(ids.map((id) => [id, stored.get(id) ?? 'unknown']));
 }

@@ -4,13 +4,15 @@ import type { BatchResponse, PredictResponse } from '../api.js';
 import { challengerAnswers, type Role } from '../challenger.js';
 import type { ServerContext } from '../context.js';
 import type { LoadedModel, PredictionOutputs } from '../model.js';
-import { countPredictions, predictionRows, recordRequestId } from '../prediction-rows.js';
+import { countPredictions, newPredictionIds, predictionRows, type RequestIds } from '../prediction-rows.js';
 import { problem, sendProblem } from '../problem.js';
 import type { Serving } from '../serving.js';
 import { MAX_REPORTED_ISSUES } from '../validation.js';
 
 /** Which model version answered: with a canary, the caller can tell without reading the body. */
 export const MODEL_VERSION_HEADER = 'x-mlcycle-model-version';
+/** The server's id of a /predict answer: what /feedback refers to. */
+export const PREDICTION_ID_HEADER = 'x-mlcycle-prediction-id';
 
 /**
  * /predict and /predict_batch: validate strictly, run the model, queue the log rows, answer.
@@ -30,8 +32,11 @@ export const predictRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx)
         invalid(result.issues, 'the record does not match the feature schema', request.id),
       );
     }
-    const { model, out } = await answer(ctx, request, reply, [result.record], false);
+    const { model, out, ids } = await answer(ctx, request, reply, [result.record], false);
+    const predictionId = ids.predictionIds[0]!;
+    reply.header(PREDICTION_ID_HEADER, predictionId);
     const body: PredictResponse = {
+      prediction_id: predictionId,
       request_id: request.id,
       model_name: model.name,
       model_version: model.version,
@@ -44,15 +49,16 @@ export const predictRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx)
   app.post('/predict_batch', async (request, reply) => {
     const records = readBatch(ctx, request, reply);
     if (!records) return reply;
-    const { model, out } = await answer(ctx, request, reply, records, true);
-    return batchResponse(request.id, model, out);
+    const { model, out, ids } = await answer(ctx, request, reply, records, true);
+    return batchResponse(ids, model, out);
   });
 };
 
 /**
  * Runs the model that answers this request (the champion, or a canary challenger for its
- * share of request ids) and queues its rows; with a challenger, the other model scores the
- * same records off the response path, logged under the same request ids.
+ * share of request ids) and queues its rows, each under a new prediction id; with a
+ * challenger, the other model scores the same records off the response path, logged under the
+ * same prediction ids.
  */
 async function answer(
   ctx: ServerContext,
@@ -60,12 +66,12 @@ async function answer(
   reply: FastifyReply,
   records: FeatureRecord[],
   batch: boolean,
-): Promise<{ model: LoadedModel; out: PredictionOutputs }> {
+): Promise<{ model: LoadedModel; out: PredictionOutputs; ids: RequestIds }> {
   const { serving } = request;
   countUnseen(ctx, serving, records);
   const { challenger } = serving;
   const { model, role, out } = await predictAnswering(ctx, request, records);
-  const ids = { id: request.id, batch };
+  const ids: RequestIds = { id: request.id, batch, predictionIds: newPredictionIds(records.length) };
   ctx.writer.add(predictionRows(model, ids, records, out, reply.elapsedTime));
   countPredictions(ctx.metrics, model.version, role, out);
   ctx.metrics.answered.inc({ role });
@@ -81,7 +87,7 @@ async function answer(
       arrivedAt: performance.now() - reply.elapsedTime,
     });
   }
-  return { model, out };
+  return { model, out, ids };
 }
 
 /**
@@ -156,16 +162,16 @@ function readBatch(
   return undefined;
 }
 
-function batchResponse(requestId: string, model: LoadedModel, out: PredictionOutputs): BatchResponse {
+function batchResponse(ids: RequestIds, model: LoadedModel, out: PredictionOutputs): BatchResponse {
   const predictions: BatchResponse['predictions'] = new Array(out.predictions.length);
   for (let i = 0; i < predictions.length; i++) {
-    const id = recordRequestId(requestId, i);
+    const id = ids.predictionIds[i]!;
     const prediction = out.predictions[i]!;
     predictions[i] = out.probabilities
-      ? { request_id: id, prediction, probability: out.probabilities[i]! }
-      : { request_id: id, prediction };
+      ? { prediction_id: id, prediction, probability: out.probabilities[i]! }
+      : { prediction_id: id, prediction };
   }
-  return { request_id: requestId, model_name: model.name, model_version: model.version, predictions };
+  return { request_id: ids.id, model_name: model.name, model_version: model.version, predictions };
 }
 
 /**

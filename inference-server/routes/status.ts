@@ -26,6 +26,7 @@ export const statusRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) 
       model: { name: model.name, version: model.version },
       challenger: challenger ? { version: challenger.model.version, mode: challenger.mode } : null,
       prediction_log: {
+        enabled: ctx.logging,
         queue_depth: log.queueDepth,
         in_flight_rows: log.inFlightRows,
         queue_max: ctx.queueMax,

@@ -18,6 +18,7 @@ import type { OperatorManager } from '../../operator/manager.js';
 import { driftCronJobName } from '../../operator/naming.js';
 import { perNamespaceCredentials } from '../../operator/tenant-credentials.js';
 import { testDatabaseUrl, testS3 } from '../services.js';
+import { portForward } from './kube.js';
 import {
   client,
   createNamespace,
@@ -85,11 +86,23 @@ async function applyExample(ns: string): Promise<void> {
       resources: small,
     },
   });
+  // Labels take a credential of their own: a token Secret per namespace.
+  await c.create(`/api/v1/namespaces/${ns}/secrets`, {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'tiny-feedback' },
+    stringData: { token: FEEDBACK_TOKEN },
+  });
   await c.create(resourcePath(ModelDeploymentKind, ns), {
     apiVersion: API_VERSION,
     kind: 'ModelDeployment',
     metadata: { name: 'tiny' },
-    spec: { modelVersion: 'tiny-v1', replicas: 1, resources: small },
+    spec: {
+      modelVersion: 'tiny-v1',
+      replicas: 1,
+      resources: small,
+      feedback: { tokenSecret: { name: 'tiny-feedback' } },
+    },
   });
   await c.create(resourcePath(DriftMonitorKind, ns), {
     apiVersion: API_VERSION,
@@ -105,7 +118,19 @@ async function applyExample(ns: string): Promise<void> {
   });
 }
 
-const proxy = (ns: string, path: string) => `/api/v1/namespaces/${ns}/services/http:tiny:80/proxy${path}`;
+const FEEDBACK_TOKEN = 'tenants-test-feedback-token';
+
+/** POSTs to the deployment's Service through a port-forward (the API server proxy drops Authorization). */
+async function post<T>(port: number, path: string, body: unknown, token?: string): Promise<T> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`POST ${path}: ${res.status} ${text}`);
+  return JSON.parse(text) as T;
+}
 
 beforeAll(async () => {
   loadServicesEnv();
@@ -212,19 +237,46 @@ describe('the same example in two namespaces at once', () => {
         1000,
       );
     }
-    for (const t of tenants) {
-      const ids: string[] = [];
-      for (let i = 0; i < t.requests; i++) {
-        const answer = await c.request<{ request_id: string }>('POST', proxy(t.ns, '/predict'), {
-          body: { t: '2024-03-01T10:00:00Z', x1: (i % 7) - 3, x2: ['a', 'b', 'c'][i % 3] },
-        });
-        ids.push(answer.request_id);
+    const forwards = await Promise.all(tenants.map((t) => portForward(t.ns, 'svc/tiny', 80)));
+    try {
+      const ids: string[][] = [];
+      for (const [k, t] of tenants.entries()) {
+        ids[k] = [];
+        for (let i = 0; i < t.requests; i++) {
+          const answer = await post<{ prediction_id: string }>(forwards[k]!.port, '/predict', {
+            t: '2024-03-01T10:00:00Z',
+            x1: (i % 7) - 3,
+            x2: ['a', 'b', 'c'][i % 3],
+          });
+          ids[k]!.push(answer.prediction_id);
+        }
       }
-      if (t.labels > 0) {
-        await c.request('POST', proxy(t.ns, '/feedback'), {
-          body: ids.slice(0, t.labels).map((id, i) => ({ request_id: id, label: i % 2 })),
+      // A label needs its logged prediction: wait until the servers have written their rows.
+      for (const t of tenants) {
+        await eventually(`${t.ns} logged`, async () => {
+          const { rows } = await db.pool.query<{ n: number }>(
+            'SELECT count(*)::int AS n FROM prediction_logs WHERE namespace = $1 AND model_name = $2',
+            [t.ns, MODEL],
+          );
+          return rows[0]!.n >= t.requests;
         });
       }
+      for (const [k, t] of tenants.entries()) {
+        if (t.labels === 0) continue;
+        const labels = ids[k]!.slice(0, t.labels).map((id, i) => ({ prediction_id: id, label: i % 2 }));
+        await post(forwards[k]!.port, '/feedback', labels, FEEDBACK_TOKEN);
+        // The other namespace's real prediction ids, same model name: unknown here.
+        const theirs = ids[(k + 1) % tenants.length]![0]!;
+        const foreign = await post(
+          forwards[k]!.port,
+          '/feedback',
+          { prediction_id: theirs, label: 1 },
+          FEEDBACK_TOKEN,
+        ).catch((e: unknown) => e);
+        expect(String(foreign)).toMatch(/POST \/feedback: 404 /);
+      }
+    } finally {
+      for (const f of forwards) f.proc.kill();
     }
     for (const t of tenants) {
       const counts = await eventually(

@@ -96,8 +96,8 @@ async function logRows(
     const part = rows.slice(i, i + batch);
     const ids = part.map((_, k) => `${modelName}-${startMs}-${i + k}`);
     await db.pool.query(
-      `INSERT INTO prediction_logs (namespace, model_name, model_version, request_id, features, prediction, probability, latency_ms, created_at)
-       SELECT 'default', $1, $2, r.id, r.f, r.p, r.prob, 1.0, to_timestamp(r.t / 1000.0)
+      `INSERT INTO prediction_logs (namespace, model_name, model_version, prediction_id, request_id, features, prediction, probability, latency_ms, created_at)
+       SELECT 'default', $1, $2, r.id, r.id, r.f, r.p, r.prob, 1.0, to_timestamp(r.t / 1000.0)
        FROM unnest($3::text[], $4::jsonb[], $5::float8[], $6::float8[], $7::float8[]) AS r(id, f, p, prob, t)`,
       [
         modelName,
@@ -111,7 +111,7 @@ async function logRows(
     );
     if (labelled) {
       await db.pool.query(
-        `INSERT INTO prediction_labels (namespace, model_name, request_id, label, observed_at)
+        `INSERT INTO prediction_labels (namespace, model_name, prediction_id, label, observed_at)
          SELECT 'default', $1, r.id, r.l, now() FROM unnest($2::text[], $3::float8[]) AS r(id, l)`,
         [modelName, ids, part.map((r) => r.label)],
       );

@@ -1,8 +1,16 @@
 import { mkdtemp } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createPool, type Database, migrate, migrations, openDatabase } from '../../core/db/index.js';
+import {
+  createPool,
+  type Database,
+  DEFAULT_POOL_TIMEOUTS,
+  migrate,
+  migrations,
+  openDatabase,
+} from '../../core/db/index.js';
 import {
   getAlias,
   getVersion,
@@ -170,6 +178,23 @@ describe('registry on a real PostgreSQL server', () => {
     return openDatabase({ databaseUrl: url, dataDir: '/nonexistent' });
   });
 
+  // Real server only: PGlite ignores startup parameters, and runs a statement on this very
+  // event loop, where nothing could interrupt it.
+  it('cancels a statement that outlives the statement timeout, and the pool stays usable', async () => {
+    url ??= await freshDatabaseUrl();
+    const pool = createPool(url, { max: 1, timeouts: { statementMs: 300 } });
+    try {
+      const { rows } = await pool.query<{ t: string }>('SELECT current_setting($$statement_timeout$$) AS t');
+      expect(rows[0]!.t).toBe('300ms');
+      const started = Date.now();
+      await expect(pool.query('SELECT pg_sleep(5)')).rejects.toMatchObject({ code: '57014' });
+      expect(Date.now() - started).toBeLessThan(4_000);
+      expect((await pool.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await pool.end();
+    }
+  });
+
   it('lets several processes start and migrate at once', async () => {
     const fresh = await freshDatabaseUrl();
     const pools = Array.from({ length: 4 }, () => createPool(fresh, { max: 1 }));
@@ -180,6 +205,42 @@ describe('registry on a real PostgreSQL server', () => {
     } finally {
       await Promise.all(pools.map((p) => p.end()));
     }
+  });
+});
+
+describe('pool timeouts', () => {
+  // A server that accepts TCP connections and never says a word: what a hung PostgreSQL (or a
+  // black-holed network path) looks like to the client.
+  let silent: Server;
+  const sockets: Socket[] = [];
+  afterAll(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => silent?.close(r));
+  });
+
+  it('gives up connecting after the connection timeout instead of waiting forever', async () => {
+    silent = createServer((s) => sockets.push(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as { port: number }).port;
+    const pool = createPool(`postgres://u:p@127.0.0.1:${port}/db`, { timeouts: { connectMs: 300 } });
+    try {
+      const started = Date.now();
+      await expect(pool.query('SELECT 1')).rejects.toThrow(/timeout/i);
+      expect(Date.now() - started).toBeLessThan(3_000);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('has defaults on every pool', () => {
+    const pool = createPool('postgres://u:p@127.0.0.1:1/db');
+    const o = pool.options as unknown as Record<string, number>;
+    expect(o).toMatchObject({
+      connectionTimeoutMillis: DEFAULT_POOL_TIMEOUTS.connectMs,
+      idleTimeoutMillis: DEFAULT_POOL_TIMEOUTS.idleMs,
+      statement_timeout: DEFAULT_POOL_TIMEOUTS.statementMs,
+    });
+    void pool.end();
   });
 });
 

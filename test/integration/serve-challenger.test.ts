@@ -17,6 +17,7 @@ const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
 interface LoggedRow {
   model_version: string;
+  prediction_id: string;
   request_id: string;
   prediction: number;
   probability: number;
@@ -58,11 +59,14 @@ function serve(challenger: { mode: 'shadow' | 'canary'; canaryShare?: number }):
   });
 }
 
-async function loggedRows(requestIds: string[]): Promise<LoggedRow[]> {
+async function loggedRows(
+  ids: string[],
+  by: 'request_id' | 'prediction_id' = 'request_id',
+): Promise<LoggedRow[]> {
   const { rows } = await db.pool.query<LoggedRow>(
-    `SELECT model_version, request_id, prediction, probability FROM prediction_logs
-     WHERE model_name = $1 AND request_id = ANY($2::text[]) ORDER BY request_id, model_version`,
-    [v1.modelName, requestIds],
+    `SELECT model_version, prediction_id, request_id, prediction, probability FROM prediction_logs
+     WHERE model_name = $1 AND ${by} = ANY($2::text[]) ORDER BY ${by}, model_version`,
+    [v1.modelName, ids],
   );
   return rows;
 }
@@ -73,12 +77,17 @@ async function predict(url: string, record: FeatureRecord, requestId: string) {
     headers: { 'content-type': 'application/json', 'x-request-id': requestId },
     body: JSON.stringify(record),
   });
-  const body = (await response.json()) as { model_version: string; prediction: number; probability: number };
+  const body = (await response.json()) as {
+    prediction_id: string;
+    model_version: string;
+    prediction: number;
+    probability: number;
+  };
   return { status: response.status, header: response.headers.get('x-mlcycle-model-version'), body };
 }
 
 describe('a shadow challenger', () => {
-  it('answers with the champion and logs both predictions under the same request id', async () => {
+  it('answers with the champion and logs both predictions under the same prediction id', async () => {
     const server = await serve({ mode: 'shadow' });
     const records = Array.from({ length: 30 }, (_, i) => fixtureRecord(7000 + i));
     const ids = records.map((_, i) => `shadow-${v1.modelName}-${i}`);
@@ -87,8 +96,10 @@ describe('a shadow challenger', () => {
       referenceOutputs(v2.modelBytes, v2.schema, records),
     ]);
     expect(fromV1.probabilities).not.toEqual(fromV2.probabilities);
+    let answers: Awaited<ReturnType<typeof predict>>[] = [];
+    let batchIds: string[] = [];
     try {
-      const answers = await Promise.all(records.map((r, i) => predict(server.url, r, ids[i]!)));
+      answers = await Promise.all(records.map((r, i) => predict(server.url, r, ids[i]!)));
       answers.forEach((a, i) => {
         expect(a.status).toBe(200);
         expect(a.header).toBe('v1');
@@ -99,6 +110,9 @@ describe('a shadow challenger', () => {
         'x-request-id': `shadow-batch-${v1.modelName}`,
       });
       expect(batch).toMatchObject({ status: 200, body: { model_version: 'v1' } });
+      batchIds = (batch.body as { predictions: { prediction_id: string }[] }).predictions.map(
+        (p) => p.prediction_id,
+      );
       const model = (await (await fetch(`${server.url}/v1/model`)).json()) as Record<string, unknown>;
       expect(model).toMatchObject({
         version: 'v1',
@@ -120,12 +134,15 @@ describe('a shadow challenger', () => {
     ids.forEach((id, i) => {
       const pair = rows.filter((r) => r.request_id === id);
       expect(pair.map((r) => r.model_version)).toEqual(['v1', 'v2']);
+      // One prediction, one id: the label sent for it joins both versions' rows.
+      expect(pair.map((r) => r.prediction_id)).toEqual([
+        answers[i]!.body.prediction_id,
+        answers[i]!.body.prediction_id,
+      ]);
       expect(pair[0]!.probability).toBeCloseTo(fromV1.probabilities![i]!, 6);
       expect(pair[1]!.probability).toBeCloseTo(fromV2.probabilities![i]!, 6);
     });
-    const batchRows = await loggedRows(
-      records.slice(0, 5).map((_, i) => `shadow-batch-${v1.modelName}:${i}`),
-    );
+    const batchRows = await loggedRows(batchIds, 'prediction_id');
     expect(batchRows.map((r) => r.model_version)).toEqual(Array(5).fill(['v1', 'v2']).flat());
   });
 });
@@ -160,9 +177,10 @@ describe('a canary challenger', () => {
     } finally {
       await server.close();
     }
+    // The repeated request is a prediction of its own: logged again, by both.
     const rows = await loggedRows(ids);
-    expect(rows).toHaveLength(2 * n);
-    expect(rows.filter((r) => r.model_version === 'v1')).toHaveLength(n);
+    expect(rows).toHaveLength(2 * (n + 1));
+    expect(rows.filter((r) => r.model_version === 'v1')).toHaveLength(n + 1);
   });
 });
 

@@ -1,12 +1,15 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../../core/db/index.js';
+import { openObjectStore } from '../../core/object-store/index.js';
 import { type RunningServer, startServer } from '../../inference-server/index.js';
 import { fixtureRecord, writeFixtureModel } from '../fixtures/model.js';
-import { loadGenerator, postJson, tempDir, uniqueModelName } from '../fixtures/serve-helpers.js';
+import { loadGenerator, postJson, spawnServer, tempDir, uniqueModelName } from '../fixtures/serve-helpers.js';
 
 const run = promisify(execFile);
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -36,12 +39,19 @@ async function services(command: string, ...args: string[]): Promise<void> {
 }
 
 let databaseUrl: string;
+let s3: Record<string, string>;
 let db: Database;
 
 beforeAll(async () => {
   await services('services-up');
   const env = readFileSync(`${SERVICES_ENV.MLCYCLE_STATE}/services.env`, 'utf8');
-  databaseUrl = /^MLCYCLE_TEST_DATABASE_URL=(.*)$/m.exec(env)![1]!;
+  const value = (name: string) => new RegExp(`^${name}=(.*)$`, 'm').exec(env)![1]!;
+  databaseUrl = value('MLCYCLE_TEST_DATABASE_URL');
+  s3 = {
+    MLCYCLE_S3_ENDPOINT: value('MLCYCLE_TEST_S3_ENDPOINT'),
+    MLCYCLE_S3_ACCESS_KEY: value('MLCYCLE_TEST_S3_ACCESS_KEY'),
+    MLCYCLE_S3_SECRET_KEY: value('MLCYCLE_TEST_S3_SECRET_KEY'),
+  };
   db = await openDatabase({ databaseUrl, dataDir: await tempDir('outage-db') });
 }, 300_000);
 
@@ -51,11 +61,11 @@ afterAll(async () => {
 }, 120_000);
 
 async function loggedIds(modelName: string): Promise<Set<string>> {
-  const { rows } = await db.pool.query<{ request_id: string }>(
-    'SELECT request_id FROM prediction_logs WHERE model_name = $1',
+  const { rows } = await db.pool.query<{ prediction_id: string }>(
+    'SELECT prediction_id FROM prediction_logs WHERE model_name = $1',
     [modelName],
   );
-  return new Set(rows.map((r) => r.request_id));
+  return new Set(rows.map((r) => r.prediction_id));
 }
 
 async function waitUntil(
@@ -138,8 +148,8 @@ describe('prediction log while PostgreSQL is down', () => {
       const records = Array.from({ length: 400 }, (_, i) => fixtureRecord(b * 400 + i));
       const res = await postJson(`${server.url}/predict_batch`, records, { 'x-request-id': `spill-${b}` });
       expect(res.status).toBe(200);
-      for (const p of (res.body as { predictions: { request_id: string }[] }).predictions)
-        acknowledged.push(p.request_id);
+      for (const p of (res.body as { predictions: { prediction_id: string }[] }).predictions)
+        acknowledged.push(p.prediction_id);
     }
     const status = server.predictionLog();
     expect(status.queueDepth).toBeLessThanOrEqual(500);
@@ -148,7 +158,7 @@ describe('prediction log while PostgreSQL is down', () => {
     // Shut down while PostgreSQL is still down: what is left in memory goes to the spill too.
     const closed = await server.close();
     server = undefined;
-    expect(closed).toEqual({ spilled: 2_400, dropped: 0 });
+    expect(closed).toEqual({ spilled: 2_400, uploaded: 0, dropped: 0 });
 
     await services('services-ctl', 'pg-start');
     server = await startServer(options); // a new "process" finds the spill and delivers it
@@ -159,4 +169,70 @@ describe('prediction log while PostgreSQL is down', () => {
     await server.close();
     server = undefined;
   }, 180_000);
+
+  it('a server stopped while PostgreSQL is down leaves its rows in MinIO; a new server with a fresh disk imports them', async () => {
+    const dir = await tempDir('replace');
+    const model = await writeFixtureModel(join(dir, 'model'), {
+      modelName: uniqueModelName('serve-replace'),
+    });
+    const spillUri = `s3://spill-${randomBytes(4).toString('hex')}/prediction-log-spill/${model.modelName}`;
+    // What the operator gives every server Pod: a spill directory on the Pod's own disk (an
+    // emptyDir, gone with the Pod) and the spill location in the object store.
+    const serve = (spillDir: string) =>
+      spawnServer(
+        [
+          '--model',
+          model.dir,
+          '--host',
+          '127.0.0.1',
+          '--port',
+          '0',
+          '--database-url',
+          databaseUrl,
+          '--log-spill-dir',
+          spillDir,
+          '--log-spill-uri',
+          spillUri,
+          '--log-flush-interval',
+          '50ms',
+          '--shutdown-timeout',
+          '2s',
+          '--db-connect-timeout',
+          '1s',
+        ],
+        s3,
+      );
+    const first = await serve(join(dir, 'pod-1'));
+    await services('services-ctl', 'pg-stop');
+    const load = loadGenerator(first.url, fixtureRecord, 4);
+    await load.acknowledgedAtLeast(500);
+    const exited = new Promise<number | null>((r) => first.child.once('exit', (code) => r(code)));
+    first.child.kill('SIGTERM');
+    const code = await exited;
+    const result = await load.stop();
+    expect(code, first.stderr()).toBe(0);
+    expect(first.stderr()).toContain('uploaded to the object store');
+    // The old Pod's disk is gone with it: the next server starts on a fresh one.
+    await rm(join(dir, 'pod-1'), { recursive: true, force: true });
+    const store = openObjectStore(spillUri, {
+      s3Endpoint: s3.MLCYCLE_S3_ENDPOINT,
+      s3AccessKey: s3.MLCYCLE_S3_ACCESS_KEY,
+      s3SecretKey: s3.MLCYCLE_S3_SECRET_KEY,
+      s3Region: 'us-east-1',
+    });
+    expect((await store.list('')).length).toBeGreaterThan(0);
+
+    await services('services-ctl', 'pg-start');
+    const second = await serve(join(dir, 'pod-2'));
+    try {
+      await waitUntil('the spill in MinIO to be imported', async () => (await store.list('')).length === 0);
+      const logged = await loggedIds(model.modelName);
+      expect(result.acknowledged.length).toBeGreaterThanOrEqual(500);
+      expect(result.acknowledged.filter((id) => !logged.has(id))).toEqual([]);
+      expect(second.stderr()).toContain('imported prediction log rows earlier servers left');
+    } finally {
+      second.child.kill('SIGTERM');
+      await new Promise((r) => second.child.once('exit', r));
+    }
+  }, 240_000);
 });

@@ -1,11 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../../core/db/index.js';
+import { startServer } from '../../inference-server/index.js';
 import { fixtureRecord, writeFixtureModel } from '../fixtures/model.js';
-import { loadGenerator, tempDir, uniqueModelName } from '../fixtures/serve-helpers.js';
+import { loadGenerator, postJson, spawnServer, tempDir, uniqueModelName } from '../fixtures/serve-helpers.js';
 import { testDatabaseUrl } from '../services.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -22,29 +21,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await db?.close();
 });
-
-/** Starts `./bin/mlcycle serve` and resolves with its URL once it says it is ready. */
-async function spawnServer(
-  args: string[],
-): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/mlcycle'), 'serve', ...args], {
-    cwd: ROOT,
-    env: { ...process.env, MLCYCLE_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    lines.once('line', (line) => resolve((JSON.parse(line) as { url: string }).url));
-    child.once('exit', (code) =>
-      reject(new Error(`mlcycle serve exited with ${code} before it was ready:\n${stderr}`)),
-    );
-  });
-  return { child, url, stderr: () => stderr };
-}
 
 describe('mlcycle serve, SIGTERM under load', () => {
   it('finishes in-flight requests, writes every acknowledged prediction, exits 0', async () => {
@@ -86,16 +62,38 @@ describe('mlcycle serve, SIGTERM under load', () => {
     expect(code, stderr()).toBe(0);
     expect(result.acknowledged.length).toBeGreaterThan(200);
 
-    const { rows } = await db.pool.query<{ request_id: string }>(
-      'SELECT request_id FROM prediction_logs WHERE model_name = $1',
+    const { rows } = await db.pool.query<{ prediction_id: string }>(
+      'SELECT prediction_id FROM prediction_logs WHERE model_name = $1',
       [model.modelName],
     );
-    const logged = new Set(rows.map((r) => r.request_id));
+    const logged = new Set(rows.map((r) => r.prediction_id));
     const lost = result.acknowledged.filter((id) => !logged.has(id));
     expect(lost).toEqual([]);
     // Only requests that were sent can be logged; none twice (unique key).
     expect(rows.length).toBe(logged.size);
     expect(rows.length).toBeGreaterThanOrEqual(result.acknowledged.length);
     expect(stderr()).toContain('prediction log flushed');
+  });
+});
+
+describe('shutdown delay', () => {
+  it('drops readiness first and keeps answering for the delay, then closes the listener', async () => {
+    const dir = await tempDir('shutdown-delay');
+    const model = await writeFixtureModel(join(dir, 'model'), { modelName: uniqueModelName('serve-delay') });
+    const server = await startServer({
+      model: { kind: 'location', location: model.dir },
+      pool: db.pool,
+      shutdownDelayMs: 1_500,
+    });
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+    const closing = server.close();
+    await new Promise((r) => setTimeout(r, 200));
+    const ready = await fetch(`${server.url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ ready: false, reasons: ['shutting down'] });
+    const answer = await postJson(`${server.url}/predict`, fixtureRecord(1));
+    expect(answer.status).toBe(200);
+    await closing;
+    await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
   });
 });

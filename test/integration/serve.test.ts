@@ -12,24 +12,13 @@ import { postJson, referenceOutputs, tempDir, uniqueModelName } from '../fixture
 import { testDatabaseUrl, testS3 } from '../services.js';
 
 const ADMIN_TOKEN = 'test-admin-token-0123456789';
+const FEEDBACK_TOKEN = 'test-feedback-token-9876543210';
 
 let db: Database;
 let dir: string;
 let v1: FixtureModel;
 let v2: FixtureModel;
 let server: RunningServer;
-
-async function waitForRows(modelName: string, count: number, timeoutMs = 10_000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { rows } = await db.pool.query(
-      'SELECT count(*)::int AS n FROM prediction_logs WHERE model_name = $1',
-      [modelName],
-    );
-    if (rows[0].n >= count || Date.now() > deadline) return rows[0].n;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 beforeAll(async () => {
   db = await openDatabase({ databaseUrl: testDatabaseUrl(), dataDir: await tempDir('serve-db') });
@@ -52,6 +41,7 @@ beforeAll(async () => {
     bodyLimit: 1024 * 1024,
     predictionLog: { flushIntervalMs: 20 },
     adminToken: ADMIN_TOKEN,
+    feedbackToken: FEEDBACK_TOKEN,
   });
 });
 
@@ -96,12 +86,12 @@ describe('predictions', () => {
     expect(res.status).toBe(200);
     const body = res.body as {
       request_id: string;
-      predictions: { request_id: string; prediction: number; probability: number }[];
+      predictions: { prediction_id: string; prediction: number; probability: number }[];
     };
     expect(body.request_id).toBe('batch-order-1');
     expect(body.predictions.map((p) => p.prediction)).toEqual(expected.predictions);
     expect(body.predictions.map((p) => p.probability)).toEqual(expected.probabilities);
-    expect(body.predictions.map((p) => p.request_id)).toEqual(records.map((_, i) => `batch-order-1:${i}`));
+    expect(new Set(body.predictions.map((p) => p.prediction_id)).size).toBe(records.length);
     // Both classes occur, so the comparison is not trivially all-zero.
     expect(new Set(expected.predictions).size).toBe(2);
   });
@@ -281,24 +271,36 @@ async function metricValue(series: string): Promise<number> {
 }
 
 describe('prediction log', () => {
-  it('writes every served prediction as a row: features as received, outputs, version, id, latency', async () => {
-    const record: FeatureRecord = { ...fixtureRecord(7), destination: null };
-    const res = await postJson(`${server.url}/predict`, record, { 'x-request-id': 'log-row-1' });
-    expect(res.status).toBe(200);
-    const answer = res.body as { prediction: number; probability: number };
-    await waitForRows(v1.modelName, 1);
-    const deadline = Date.now() + 5_000;
-    let row: Record<string, unknown> | undefined;
-    while (!row && Date.now() < deadline) {
+  async function loggedRow(predictionId: string): Promise<Record<string, unknown> | undefined> {
+    for (const deadline = Date.now() + 5_000; Date.now() < deadline; ) {
       const { rows } = await db.pool.query(
-        'SELECT * FROM prediction_logs WHERE model_name = $1 AND request_id = $2',
-        [v1.modelName, 'log-row-1'],
+        'SELECT * FROM prediction_logs WHERE model_name = $1 AND prediction_id = $2',
+        [v1.modelName, predictionId],
       );
-      row = rows[0];
-      if (!row) await new Promise((r) => setTimeout(r, 50));
+      if (rows[0]) return rows[0];
+      await new Promise((r) => setTimeout(r, 50));
     }
+    return undefined;
+  }
+
+  it('writes every served prediction as a row under the server’s id: features as received, outputs, version, latency', async () => {
+    const record: FeatureRecord = { ...fixtureRecord(7), destination: null };
+    const res = await fetch(`${server.url}/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'log-row-1' },
+      body: JSON.stringify(record),
+    });
+    expect(res.status).toBe(200);
+    const answer = (await res.json()) as { prediction_id: string; prediction: number; probability: number };
+    expect(answer.prediction_id).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
+    expect(res.headers.get('x-mlcycle-prediction-id')).toBe(answer.prediction_id);
+    const row = await loggedRow(answer.prediction_id);
     expect(row).toMatchObject({
       model_version: 'v1',
+      request_id: 'log-row-1', // the caller's id, kept as an attribute
+      record_index: null,
       features: record,
       prediction: answer.prediction,
       probability: answer.probability,
@@ -311,99 +313,224 @@ describe('prediction log', () => {
     const record = { ...fixtureRecord(8), origin: 'A\u0000B', destination: 'x\ud800y' };
     const res = await postJson(`${server.url}/predict`, record, { 'x-request-id': 'nul-1' });
     expect(res.status).toBe(200);
-    let row: { features: Record<string, unknown> } | undefined;
-    for (const deadline = Date.now() + 5_000; !row && Date.now() < deadline; ) {
-      await new Promise((r) => setTimeout(r, 50));
-      const { rows } = await db.pool.query(
-        'SELECT features FROM prediction_logs WHERE model_name = $1 AND request_id = $2',
-        [v1.modelName, 'nul-1'],
-      );
-      row = rows[0];
-    }
+    const row = await loggedRow((res.body as { prediction_id: string }).prediction_id);
     expect(row?.features).toMatchObject({ origin: 'A\ufffdB', destination: 'x\ufffdy' });
     expect(server.predictionLog().rowsDropped).toBe(0);
   });
 
-  it('logs a repeated request id for the same version once, and answers both', async () => {
+  it('logs every prediction however callers choose their request ids: no reuse suppresses a row, no id collides', async () => {
+    // A reused X-Request-Id (a retry, or a client trying to hide a prediction) ...
     const first = await postJson(`${server.url}/predict`, fixtureRecord(9), { 'x-request-id': 'dup-1' });
-    const second = await postJson(`${server.url}/predict`, fixtureRecord(9), { 'x-request-id': 'dup-1' });
-    expect([first.status, second.status]).toEqual([200, 200]);
-    expect(second.body).toEqual(first.body);
-    await new Promise((r) => setTimeout(r, 300));
-    const { rows } = await db.pool.query(
-      'SELECT count(*)::int AS n FROM prediction_logs WHERE model_name = $1 AND request_id = $2',
-      [v1.modelName, 'dup-1'],
-    );
-    expect(rows[0].n).toBe(1);
+    const second = await postJson(`${server.url}/predict`, fixtureRecord(10), { 'x-request-id': 'dup-1' });
+    // ... and a /predict id that looks like item 0 of a batch sent as `abc`.
+    const batch = await postJson(`${server.url}/predict_batch`, [fixtureRecord(11), fixtureRecord(12)], {
+      'x-request-id': 'abc',
+    });
+    const lookalike = await postJson(`${server.url}/predict`, fixtureRecord(13), { 'x-request-id': 'abc:0' });
+    for (const r of [first, second, batch, lookalike]) expect(r.status).toBe(200);
+    const ids = [
+      (first.body as { prediction_id: string }).prediction_id,
+      (second.body as { prediction_id: string }).prediction_id,
+      ...(batch.body as { predictions: { prediction_id: string }[] }).predictions.map((p) => p.prediction_id),
+      (lookalike.body as { prediction_id: string }).prediction_id,
+    ];
+    expect(new Set(ids).size).toBe(5);
+    const rows = await Promise.all(ids.map(loggedRow));
+    expect(rows.map((r) => [r?.request_id, r?.record_index, r?.features])).toEqual([
+      ['dup-1', null, fixtureRecord(9)],
+      ['dup-1', null, fixtureRecord(10)],
+      ['abc', 0, fixtureRecord(11)],
+      ['abc', 1, fixtureRecord(12)],
+      ['abc:0', null, fixtureRecord(13)],
+    ]);
   });
 });
 
 describe('feedback', () => {
-  it('stores labels that join to logged predictions; idempotent; unknown ids reported', async () => {
-    const batch = await postJson(`${server.url}/predict_batch`, [fixtureRecord(1), fixtureRecord(2)], {
-      'x-request-id': 'fb-batch',
-    });
-    expect(batch.status).toBe(200);
-    const single = await postJson(`${server.url}/predict`, fixtureRecord(3), { 'x-request-id': 'fb-single' });
-    expect(single.status).toBe(200);
+  const auth = { authorization: `Bearer ${FEEDBACK_TOKEN}` };
 
-    const res = await postJson(`${server.url}/feedback`, [
-      { request_id: 'fb-batch:0', label: true, observed_at: '2001-03-05T10:00:00Z' },
-      { request_id: 'fb-batch:1', label: 0 },
-      { request_id: 'fb-single', label: false },
-      { request_id: 'no-such-request', label: 1 },
-    ]);
+  async function predictIds(): Promise<{ batch: string[]; single: string }> {
+    const batch = await postJson(`${server.url}/predict_batch`, [fixtureRecord(1), fixtureRecord(2)]);
+    const single = await postJson(`${server.url}/predict`, fixtureRecord(3));
+    return {
+      batch: (batch.body as { predictions: { prediction_id: string }[] }).predictions.map(
+        (p) => p.prediction_id,
+      ),
+      single: (single.body as { prediction_id: string }).prediction_id,
+    };
+  }
+
+  async function labels(ids: string[]) {
+    const { rows } = await db.pool.query(
+      `SELECT l.prediction_id, l.prediction, f.label, f.observed_at
+         FROM prediction_logs l JOIN prediction_labels f USING (model_name, prediction_id)
+        WHERE l.model_name = $1 AND l.prediction_id = ANY($2::text[])`,
+      [v1.modelName, ids],
+    );
+    return new Map(rows.map((r) => [r.prediction_id as string, r]));
+  }
+
+  it('stores labels that join to logged predictions by prediction id; first label stands; unknown ids reported', async () => {
+    const { batch, single } = await predictIds();
+    const res = await postJson(
+      `${server.url}/feedback`,
+      [
+        { prediction_id: batch[0], label: true, observed_at: '2001-03-05T10:00:00Z' },
+        { prediction_id: batch[1], label: 0 },
+        { prediction_id: single, label: false },
+        { prediction_id: 'no-such-prediction', label: 1 },
+      ],
+      auth,
+    );
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
       results: [
-        { request_id: 'fb-batch:0', status: 'recorded' },
-        { request_id: 'fb-batch:1', status: 'recorded' },
-        { request_id: 'fb-single', status: 'recorded' },
-        { request_id: 'no-such-request', status: 'unknown' },
+        { prediction_id: batch[0], status: 'recorded' },
+        { prediction_id: batch[1], status: 'recorded' },
+        { prediction_id: single, status: 'recorded' },
+        { prediction_id: 'no-such-prediction', status: 'unknown' },
       ],
       recorded: 3,
+      corrected: 0,
       duplicate: 0,
       unknown: 1,
     });
 
-    const again = await postJson(`${server.url}/feedback`, { request_id: 'fb-single', label: true });
-    expect(again).toMatchObject({ status: 200, body: { request_id: 'fb-single', status: 'duplicate' } });
-    const unknown = await postJson(`${server.url}/feedback`, { request_id: 'still-unknown', label: true });
+    const again = await postJson(`${server.url}/feedback`, { prediction_id: single, label: true }, auth);
+    expect(again).toMatchObject({ status: 200, body: { prediction_id: single, status: 'duplicate' } });
+    const unknown = await postJson(
+      `${server.url}/feedback`,
+      { prediction_id: 'still-unknown', label: true },
+      auth,
+    );
     expect(unknown.status).toBe(404);
     expect(unknown.contentType).toMatch(/problem\+json/);
 
     // The labels are stored now; the predictions reach the log within a flush interval.
-    let rows: Record<string, unknown>[] = [];
-    for (const deadline = Date.now() + 5_000; rows.length < 3 && Date.now() < deadline; ) {
+    let stored = new Map<string, Record<string, unknown>>();
+    for (const deadline = Date.now() + 5_000; stored.size < 3 && Date.now() < deadline; ) {
       await new Promise((r) => setTimeout(r, 50));
-      ({ rows } = await db.pool.query(
-        `SELECT l.request_id, l.prediction, f.label, f.observed_at
-           FROM prediction_logs l JOIN prediction_labels f USING (model_name, request_id)
-          WHERE l.model_name = $1 AND l.request_id IN ('fb-batch:0', 'fb-batch:1', 'fb-single', 'no-such-request')
-          ORDER BY l.request_id`,
-        [v1.modelName],
-      ));
+      stored = await labels([...batch, single, 'no-such-prediction']);
     }
-    expect(rows.map((r) => [r.request_id, r.label])).toEqual([
-      ['fb-batch:0', 1],
-      ['fb-batch:1', 0],
-      ['fb-single', 0],
+    expect([...batch, single].map((id) => stored.get(id)?.label)).toEqual([1, 0, 0]);
+    expect((stored.get(batch[0]!)!.observed_at as Date).toISOString()).toBe('2001-03-05T10:00:00.000Z');
+  });
+
+  it('replaces a label only when the item says correction, and keeps every label in the history', async () => {
+    const { single } = await predictIds();
+    const send = (body: unknown) => postJson(`${server.url}/feedback`, body, auth);
+    expect((await send({ prediction_id: single, label: 1 })).body).toMatchObject({ status: 'recorded' });
+    const dup = await send({ prediction_id: single, label: 0 });
+    expect(dup.body, JSON.stringify(dup.body)).toMatchObject({ status: 'duplicate' });
+    const corrected = await send([
+      { prediction_id: single, label: 0, correction: true, observed_at: '2001-03-06T00:00:00Z' },
     ]);
-    expect((rows[0].observed_at as Date).toISOString()).toBe('2001-03-05T10:00:00.000Z');
+    expect(corrected.body).toMatchObject({
+      corrected: 1,
+      results: [{ prediction_id: single, status: 'corrected' }],
+    });
+    for (let i = 0; i < 100 && (await labels([single])).size === 0; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    expect((await labels([single])).get(single)).toMatchObject({ label: 0 });
+    const { rows: history } = await db.pool.query(
+      'SELECT label, correction FROM prediction_label_history WHERE model_name = $1 AND prediction_id = $2 ORDER BY id',
+      [v1.modelName, single],
+    );
+    expect(history).toEqual([
+      { label: 1, correction: false },
+      { label: 0, correction: true },
+    ]);
+  });
+
+  it('refuses feedback without the feedback token (401) before reading it, and stores nothing', async () => {
+    const { single } = await predictIds();
+    const forged = [{ prediction_id: single, label: 1 }];
+    const attempts: Record<string, string>[] = [
+      {},
+      { authorization: 'Bearer wrong-token-0123456789' },
+      { authorization: `Bearer ${ADMIN_TOKEN}` }, // another credential is not this one
+      { authorization: FEEDBACK_TOKEN }, // no scheme
+      { authorization: `Basic ${Buffer.from(`x:${FEEDBACK_TOKEN}`).toString('base64')}` },
+    ];
+    for (const headers of attempts) {
+      const res = await postJson(`${server.url}/feedback`, forged, headers);
+      expect(res.status).toBe(401);
+      expect(res.contentType).toMatch(/problem\+json/);
+      expect(JSON.stringify(res.body)).not.toContain(FEEDBACK_TOKEN);
+    }
+    // Refused before the body is parsed: even a malformed body gets 401, not 400.
+    expect((await postJson(`${server.url}/feedback`, '{not json')).status).toBe(401);
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await labels([single])).size).toBe(0);
+    expect(await metricValue('mlcycle_feedback_total{outcome="unauthorized"}')).toBeGreaterThanOrEqual(6);
   });
 
   it('refuses bad feedback with field-level messages', async () => {
-    const res = await postJson(`${server.url}/feedback`, [
-      { request_id: 'x', label: 'yes' },
-      { label: 1 },
-      { request_id: 'y', label: 2 },
-      { request_id: 'z', label: 1, observed_at: 'yesterday', extra: 1 },
-    ]);
+    const res = await postJson(
+      `${server.url}/feedback`,
+      [
+        { prediction_id: 'x', label: 'yes' },
+        { label: 1 },
+        { prediction_id: 'y', label: 2 },
+        { prediction_id: 'z', label: 1, observed_at: 'yesterday', extra: 1 },
+        { prediction_id: 'w', label: 1, correction: 'yes' },
+      ],
+      auth,
+    );
     expect(res.status).toBe(422);
     const fields = (res.body as { errors: { field: string }[] }).errors.map((e) => e.field);
     expect(fields).toEqual(
-      expect.arrayContaining(['0.label', '1.request_id', '2.label', '3.observed_at', '3.extra']),
+      expect.arrayContaining([
+        '0.label',
+        '1.prediction_id',
+        '2.label',
+        '3.observed_at',
+        '3.extra',
+        '4.correction',
+      ]),
     );
+  });
+
+  it('is off on a server without a feedback token, or without a prediction log', async () => {
+    for (const options of [{}, { feedbackToken: FEEDBACK_TOKEN, predictionLog: { enabled: false } }]) {
+      const other = await startServer({
+        model: { kind: 'location', location: v1.dir },
+        pool: db.pool,
+        ...options,
+      });
+      try {
+        const res = await postJson(`${other.url}/feedback`, { prediction_id: 'x', label: 1 }, auth);
+        expect(res).toMatchObject({ status: 404, body: { type: 'urn:mlcycle:problem:feedback-off' } });
+      } finally {
+        await other.close();
+      }
+    }
+  });
+});
+
+describe('logging disabled (ModelDeployment spec.logging.enabled: false)', () => {
+  it('answers predictions and logs none of them', async () => {
+    const quiet = await writeFixtureModel(join(dir, 'quiet'), { modelName: uniqueModelName('serve-nolog') });
+    const other = await startServer({
+      model: { kind: 'location', location: quiet.dir },
+      pool: db.pool,
+      predictionLog: { enabled: false, flushIntervalMs: 10 },
+    });
+    try {
+      const single = await postJson(`${other.url}/predict`, fixtureRecord(1));
+      const batch = await postJson(`${other.url}/predict_batch`, [fixtureRecord(2), fixtureRecord(3)]);
+      expect([single.status, batch.status]).toEqual([200, 200]);
+      const ready = await (await fetch(`${other.url}/readyz`)).json();
+      expect(ready).toMatchObject({ ready: true, prediction_log: { enabled: false, queue_depth: 0 } });
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      await other.close();
+    }
+    const { rows } = await db.pool.query(
+      'SELECT count(*)::int AS n FROM prediction_logs WHERE model_name = $1',
+      [quiet.modelName],
+    );
+    expect(rows[0].n).toBe(0);
   });
 });
 

@@ -45,7 +45,9 @@ function logged(namespace: string, requestId: string): PredictionLogRow {
     namespace,
     modelName: MODEL,
     modelVersion: 'v1',
+    predictionId: requestId,
     requestId,
+    recordIndex: null,
     features: { distance: 100 },
     prediction: 1,
     probability: 0.9,
@@ -58,7 +60,7 @@ async function seed(namespace: string, root: string): Promise<void> {
   await saveVersion(admin.pool, version(namespace, root));
   await insertPredictionLogRows(admin.pool, [logged(namespace, 'r1'), logged(namespace, 'r2')]);
   await admin.pool.query(
-    `INSERT INTO prediction_labels (namespace, model_name, request_id, label, observed_at)
+    `INSERT INTO prediction_labels (namespace, model_name, prediction_id, label, observed_at)
      VALUES ($1, $2, 'r1', 1, now())`,
     [namespace, MODEL],
   );
@@ -132,7 +134,7 @@ describe('a namespace’s own PostgreSQL role', () => {
     );
     await expect(
       asA.pool.query(
-        `INSERT INTO prediction_labels (namespace, model_name, request_id, label, observed_at)
+        `INSERT INTO prediction_labels (namespace, model_name, prediction_id, label, observed_at)
          VALUES ($1, $2, 'r2', 0, now())`,
         [B, MODEL],
       ),

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { productionUri } from '../../core/dataset/index.js';
 import { createPool, migrate, migrations, type Pool } from '../../core/db/index.js';
-import { insertPredictionLogRows, type PredictionLogRow } from '../../core/prediction-log.js';
+import { insertPredictionLogRows, type PredictionLogRow, storeLabels } from '../../core/prediction-log.js';
 import { getLineage, getVersion, setAlias } from '../../core/registry.js';
 import { TRAIN_DEFAULTS, type TrainOptions, trainModel } from '../../trainer-job/index.js';
 import { writeSyntheticDataset } from '../../trainer-job/testing/synthetic.js';
@@ -72,7 +72,10 @@ async function logTraffic(requests: LoggedRequest[], modelName = model): Promise
       namespace: 'default',
       modelName,
       modelVersion: r.version,
+      // One prediction id per request, shared by a champion and a shadowing challenger.
+      predictionId: r.requestId,
       requestId: r.requestId,
+      recordIndex: null,
       features: r.features as PredictionLogRow['features'],
       prediction: 0,
       probability: 0.5,
@@ -81,10 +84,16 @@ async function logTraffic(requests: LoggedRequest[], modelName = model): Promise
     })),
   );
   const labelled = new Map(requests.filter((r) => r.label !== undefined).map((r) => [r.requestId, r]));
-  await pool.query(
-    `INSERT INTO prediction_labels (namespace, model_name, request_id, label, observed_at)
-     SELECT 'default', $1, id, label, now() FROM unnest($2::text[], $3::float8[]) AS f(id, label)`,
-    [modelName, [...labelled.keys()], [...labelled.values()].map((r) => r.label)],
+  await storeLabels(
+    pool,
+    'default',
+    modelName,
+    [...labelled.values()].map((r) => ({
+      predictionId: r.requestId,
+      label: r.label!,
+      observedAt: new Date(),
+      correction: false,
+    })),
   );
 }
 

@@ -40,6 +40,7 @@ ALTER TABLE model_aliases ADD COLUMN namespace text NOT NULL DEFAULT 'default';
 ALTER TABLE lifecycle_events ADD COLUMN namespace text NOT NULL DEFAULT 'default';
 ALTER TABLE prediction_logs ADD COLUMN namespace text NOT NULL DEFAULT 'default';
 ALTER TABLE prediction_labels ADD COLUMN namespace text NOT NULL DEFAULT 'default';
+ALTER TABLE prediction_label_history ADD COLUMN namespace text NOT NULL DEFAULT 'default';
 ALTER TABLE drift_runs ADD COLUMN namespace text NOT NULL DEFAULT 'default';
 
 ALTER TABLE models DROP CONSTRAINT models_pkey, ADD PRIMARY KEY (namespace, name);
@@ -65,14 +66,19 @@ ALTER TABLE model_aliases DROP CONSTRAINT model_aliases_pkey,
 DROP INDEX lifecycle_events_model_at;
 CREATE INDEX lifecycle_events_model_at ON lifecycle_events (namespace, model_name, at);
 
-ALTER TABLE prediction_logs DROP CONSTRAINT prediction_logs_model_name_model_version_request_id_key,
-  ADD UNIQUE (namespace, model_name, model_version, request_id);
+-- Keys as migration 010 left them (server-generated prediction ids), led by the namespace.
+ALTER TABLE prediction_logs DROP CONSTRAINT prediction_logs_prediction_key,
+  ADD CONSTRAINT prediction_logs_prediction_key UNIQUE (namespace, model_name, model_version, prediction_id);
 DROP INDEX prediction_logs_window;
 CREATE INDEX prediction_logs_window ON prediction_logs (namespace, model_name, model_version, created_at);
 DROP INDEX prediction_logs_request;
 CREATE INDEX prediction_logs_request ON prediction_logs (namespace, model_name, request_id);
+DROP INDEX prediction_logs_prediction;
+CREATE INDEX prediction_logs_prediction ON prediction_logs (namespace, model_name, prediction_id);
 ALTER TABLE prediction_labels DROP CONSTRAINT prediction_labels_pkey,
-  ADD PRIMARY KEY (namespace, model_name, request_id);
+  ADD PRIMARY KEY (namespace, model_name, prediction_id);
+DROP INDEX prediction_label_history_prediction;
+CREATE INDEX prediction_label_history_prediction ON prediction_label_history (namespace, model_name, prediction_id);
 
 -- A run id is its Job's name, unique within a namespace only.
 ALTER TABLE drift_runs DROP CONSTRAINT drift_runs_pkey, ADD PRIMARY KEY (namespace, id);
@@ -91,6 +97,7 @@ ALTER TABLE model_aliases ALTER COLUMN namespace DROP DEFAULT;
 ALTER TABLE lifecycle_events ALTER COLUMN namespace DROP DEFAULT;
 ALTER TABLE prediction_logs ALTER COLUMN namespace DROP DEFAULT;
 ALTER TABLE prediction_labels ALTER COLUMN namespace DROP DEFAULT;
+ALTER TABLE prediction_label_history ALTER COLUMN namespace DROP DEFAULT;
 ALTER TABLE drift_runs ALTER COLUMN namespace DROP DEFAULT;
 
 -- Which namespace each tenant role may see. A role reads only its own mapping.
@@ -110,7 +117,7 @@ DECLARE t text;
 BEGIN
   FOREACH t IN ARRAY ARRAY['models', 'model_versions', 'model_version_params', 'model_version_metrics',
     'model_version_tags', 'model_version_artifacts', 'model_aliases', 'lifecycle_events',
-    'prediction_logs', 'prediction_labels', 'drift_runs']
+    'prediction_logs', 'prediction_labels', 'prediction_label_history', 'drift_runs']
   LOOP
     EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
     EXECUTE format('CREATE POLICY tenant_rows ON %I USING (namespace = mlcycle_tenant()) WITH CHECK (namespace = mlcycle_tenant())', t);

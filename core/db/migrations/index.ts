@@ -5,6 +5,7 @@ import { driftRuns } from './003-drift-runs.js';
 import { predictionLogRequestIndex } from './004-prediction-log-request-index.js';
 import { driftRunDecisions } from './005-drift-run-decisions.js';
 import { versionLineage } from './009-version-lineage.js';
+import { predictionIds } from './010-prediction-ids.js';
 import { tenants } from './011-tenants.js';
 
 /**
@@ -18,5 +19,6 @@ export const migrations: readonly Migration[] = [
   predictionLogRequestIndex,
   driftRunDecisions,
   versionLineage,
+  predictionIds,
   tenants,
 ];
