@@ -189,6 +189,8 @@ export async function readLogWindow(
   const client = await pool.connect();
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    // Linear joins whatever the statistics say (see withWindowJoins).
+    await client.query('SET LOCAL enable_nestloop = off');
     const features = schema.features;
     const keyParams = features.map((_, i) => `$${6 + i}`);
     const keys = features.map((f) => f.name);
@@ -281,19 +283,7 @@ export interface PairedPredictions {
  * the very same records. The window is the champion's log time.
  */
 export async function readPairedLabels(pool: Pool, w: PairedWindow): Promise<PairedPredictions> {
-  const { rows } = await pool.query({
-    text: `SELECT lb.label, a.prediction, a.probability, b.prediction, b.probability
-       FROM prediction_logs a
-       JOIN prediction_logs b ON b.namespace = a.namespace AND b.model_name = a.model_name
-         AND b.prediction_id = a.prediction_id AND b.model_version = $4
-       JOIN prediction_labels lb
-         ON lb.namespace = a.namespace AND lb.model_name = a.model_name AND lb.prediction_id = a.prediction_id
-       WHERE a.namespace = $1 AND a.model_name = $2 AND a.model_version = $3
-         AND a.created_at >= $5 AND a.created_at < $6
-       ORDER BY a.prediction_id`,
-    values: [w.namespace, w.modelName, w.champion, w.challenger, w.since, w.until],
-    rowMode: 'array',
-  });
+  const rows = await withWindowJoins(pool, (client) => readPairs(client, w));
   const n = rows.length;
   const num = (v: unknown) => (v === null ? Number.NaN : Number(v));
   const out: PairedPredictions = {
@@ -309,6 +299,47 @@ export async function readPairedLabels(pool: Pool, w: PairedWindow): Promise<Pai
     out.challenger.probability[i] = num(r[4]);
   });
   return out;
+}
+
+/** The paired rows of a window (readPairedLabels), in prediction id order. */
+async function readPairs(client: PoolClient, w: PairedWindow): Promise<unknown[][]> {
+  const { rows } = await client.query({
+    text: `SELECT lb.label, a.prediction, a.probability, b.prediction, b.probability
+       FROM prediction_logs a
+       JOIN prediction_logs b ON b.namespace = a.namespace AND b.model_name = a.model_name
+         AND b.prediction_id = a.prediction_id AND b.model_version = $4
+       JOIN prediction_labels lb
+         ON lb.namespace = a.namespace AND lb.model_name = a.model_name AND lb.prediction_id = a.prediction_id
+       WHERE a.namespace = $1 AND a.model_name = $2 AND a.model_version = $3
+         AND a.created_at >= $5 AND a.created_at < $6
+       ORDER BY a.prediction_id`,
+    values: [w.namespace, w.modelName, w.champion, w.challenger, w.since, w.until],
+    rowMode: 'array',
+  });
+  return rows as unknown[][];
+}
+
+/**
+ * Runs the window's joins with nested loops off. Right after a burst of inserts the table's
+ * statistics still say "one row", and the planner then probes one side with only the leading
+ * key columns for every row of the other: quadratic in the window (a drift run over a
+ * thousand shadowed requests took over a minute under load). Hash or merge joins are linear
+ * whatever the statistics say.
+ */
+async function withWindowJoins<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN READ ONLY');
+    await client.query('SET LOCAL enable_nestloop = off');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -348,6 +379,8 @@ export async function readLabelledRequests(
   const client = await pool.connect();
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    // Linear joins whatever the statistics say (see withWindowJoins).
+    await client.query('SET LOCAL enable_nestloop = off');
     const { rows } = await client.query<{ n: string }>(
       `SELECT count(DISTINCT l.prediction_id) AS n FROM prediction_logs l WHERE ${where}`,
       params,

@@ -219,7 +219,13 @@ describe('a failing canary', () => {
       // Two records, which it can score: the canary answers as it should.
       const pair = await fetch(`${server.url}/predict_batch`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-request-id': `${ids[0]}-pair` },
+        // A request id in the canary's share (the model name, so the ids, differ per run).
+        headers: {
+          'content-type': 'application/json',
+          'x-request-id': Array.from({ length: 64 }, (_, i) => `${ids[0]}-pair-${i}`).find(
+            (id) => requestBucket(id) < 0.5,
+          )!,
+        },
         body: JSON.stringify(records.slice(0, 2)),
       });
       expect(pair.headers.get('x-mlcycle-model-version')).toBe('v3');
@@ -228,8 +234,9 @@ describe('a failing canary', () => {
     } finally {
       await server.close();
     }
-    const rows = await loggedRows(ids.map((id) => `${id}:0`));
-    expect(rows.filter((r) => r.model_version === 'v1')).toHaveLength(ids.length);
+    // The caller's request id is an attribute of each logged record of its batch.
+    const rows = await loggedRows(ids);
+    expect(rows.filter((r) => r.model_version === 'v1')).toHaveLength(ids.length * records.length);
     expect(rows.filter((r) => r.model_version === 'v3')).toHaveLength(0);
   });
 });
