@@ -27,6 +27,7 @@ import { readDataset, type Table, takeRows, writeParquet } from '../core/dataset
 import { openDatabase } from '../core/db/index.js';
 import { createFeatureSchema, type FeatureSchema, serializeFeatureSchema } from '../core/feature-schema.js';
 import { insertPredictionLogRows, type PredictionLogRow } from '../core/prediction-log.js';
+import { DEFAULT_NAMESPACE } from '../core/tenant.js';
 import { analyze } from '../drift-job/analyze.js';
 import { runDriftJob } from '../drift-job/job.js';
 import { benchScript, pythonEnv } from './python-env.js';
@@ -145,6 +146,7 @@ async function postgresJob(dir: string, rows: number): Promise<void> {
           record[c] = col.codes[i]! < 0 ? null : col.dictionary[col.codes[i]!]!;
         }
         logged.push({
+          namespace: DEFAULT_NAMESPACE,
           modelName,
           modelVersion: 'v1',
           predictionId: `p${i}`,
@@ -179,7 +181,12 @@ async function postgresJob(dir: string, rows: number): Promise<void> {
       `   whole job (read ${result.report.rows.current} logged rows + drift + summary + report.html/json): ${seconds.toFixed(2)} s (target ≤ 30 s), CPU of this process ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (this process)`,
     );
   } finally {
-    await db.pool.query('DELETE FROM prediction_logs WHERE model_name = $1', [modelName]).catch(() => {});
+    await db.pool
+      .query('DELETE FROM prediction_logs WHERE namespace = $2 AND model_name = $1', [
+        modelName,
+        DEFAULT_NAMESPACE,
+      ])
+      .catch(() => {});
     await db.close();
   }
 }

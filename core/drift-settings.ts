@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { fields, parseDuration, type SettingsArgs, setting } from './config.js';
 import { DEFAULT_POLICY } from './policy.js';
 import { DriftMethod } from './resources/drift-monitor.js';
+import { tenantSettings } from './tenant.js';
 
 /**
  * The settings of `mlcycle drift`, in core because two stages speak them: the drift job parses
@@ -275,6 +276,7 @@ export const driftSettings = {
     description: 'Slack-compatible webhook URL, called when the verdict changes',
     schema: z.url({ message: 'expected an http(s) URL' }).optional(),
   }),
+  ...tenantSettings,
 };
 
 export type DriftSettings = typeof driftSettings;

@@ -46,7 +46,8 @@ export function parseSpilledRows(text: string): { rows: PredictionLogRow[]; inva
   return { rows, invalid };
 }
 
-const SpilledRow = PredictionLogRow.partial({ predictionId: true, recordIndex: true });
+// Rows spilled before namespaces existed have none; the importer's namespace is theirs anyway.
+const SpilledRow = PredictionLogRow.partial({ predictionId: true, recordIndex: true, namespace: true });
 
 export interface SpillImport {
   objects: number;
@@ -56,14 +57,22 @@ export interface SpillImport {
 }
 
 /**
- * Imports every spilled object in `store` into PostgreSQL, oldest first, deleting each once its
+ * Imports every spilled object in `store` into PostgreSQL, as rows of `namespace`, oldest first, deleting each once its
  * rows are written. Throws on the first failure (the object stays for the next attempt).
  */
-export async function importSpilledRows(store: ObjectStore, pool: Pool): Promise<SpillImport> {
+export async function importSpilledRows(
+  store: ObjectStore,
+  pool: Pool,
+  namespace: string,
+): Promise<SpillImport> {
   const done: SpillImport = { objects: 0, rows: 0, invalid: 0 };
   for (const key of await store.list('')) {
     if (!key.endsWith('.ndjson')) continue;
-    const { rows, invalid } = parseSpilledRows((await store.get(key)).toString('utf8'));
+    const parsed = parseSpilledRows((await store.get(key)).toString('utf8'));
+    // A spill location belongs to one deployment, so to one namespace: what it holds is that
+    // namespace's rows, whatever a row says.
+    const rows = parsed.rows.map((r) => ({ ...r, namespace }));
+    const { invalid } = parsed;
     for (let i = 0; i < rows.length; i += INSERT_ROWS) {
       await insertPredictionLogRows(pool, rows.slice(i, i + INSERT_ROWS));
     }

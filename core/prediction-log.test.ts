@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PredictionLogRow, predictionLogParams } from './prediction-log.js';
 
 const row: PredictionLogRow = {
+  namespace: 'default',
   modelName: 'm',
   modelVersion: 'v1',
   predictionId: 'p1',
@@ -22,6 +23,7 @@ describe('predictionLogParams', () => {
     ]);
     expect(JSON.parse(json)).toEqual([
       {
+        s: 'default',
         n: 'm',
         v: 'v1',
         d: 'p1',
@@ -34,6 +36,7 @@ describe('predictionLogParams', () => {
         c: 1_700_000_000_000,
       },
       {
+        s: 'default',
         n: 'm',
         v: 'v1',
         d: 'p2',

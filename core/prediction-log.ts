@@ -22,6 +22,8 @@ import type { Feature, FeatureSchema } from './feature-schema.js';
 
 /** One served prediction, as it is stored in prediction_logs. */
 export const PredictionLogRow = z.object({
+  /** The tenant (core/tenant.ts): the server's own namespace. */
+  namespace: z.string().min(1),
   modelName: z.string().min(1),
   modelVersion: z.string().min(1),
   /** The server's id of this prediction (shared by a champion and a challenger scoring the same record). */
@@ -46,12 +48,12 @@ export type PredictionLogRow = z.infer<typeof PredictionLogRow>;
 // cost pg's per-element escaping: about 2.5 times the CPU per row in this process, measured).
 export const INSERT_PREDICTION_LOG_SQL = `
 INSERT INTO prediction_logs
-  (model_name, model_version, prediction_id, request_id, record_index, features, prediction, probability,
-   latency_ms, created_at)
-SELECT r.n, r.v, r.d, r.i, r.x, r.f, r.p, r.q, r.l, to_timestamp(r.c / 1000.0)
+  (namespace, model_name, model_version, prediction_id, request_id, record_index, features, prediction,
+   probability, latency_ms, created_at)
+SELECT r.s, r.n, r.v, r.d, r.i, r.x, r.f, r.p, r.q, r.l, to_timestamp(r.c / 1000.0)
 FROM jsonb_to_recordset($1::jsonb)
-  AS r(n text, v text, d text, i text, x int, f jsonb, p float8, q float8, l real, c float8)
-ON CONFLICT (model_name, model_version, prediction_id) DO NOTHING`;
+  AS r(s text, n text, v text, d text, i text, x int, f jsonb, p float8, q float8, l real, c float8)
+ON CONFLICT (namespace, model_name, model_version, prediction_id) DO NOTHING`;
 
 /** The parameters of INSERT_PREDICTION_LOG_SQL for `rows`. */
 export function predictionLogParams(rows: readonly PredictionLogRow[]): [string] {
@@ -59,6 +61,7 @@ export function predictionLogParams(rows: readonly PredictionLogRow[]): [string]
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
     compact[i] = {
+      s: r.namespace,
       n: r.modelName,
       v: r.modelVersion,
       // A row spilled by a server from before prediction ids has none: its request id was its identity.
@@ -82,7 +85,7 @@ export function predictionLogParams(rows: readonly PredictionLogRow[]): [string]
 // received". An escape preceded by an odd number of backslashes is literal text, left alone.
 const JSONB_UNSAFE = /(?<!\\)((?:\\\\)*)\\u(?:0000|d[89a-f][0-9a-f]{2})/g;
 
-/** Writes rows (a repeated (model, version, prediction id) is skipped); returns the rows inserted. */
+/** Writes rows (a repeated (namespace, model, version, prediction id) is skipped); returns the rows inserted. */
 export async function insertPredictionLogRows(
   db: Pool | PoolClient,
   rows: readonly PredictionLogRow[],
@@ -98,6 +101,7 @@ export async function insertPredictionLogRows(
 // ---------------------------------------------------------------------------------------------
 
 export interface LogWindow {
+  namespace: string;
   modelName: string;
   modelVersion: string;
   since: Date;
@@ -181,18 +185,20 @@ export async function readLogWindow(
   schema: FeatureSchema,
   window: LogWindow,
 ): Promise<LoggedWindow> {
-  const params = [window.modelName, window.modelVersion, window.since, window.until];
+  const params = [window.namespace, window.modelName, window.modelVersion, window.since, window.until];
   const client = await pool.connect();
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    // Linear joins whatever the statistics say (see withWindowJoins).
+    await client.query('SET LOCAL enable_nestloop = off');
     const features = schema.features;
-    const keyParams = features.map((_, i) => `$${5 + i}`);
+    const keyParams = features.map((_, i) => `$${6 + i}`);
     const keys = features.map((f) => f.name);
     // One scan counts the rows and, per feature, the records that lack its key altogether.
     const { rows: counts } = await client.query({
       text: `SELECT count(*)${keyParams.map((k) => `, count(*) FILTER (WHERE NOT (features ? ${k}))`).join('')}
        FROM prediction_logs
-       WHERE model_name = $1 AND model_version = $2 AND created_at >= $3 AND created_at < $4`,
+       WHERE namespace = $1 AND model_name = $2 AND model_version = $3 AND created_at >= $4 AND created_at < $5`,
       values: [...params, ...keys],
       rowMode: 'array',
     });
@@ -203,8 +209,10 @@ export async function readLogWindow(
       `DECLARE drift_window NO SCROLL CURSOR FOR
        SELECT l.prediction, l.probability, lb.label${featureSelect ? `, ${featureSelect}` : ''}
        FROM prediction_logs l
-       LEFT JOIN prediction_labels lb ON lb.model_name = l.model_name AND lb.prediction_id = l.prediction_id
-       WHERE l.model_name = $1 AND l.model_version = $2 AND l.created_at >= $3 AND l.created_at < $4`,
+       LEFT JOIN prediction_labels lb
+         ON lb.namespace = l.namespace AND lb.model_name = l.model_name AND lb.prediction_id = l.prediction_id
+       WHERE l.namespace = $1 AND l.model_name = $2 AND l.model_version = $3
+         AND l.created_at >= $4 AND l.created_at < $5`,
       [...params, ...keys],
     );
     const columns = features.map((f) => new FeatureColumn(f, total));
@@ -254,6 +262,7 @@ export async function readLogWindow(
 }
 
 export interface PairedWindow {
+  namespace: string;
   modelName: string;
   champion: string;
   challenger: string;
@@ -274,17 +283,7 @@ export interface PairedPredictions {
  * the very same records. The window is the champion's log time.
  */
 export async function readPairedLabels(pool: Pool, w: PairedWindow): Promise<PairedPredictions> {
-  const { rows } = await pool.query({
-    text: `SELECT lb.label, a.prediction, a.probability, b.prediction, b.probability
-       FROM prediction_logs a
-       JOIN prediction_logs b
-         ON b.model_name = a.model_name AND b.prediction_id = a.prediction_id AND b.model_version = $3
-       JOIN prediction_labels lb ON lb.model_name = a.model_name AND lb.prediction_id = a.prediction_id
-       WHERE a.model_name = $1 AND a.model_version = $2 AND a.created_at >= $4 AND a.created_at < $5
-       ORDER BY a.prediction_id`,
-    values: [w.modelName, w.champion, w.challenger, w.since, w.until],
-    rowMode: 'array',
-  });
+  const rows = await withWindowJoins(pool, (client) => readPairs(client, w));
   const n = rows.length;
   const num = (v: unknown) => (v === null ? Number.NaN : Number(v));
   const out: PairedPredictions = {
@@ -302,11 +301,53 @@ export async function readPairedLabels(pool: Pool, w: PairedWindow): Promise<Pai
   return out;
 }
 
+/** The paired rows of a window (readPairedLabels), in prediction id order. */
+async function readPairs(client: PoolClient, w: PairedWindow): Promise<unknown[][]> {
+  const { rows } = await client.query({
+    text: `SELECT lb.label, a.prediction, a.probability, b.prediction, b.probability
+       FROM prediction_logs a
+       JOIN prediction_logs b ON b.namespace = a.namespace AND b.model_name = a.model_name
+         AND b.prediction_id = a.prediction_id AND b.model_version = $4
+       JOIN prediction_labels lb
+         ON lb.namespace = a.namespace AND lb.model_name = a.model_name AND lb.prediction_id = a.prediction_id
+       WHERE a.namespace = $1 AND a.model_name = $2 AND a.model_version = $3
+         AND a.created_at >= $5 AND a.created_at < $6
+       ORDER BY a.prediction_id`,
+    values: [w.namespace, w.modelName, w.champion, w.challenger, w.since, w.until],
+    rowMode: 'array',
+  });
+  return rows as unknown[][];
+}
+
+/**
+ * Runs the window's joins with nested loops off. Right after a burst of inserts the table's
+ * statistics still say "one row", and the planner then probes one side with only the leading
+ * key columns for every row of the other: quadratic in the window (a drift run over a
+ * thousand shadowed requests took over a minute under load). Hash or merge joins are linear
+ * whatever the statistics say.
+ */
+async function withWindowJoins<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN READ ONLY');
+    await client.query('SET LOCAL enable_nestloop = off');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Labelled requests of a model (the production-window dataset, core/dataset/production.ts)
 // ---------------------------------------------------------------------------------------------
 
 export interface LabelledRequestsWindow {
+  namespace: string;
   modelName: string;
   since: Date;
   until: Date;
@@ -332,12 +373,14 @@ export async function readLabelledRequests(
 ): Promise<{ table: Table; loggedRows: number }> {
   const { schema } = window;
   const keys = schema.features.map((f) => f.name);
-  const where = `l.model_name = $1 AND l.created_at >= $2 AND l.created_at < $3
-    AND ($4::text[] IS NULL OR l.model_version = ANY($4::text[]))`;
-  const params = [window.modelName, window.since, window.until, window.versions ?? null];
+  const where = `l.namespace = $1 AND l.model_name = $2 AND l.created_at >= $3 AND l.created_at < $4
+    AND ($5::text[] IS NULL OR l.model_version = ANY($5::text[]))`;
+  const params = [window.namespace, window.modelName, window.since, window.until, window.versions ?? null];
   const client = await pool.connect();
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    // Linear joins whatever the statistics say (see withWindowJoins).
+    await client.query('SET LOCAL enable_nestloop = off');
     const { rows } = await client.query<{ n: string }>(
       `SELECT count(DISTINCT l.prediction_id) AS n FROM prediction_logs l WHERE ${where}`,
       params,
@@ -348,9 +391,10 @@ export async function readLabelledRequests(
     await client.query(
       `DECLARE labelled_requests NO SCROLL CURSOR FOR
        SELECT label, logged_at${keys.map((_, i) => `, f${i}`).join('')} FROM (
-         SELECT DISTINCT ON (l.prediction_id) l.id, lb.label, extract(epoch FROM l.created_at) * 1000 AS logged_at${keys.map((_, i) => `, l.features ->> $${5 + i} AS f${i}`).join('')}
+         SELECT DISTINCT ON (l.prediction_id) l.id, lb.label, extract(epoch FROM l.created_at) * 1000 AS logged_at${keys.map((_, i) => `, l.features ->> $${6 + i} AS f${i}`).join('')}
          FROM prediction_logs l
-         JOIN prediction_labels lb ON lb.model_name = l.model_name AND lb.prediction_id = l.prediction_id
+         JOIN prediction_labels lb
+           ON lb.namespace = l.namespace AND lb.model_name = l.model_name AND lb.prediction_id = l.prediction_id
          WHERE ${where}
          ORDER BY l.prediction_id, l.created_at, l.model_version
        ) first_logged
@@ -425,15 +469,17 @@ export interface LabelInput {
 /** recorded: the first label; corrected: replaced an earlier one; duplicate: a label was already stored and stands. */
 export type LabelOutcome = 'recorded' | 'corrected' | 'duplicate';
 
-/** Which of `predictionIds` were logged for `modelName` (by any version). */
+/** Which of `predictionIds` were logged for `modelName` in `namespace` (by any version). */
 export async function loggedPredictionIds(
   pool: Pool,
+  namespace: string,
   modelName: string,
   predictionIds: readonly string[],
 ): Promise<Set<string>> {
   const { rows } = await pool.query<{ prediction_id: string }>(
-    'SELECT DISTINCT prediction_id FROM prediction_logs WHERE model_name = $1 AND prediction_id = ANY($2::text[])',
-    [modelName, predictionIds],
+    `SELECT DISTINCT prediction_id FROM prediction_logs
+     WHERE namespace = $1 AND model_name = $2 AND prediction_id = ANY($3::text[])`,
+    [namespace, modelName, predictionIds],
   );
   return new Set(rows.map((r) => r.prediction_id));
 }
@@ -442,26 +488,27 @@ export async function loggedPredictionIds(
 // history. `xmax = 0` tells a fresh row from an updated one.
 const STORE_LABELS_SQL = `
 WITH input AS (
-  SELECT * FROM unnest($2::text[], $3::float8[], $4::timestamptz[]) AS f(prediction_id, label, observed_at)
+  SELECT * FROM unnest($3::text[], $4::float8[], $5::timestamptz[]) AS f(prediction_id, label, observed_at)
 ), stored AS (
-  INSERT INTO prediction_labels AS pl (model_name, prediction_id, label, observed_at)
-  SELECT $1, prediction_id, label, observed_at FROM input
-  ON CONFLICT (model_name, prediction_id) DO UPDATE
+  INSERT INTO prediction_labels AS pl (namespace, model_name, prediction_id, label, observed_at)
+  SELECT $1, $2, prediction_id, label, observed_at FROM input
+  ON CONFLICT (namespace, model_name, prediction_id) DO UPDATE
     SET label = EXCLUDED.label, observed_at = EXCLUDED.observed_at, received_at = now()
-    WHERE EXCLUDED.prediction_id = ANY($5::text[])
+    WHERE EXCLUDED.prediction_id = ANY($6::text[])
   RETURNING pl.prediction_id, pl.label, pl.observed_at, (pl.xmax = 0) AS inserted
 ), history AS (
-  INSERT INTO prediction_label_history (model_name, prediction_id, label, observed_at, correction)
-  SELECT $1, prediction_id, label, observed_at, NOT inserted FROM stored
+  INSERT INTO prediction_label_history (namespace, model_name, prediction_id, label, observed_at, correction)
+  SELECT $1, $2, prediction_id, label, observed_at, NOT inserted FROM stored
 )
 SELECT prediction_id, inserted FROM stored`;
 
 /**
- * Stores labels of logged predictions of `modelName` (the caller checks they were logged) and
- * says what happened to each; a prediction id given twice counts once (the first).
+ * Stores labels of logged predictions of `modelName` in `namespace` (the caller checks they
+ * were logged) and says what happened to each; a prediction id given twice counts once (the first).
  */
 export async function storeLabels(
   pool: Pool,
+  namespace: string,
   modelName: string,
   labels: readonly LabelInput[],
 ): Promise<Map<string, LabelOutcome>> {
@@ -471,6 +518,7 @@ export async function storeLabels(
   const outcomes = new Map<string, LabelOutcome>(items.map((l) => [l.predictionId, 'duplicate']));
   if (items.length === 0) return outcomes;
   const { rows } = await pool.query<{ prediction_id: string; inserted: boolean }>(STORE_LABELS_SQL, [
+    namespace,
     modelName,
     items.map((l) => l.predictionId),
     items.map((l) => l.label),

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { ArtifactRecord } from './artifacts.js';
 import { type Pool, type PoolClient, withTransaction } from './db/index.js';
+import { UserError } from './errors.js';
 import { Task } from './feature-schema.js';
+import { Namespace } from './tenant.js';
 
 /** The lifecycle statuses of a model version in the registry. */
 export const VersionStatus = z.enum(['training', 'registered', 'rejected', 'failed']);
@@ -39,6 +41,8 @@ export type VersionLineage = z.infer<typeof VersionLineage>;
 
 /** Everything the trainer records about one version, in one transaction. */
 export const VersionRecord = z.object({
+  /** The tenant the version belongs to (core/tenant.ts). */
+  namespace: Namespace,
   modelName: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a DNS-1123 label, e.g. flights-delay'),
   version: z.string().regex(/^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/, 'e.g. v1 or 2026-11-27.1'),
   task: Task,
@@ -74,31 +78,80 @@ export type LifecycleEventKind =
   | 'quality_degraded'
   | 'rolled_back';
 
+/** A registered or rejected (namespace, model, version) exists: it is never written again. */
+export class VersionExistsError extends UserError {
+  constructor(
+    readonly namespace: string,
+    readonly modelName: string,
+    readonly version: string,
+    readonly status: VersionStatus,
+  ) {
+    super(
+      `model version ${modelName}/${version} is already ${status} in namespace ${namespace}: a registered or rejected version never changes; train a new version`,
+      { exitCode: 4 },
+    );
+    this.name = 'VersionExistsError';
+  }
+}
+
+const FINAL_STATUSES: readonly VersionStatus[] = ['registered', 'rejected'];
+
+/** Whether a version with this status is final (registered or rejected: it never changes again). */
+export function isFinalStatus(status: VersionStatus): boolean {
+  return FINAL_STATUSES.includes(status);
+}
+
 /**
- * Writes a version and everything about it. Re-registering the same (model, version) replaces
- * its params, metrics, tags and artifacts, so a retried trainer Job converges on one record.
+ * Throws VersionExistsError if (namespace, model, version) is registered or rejected: callers
+ * check before they spend a training run on a version that could never be recorded.
+ */
+export async function assertVersionFree(
+  db: Pool | PoolClient,
+  namespace: string,
+  modelName: string,
+  version: string,
+): Promise<void> {
+  const { rows } = await db.query<{ status: VersionStatus }>(
+    'SELECT status FROM model_versions WHERE namespace = $1 AND model_name = $2 AND version = $3',
+    [namespace, modelName, version],
+  );
+  const status = rows[0]?.status;
+  if (status && isFinalStatus(status)) throw new VersionExistsError(namespace, modelName, version, status);
+}
+
+/**
+ * Writes a version and everything about it, once. A registered or rejected (namespace, model,
+ * version) is never overwritten (VersionExistsError; a database trigger refuses it too); a
+ * version recorded as training or failed is replaced.
  */
 export async function saveVersion(pool: Pool, input: VersionRecord): Promise<void> {
   const record = VersionRecord.parse(input);
-  const key = [record.modelName, record.version];
+  const key = [record.namespace, record.modelName, record.version];
   await withTransaction(pool, async (db) => {
-    await db.query(`INSERT INTO models (name, task) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`, [
-      record.modelName,
-      record.task,
-    ]);
-    const { rows } = await db.query<{ task: string }>('SELECT task FROM models WHERE name = $1', [
-      record.modelName,
-    ]);
+    await db.query(
+      `INSERT INTO models (namespace, name, task) VALUES ($1, $2, $3) ON CONFLICT (namespace, name) DO NOTHING`,
+      [record.namespace, record.modelName, record.task],
+    );
+    const { rows } = await db.query<{ task: string }>(
+      'SELECT task FROM models WHERE namespace = $1 AND name = $2',
+      [record.namespace, record.modelName],
+    );
     if (rows[0]?.task !== record.task) {
       throw new Error(
         `model ${record.modelName} is a ${rows[0]?.task} model; cannot add a ${record.task} version`,
       );
     }
+    // Row lock first: two writers of the same version are serialised, the second sees the first's.
     await db.query(
-      `INSERT INTO model_versions (model_name, version, status, deployable, gate_passed, gate_reasons,
+      'SELECT 1 FROM model_versions WHERE namespace = $1 AND model_name = $2 AND version = $3 FOR UPDATE',
+      key,
+    );
+    await assertVersionFree(db, record.namespace, record.modelName, record.version);
+    await db.query(
+      `INSERT INTO model_versions (namespace, model_name, version, status, deployable, gate_passed, gate_reasons,
          schema_digest, dataset_uri, dataset_digest, artifact_root, lineage)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-       ON CONFLICT (model_name, version) DO UPDATE SET status = EXCLUDED.status,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+       ON CONFLICT (namespace, model_name, version) DO UPDATE SET status = EXCLUDED.status,
          deployable = EXCLUDED.deployable, gate_passed = EXCLUDED.gate_passed, gate_reasons = EXCLUDED.gate_reasons,
          schema_digest = EXCLUDED.schema_digest, dataset_uri = EXCLUDED.dataset_uri,
          dataset_digest = EXCLUDED.dataset_digest, artifact_root = EXCLUDED.artifact_root,
@@ -122,39 +175,38 @@ export async function saveVersion(pool: Pool, input: VersionRecord): Promise<voi
       'model_version_tags',
       'model_version_artifacts',
     ]) {
-      await db.query(`DELETE FROM ${table} WHERE model_name = $1 AND version = $2`, key);
+      await db.query(`DELETE FROM ${table} WHERE namespace = $1 AND model_name = $2 AND version = $3`, key);
     }
     for (const [name, value] of Object.entries(record.params)) {
-      await db.query('INSERT INTO model_version_params VALUES ($1, $2, $3, $4)', [
-        ...key,
-        name,
-        JSON.stringify(value),
-      ]);
+      await db.query(
+        'INSERT INTO model_version_params (namespace, model_name, version, key, value) VALUES ($1, $2, $3, $4, $5)',
+        [...key, name, JSON.stringify(value)],
+      );
     }
     for (const [split, values] of Object.entries(record.metrics)) {
       for (const [name, value] of Object.entries(values)) {
-        await db.query('INSERT INTO model_version_metrics VALUES ($1, $2, $3, $4, $5)', [
-          ...key,
-          split,
-          name,
-          value,
-        ]);
+        await db.query(
+          'INSERT INTO model_version_metrics (namespace, model_name, version, split, name, value) VALUES ($1, $2, $3, $4, $5, $6)',
+          [...key, split, name, value],
+        );
       }
     }
     for (const [name, value] of Object.entries(record.tags)) {
-      await db.query('INSERT INTO model_version_tags VALUES ($1, $2, $3, $4)', [...key, name, value]);
+      await db.query(
+        'INSERT INTO model_version_tags (namespace, model_name, version, key, value) VALUES ($1, $2, $3, $4, $5)',
+        [...key, name, value],
+      );
     }
     for (const a of record.artifacts) {
-      await db.query('INSERT INTO model_version_artifacts VALUES ($1, $2, $3, $4, $5, $6)', [
-        ...key,
-        a.name,
-        a.uri,
-        a.sha256,
-        a.sizeBytes,
-      ]);
+      await db.query(
+        `INSERT INTO model_version_artifacts (namespace, model_name, version, name, uri, sha256, size_bytes)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+        [...key, a.name, a.uri, a.sha256, a.sizeBytes],
+      );
     }
     await recordEvent(
       db,
+      record.namespace,
       record.modelName,
       record.version,
       record.status === 'training' ? 'trained' : record.status,
@@ -167,6 +219,7 @@ export async function saveVersion(pool: Pool, input: VersionRecord): Promise<voi
 }
 
 export interface StoredVersion {
+  namespace: string;
   modelName: string;
   version: string;
   task: Task;
@@ -188,26 +241,34 @@ export interface StoredVersion {
 
 export async function getVersion(
   pool: Pool,
+  namespace: string,
   modelName: string,
   version: string,
 ): Promise<StoredVersion | undefined> {
-  const key = [modelName, version];
+  const key = [namespace, modelName, version];
   const { rows } = await pool.query(
-    `SELECT v.*, m.task FROM model_versions v JOIN models m ON m.name = v.model_name
-     WHERE v.model_name = $1 AND v.version = $2`,
+    `SELECT v.*, m.task FROM model_versions v
+       JOIN models m ON m.namespace = v.namespace AND m.name = v.model_name
+     WHERE v.namespace = $1 AND v.model_name = $2 AND v.version = $3`,
     key,
   );
   const row = rows[0];
   if (!row) return undefined;
   const [params, metrics, tags, artifacts] = await Promise.all([
-    pool.query('SELECT key, value FROM model_version_params WHERE model_name = $1 AND version = $2', key),
     pool.query(
-      'SELECT split, name, value FROM model_version_metrics WHERE model_name = $1 AND version = $2',
+      'SELECT key, value FROM model_version_params WHERE namespace = $1 AND model_name = $2 AND version = $3',
       key,
     ),
-    pool.query('SELECT key, value FROM model_version_tags WHERE model_name = $1 AND version = $2', key),
     pool.query(
-      'SELECT name, uri, sha256, size_bytes FROM model_version_artifacts WHERE model_name = $1 AND version = $2 ORDER BY name',
+      'SELECT split, name, value FROM model_version_metrics WHERE namespace = $1 AND model_name = $2 AND version = $3',
+      key,
+    ),
+    pool.query(
+      'SELECT key, value FROM model_version_tags WHERE namespace = $1 AND model_name = $2 AND version = $3',
+      key,
+    ),
+    pool.query(
+      'SELECT name, uri, sha256, size_bytes FROM model_version_artifacts WHERE namespace = $1 AND model_name = $2 AND version = $3 ORDER BY name',
       key,
     ),
   ]);
@@ -217,6 +278,7 @@ export async function getVersion(
     metricMap[m.split]![m.name] = m.value;
   }
   return {
+    namespace: row.namespace,
     modelName: row.model_name,
     version: row.version,
     task: row.task,
@@ -244,12 +306,13 @@ export async function getVersion(
 /** What a version learned from and why it was trained; undefined when not recorded. */
 export async function getLineage(
   pool: Pool,
+  namespace: string,
   modelName: string,
   version: string,
 ): Promise<VersionLineage | undefined> {
   const { rows } = await pool.query<{ lineage: unknown }>(
-    'SELECT lineage FROM model_versions WHERE model_name = $1 AND version = $2',
-    [modelName, version],
+    'SELECT lineage FROM model_versions WHERE namespace = $1 AND model_name = $2 AND version = $3',
+    [namespace, modelName, version],
   );
   return parseLineage(rows[0]?.lineage);
 }
@@ -262,27 +325,37 @@ function parseLineage(value: unknown): VersionLineage | undefined {
 }
 
 /** The task a model was registered with; undefined for a model not yet in the registry. */
-export async function getModelTask(pool: Pool, modelName: string): Promise<Task | undefined> {
-  const { rows } = await pool.query<{ task: Task }>('SELECT task FROM models WHERE name = $1', [modelName]);
+export async function getModelTask(
+  pool: Pool,
+  namespace: string,
+  modelName: string,
+): Promise<Task | undefined> {
+  const { rows } = await pool.query<{ task: Task }>(
+    'SELECT task FROM models WHERE namespace = $1 AND name = $2',
+    [namespace, modelName],
+  );
   return rows[0]?.task;
 }
 
 /** The next free `vN` label of a model: one above the highest `vN` it has (other labels ignored). */
-export async function nextVersionLabel(pool: Pool, modelName: string): Promise<string> {
+export async function nextVersionLabel(pool: Pool, namespace: string, modelName: string): Promise<string> {
   const { rows } = await pool.query<{ max: number | null }>(
-    `SELECT max(substring(version FROM '^v([0-9]+)$')::int) AS max FROM model_versions WHERE model_name = $1`,
-    [modelName],
+    `SELECT max(substring(version FROM '^v([0-9]+)$')::int) AS max FROM model_versions
+     WHERE namespace = $1 AND model_name = $2`,
+    [namespace, modelName],
   );
   return `v${(rows[0]?.max ?? 0) + 1}`;
 }
 
 export async function listVersions(
   pool: Pool,
+  namespace: string,
   modelName: string,
 ): Promise<{ version: string; status: VersionStatus; deployable: boolean; createdAt: Date }[]> {
   const { rows } = await pool.query(
-    'SELECT version, status, deployable, created_at FROM model_versions WHERE model_name = $1 ORDER BY created_at, version',
-    [modelName],
+    `SELECT version, status, deployable, created_at FROM model_versions
+     WHERE namespace = $1 AND model_name = $2 ORDER BY created_at, version`,
+    [namespace, modelName],
   );
   return rows.map((r) => ({
     version: r.version,
@@ -295,6 +368,7 @@ export async function listVersions(
 /** Points an alias (e.g. `champion`) at a version; only deployable versions may be champions. */
 export async function setAlias(
   pool: Pool,
+  namespace: string,
   modelName: string,
   alias: string,
   version: string,
@@ -302,22 +376,23 @@ export async function setAlias(
 ): Promise<void> {
   await withTransaction(pool, async (db) => {
     const { rows } = await db.query(
-      'SELECT deployable FROM model_versions WHERE model_name = $1 AND version = $2',
-      [modelName, version],
+      'SELECT deployable FROM model_versions WHERE namespace = $1 AND model_name = $2 AND version = $3',
+      [namespace, modelName, version],
     );
-    if (!rows[0]) throw new Error(`no version ${modelName}/${version} in the registry`);
+    if (!rows[0])
+      throw new Error(`no version ${modelName}/${version} in the registry of namespace ${namespace}`);
     if (!rows[0].deployable)
       throw new Error(`${modelName}/${version} is not deployable (rejected or failed)`);
     const previous = await db.query(
-      'SELECT version FROM model_aliases WHERE model_name = $1 AND alias = $2',
-      [modelName, alias],
+      'SELECT version FROM model_aliases WHERE namespace = $1 AND model_name = $2 AND alias = $3',
+      [namespace, modelName, alias],
     );
     await db.query(
-      `INSERT INTO model_aliases (model_name, alias, version) VALUES ($1, $2, $3)
-       ON CONFLICT (model_name, alias) DO UPDATE SET version = EXCLUDED.version, updated_at = now()`,
-      [modelName, alias, version],
+      `INSERT INTO model_aliases (namespace, model_name, alias, version) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (namespace, model_name, alias) DO UPDATE SET version = EXCLUDED.version, updated_at = now()`,
+      [namespace, modelName, alias, version],
     );
-    await recordEvent(db, modelName, version, 'alias_set', {
+    await recordEvent(db, namespace, modelName, version, 'alias_set', {
       alias,
       previous: previous.rows[0]?.version ?? null,
       reason,
@@ -325,10 +400,15 @@ export async function setAlias(
   });
 }
 
-export async function getAlias(pool: Pool, modelName: string, alias: string): Promise<string | undefined> {
+export async function getAlias(
+  pool: Pool,
+  namespace: string,
+  modelName: string,
+  alias: string,
+): Promise<string | undefined> {
   const { rows } = await pool.query(
-    'SELECT version FROM model_aliases WHERE model_name = $1 AND alias = $2',
-    [modelName, alias],
+    'SELECT version FROM model_aliases WHERE namespace = $1 AND model_name = $2 AND alias = $3',
+    [namespace, modelName, alias],
   );
   return rows[0]?.version;
 }
@@ -336,26 +416,26 @@ export async function getAlias(pool: Pool, modelName: string, alias: string): Pr
 /** Appends to the audit trail of a model's life. */
 export async function recordEvent(
   db: Pool | PoolClient,
+  namespace: string,
   modelName: string,
   version: string | null,
   kind: LifecycleEventKind,
   detail: Record<string, unknown> = {},
 ): Promise<void> {
-  await db.query('INSERT INTO lifecycle_events (model_name, version, kind, detail) VALUES ($1, $2, $3, $4)', [
-    modelName,
-    version,
-    kind,
-    JSON.stringify(detail),
-  ]);
+  await db.query(
+    'INSERT INTO lifecycle_events (namespace, model_name, version, kind, detail) VALUES ($1, $2, $3, $4, $5)',
+    [namespace, modelName, version, kind, JSON.stringify(detail)],
+  );
 }
 
 export async function listEvents(
   pool: Pool,
+  namespace: string,
   modelName: string,
 ): Promise<{ at: Date; version: string | null; kind: string; detail: Record<string, unknown> }[]> {
   const { rows } = await pool.query(
-    'SELECT at, version, kind, detail FROM lifecycle_events WHERE model_name = $1 ORDER BY id',
-    [modelName],
+    'SELECT at, version, kind, detail FROM lifecycle_events WHERE namespace = $1 AND model_name = $2 ORDER BY id',
+    [namespace, modelName],
   );
   return rows;
 }

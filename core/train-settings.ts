@@ -3,6 +3,7 @@ import { fields, type SettingsArgs, setting } from './config.js';
 import { databaseSettings } from './db/index.js';
 import { Task } from './feature-schema.js';
 import { s3Settings } from './object-store/index.js';
+import { DEFAULT_NAMESPACE, tenantSettings } from './tenant.js';
 
 /**
  * The settings of `mlcycle train`: what the command parses, and what the operator builds the
@@ -41,6 +42,7 @@ export const TRAIN_DEFAULTS = {
   flightsRows: 300_000,
   gate: { minRocAuc: 0.6, minLift: 0.02, mustBeatChampion: false },
   dataDir: '.mlcycle',
+  namespace: DEFAULT_NAMESPACE,
 } as const;
 
 const date = z
@@ -285,6 +287,7 @@ export const trainSettings = {
     schema: z.boolean().default(false),
     boolean: true,
   }),
+  ...tenantSettings,
   ...databaseSettings,
   ...s3Settings,
 };

@@ -9,6 +9,7 @@ import type { FeatureRecord } from '../core/feature-schema.js';
 import { createLogger } from '../core/log.js';
 import type { PolicySettings } from '../core/policy.js';
 import { type LifecycleEventKind, recordEvent, setAlias } from '../core/registry.js';
+import { DEFAULT_NAMESPACE } from '../core/tenant.js';
 import { type DriftJobResult, runDriftJob } from '../drift-job/job.js';
 import { type RunningServer, startServer } from '../inference-server/index.js';
 import { type TrainOptions, type TrainResult, trainModel, trainOptions } from '../trainer-job/index.js';
@@ -34,6 +35,8 @@ export interface TimelineEvent {
 }
 
 const MODEL = 'flights-delay';
+/** The demo is one tenant: the CLI's default namespace. */
+const NAMESPACE = DEFAULT_NAMESPACE;
 const DEPLOYMENT = 'demo-deployment';
 const MONITOR = `${MODEL}/${DEPLOYMENT}`;
 // A marker the demo leaves in its output directory, so a second run knows the directory is
@@ -96,7 +99,7 @@ export async function runDemo(
   };
   const note = async (kind: LifecycleEventKind, version: string | null, detail: string, record = true) => {
     events.push({ at: new Date().toISOString(), kind, version, detail });
-    if (record) await recordEvent(db.pool, MODEL, version, kind, { detail, source: 'demo' });
+    if (record) await recordEvent(db.pool, NAMESPACE, MODEL, version, kind, { detail, source: 'demo' });
   };
 
   try {
@@ -121,7 +124,7 @@ export async function runDemo(
     await note('trained', 'v1', `holdout ROC AUC ${fmt(v1.metrics.holdout.roc_auc)}`, false);
     if (!v1.deployable) throw new DemoError(`the gate rejected v1: ${v1.gate.reasons.join('; ')}`);
     await note('registered', 'v1', `gate passed: ${gateChecks(v1)}`, false);
-    await setAlias(db.pool, MODEL, 'champion', 'v1', 'first version');
+    await setAlias(db.pool, NAMESPACE, MODEL, 'champion', 'v1', 'first version');
 
     // 2. Serve v1 and replay March.
     server = await progress.step('2. start the inference server with v1', () =>
@@ -297,7 +300,7 @@ export async function runDemo(
         `the run's decision did not promote v2: ${promotion?.reason ?? 'no promotion evidence'}`,
       );
     }
-    await setAlias(db.pool, MODEL, 'champion', 'v2', promotion.reason);
+    await setAlias(db.pool, NAMESPACE, MODEL, 'champion', 'v2', promotion.reason);
     await progress.step('   promote: v2 becomes the champion (loaded, verified, warmed, then swapped)', () =>
       server!.switchModel({ kind: 'location', location: v2.artifactRoot }),
     );
@@ -331,7 +334,14 @@ export async function runDemo(
     if (qualityRun.decision.verdict !== 'QualityDegraded' || !qualityRun.decision.rollback) {
       throw new DemoError(`expected degraded quality and a rollback; got ${qualityRun.decision.verdict}`);
     }
-    await setAlias(db.pool, MODEL, 'champion', 'v1', `rollback: ${qualityRun.decision.reasons.join('; ')}`);
+    await setAlias(
+      db.pool,
+      NAMESPACE,
+      MODEL,
+      'champion',
+      'v1',
+      `rollback: ${qualityRun.decision.reasons.join('; ')}`,
+    );
     await progress.step('   roll back: the server serves v1 again', () =>
       server!.switchModel({ kind: 'location', location: v1.artifactRoot }),
     );
@@ -488,8 +498,10 @@ async function exportPredictionLog(db: Database, path: string): Promise<number> 
   const { rows } = await db.pool.query(
     `SELECT prediction_id, request_id, record_index, model_name, model_version, features, prediction,
             probability, latency_ms, created_at, l.label
-     FROM prediction_logs p LEFT JOIN prediction_labels l USING (model_name, prediction_id)
+     FROM prediction_logs p LEFT JOIN prediction_labels l USING (namespace, model_name, prediction_id)
+     WHERE namespace = $1
      ORDER BY p.id`,
+    [NAMESPACE],
   );
   await writeFile(path, rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : ''));
   return rows.length;

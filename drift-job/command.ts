@@ -58,6 +58,7 @@ export const driftCommand = defineCommand({
         out: v.out,
         s3: v,
         pool: db?.pool,
+        namespace: v.namespace,
         monitor: v.driftMonitor,
         driftShare: v.driftShare,
         method: v.method,

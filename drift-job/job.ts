@@ -18,6 +18,7 @@ import {
 import { type LoggedWindow, readLogWindow } from '../core/prediction-log.js';
 import { importSpilledRows } from '../core/prediction-log-spill.js';
 import { getVersion, type LifecycleEventKind, recordEvent } from '../core/registry.js';
+import { DEFAULT_NAMESPACE } from '../core/tenant.js';
 import { type Analysis, analyze, type DriftOverride } from './analyze.js';
 import { measurePromotion } from './promotion.js';
 import { buildReport, type DriftReport, reportJson } from './report.js';
@@ -54,6 +55,11 @@ export interface DriftJobOptions {
   s3?: S3SettingsValues | undefined;
   /** PostgreSQL: needed for prediction logs; when present, runs and alert state are recorded. */
   pool?: Pool | undefined;
+  /**
+   * The tenant (core/tenant.ts) whose registry, prediction log, labels and runs are read and
+   * written: never another's. Default `default`.
+   */
+  namespace?: string | undefined;
   /** What run history and alert state are scoped to (default: model/version, else the reference). */
   monitor?: string | undefined;
   driftShare?: number;
@@ -121,13 +127,17 @@ async function resolveArtifacts(o: DriftJobOptions): Promise<ModelArtifacts> {
       'give --reference (with --current or model logs), or --model-name and --model-version with a database',
     );
   }
-  const found = await registeredArtifacts(o.pool, o.modelName, o.modelVersion);
+  const found = await registeredArtifacts(o.pool, namespaceOf(o), o.modelName, o.modelVersion);
   return { ...found, schemaUri: o.schema ?? found.schemaUri, metricsUri: o.metrics ?? found.metricsUri };
 }
 
 async function registryDigest(o: DriftJobOptions): Promise<string | undefined> {
   if (!o.pool || !o.modelName || !o.modelVersion) return undefined;
-  return (await getVersion(o.pool, o.modelName, o.modelVersion))?.schemaDigest ?? undefined;
+  return (await getVersion(o.pool, namespaceOf(o), o.modelName, o.modelVersion))?.schemaDigest ?? undefined;
+}
+
+function namespaceOf(o: DriftJobOptions): string {
+  return o.namespace ?? DEFAULT_NAMESPACE;
 }
 
 function logWindow(o: DriftJobOptions, now: Date): { since: Date; until: Date } {
@@ -175,9 +185,10 @@ async function loadInputs(o: DriftJobOptions, now: Date, log: Logger): Promise<I
       'reading prediction logs needs --model-name, --model-version and a database (or pass --current)',
     );
   }
-  if (o.logSpillUri) await importSpill(o.logSpillUri, o.pool, o.s3, log);
+  if (o.logSpillUri) await importSpill(o.logSpillUri, o.pool, namespaceOf(o), o.s3, log);
   const window = logWindow(o, now);
   const logged = await readLogWindow(o.pool, schema, {
+    namespace: namespaceOf(o),
     modelName: o.modelName,
     modelVersion: o.modelVersion,
     ...window,
@@ -189,7 +200,7 @@ async function loadInputs(o: DriftJobOptions, now: Date, log: Logger): Promise<I
     reference,
     referenceUri: artifacts.referenceUri,
     current: logged.table,
-    currentUri: `postgres:prediction_logs/${o.modelName}/${o.modelVersion}`,
+    currentUri: `postgres:prediction_logs/${namespaceOf(o)}/${o.modelName}/${o.modelVersion}`,
     window,
     logged,
   };
@@ -217,8 +228,14 @@ function logWarnings(logged: LoggedWindow | null, rows: number): string[] {
  * → alert (the webhook, exactly once per verdict change). Throws UserError subclasses for bad
  * input; never claims drift on too little data.
  */
-async function importSpill(location: string, pool: Pool, s3: S3SettingsValues | undefined, log: Logger) {
-  const done = await importSpilledRows(openObjectStore(location, s3), pool);
+async function importSpill(
+  location: string,
+  pool: Pool,
+  namespace: string,
+  s3: S3SettingsValues | undefined,
+  log: Logger,
+) {
+  const done = await importSpilledRows(openObjectStore(location, s3), pool, namespace);
   if (done.objects > 0)
     log.info({ location, ...done }, 'imported prediction log rows servers left in the object store');
 }
@@ -293,8 +310,9 @@ async function decide(
   // Far enough back for both guardrails: the 24 hours of the daily cap and the cooldown.
   const cooldown = o.policy?.retrainCooldownMs ?? DEFAULT_POLICY.retrainCooldownMs;
   const retrainsSince = new Date(run.startedAt.getTime() - Math.max(86_400_000, cooldown));
-  const history: PastRun[] = o.pool ? await runHistory(o.pool, monitor, run.id, { retrainsSince }) : [];
-  const alerted = o.pool ? await lastAlert(o.pool, monitor, run.id) : null;
+  const ns = namespaceOf(o);
+  const history: PastRun[] = o.pool ? await runHistory(o.pool, ns, monitor, run.id, { retrainsSince }) : [];
+  const alerted = o.pool ? await lastAlert(o.pool, ns, monitor, run.id) : null;
   const promotion = await promotionEvidence(o, inputs);
   return decideRun({
     drift: analysis.driftFact,
@@ -314,6 +332,7 @@ async function decide(
 async function promotionEvidence(o: DriftJobOptions, inputs: Inputs): Promise<PromotionEvidence | undefined> {
   if (!o.pool || !o.challengerVersion || !o.modelName || !o.modelVersion || !inputs.window) return undefined;
   return measurePromotion(o.pool, {
+    namespace: namespaceOf(o),
     modelName: o.modelName,
     champion: o.modelVersion,
     challenger: o.challengerVersion,
@@ -394,6 +413,7 @@ async function record(
   if (!o.pool) return null;
   const reportUri = r.runReportUris?.html ?? r.reportHtmlUri;
   const recorded = await recordRun(o.pool, {
+    namespace: namespaceOf(o),
     monitor: r.monitor,
     jobName: o.jobName ?? null,
     startedAt: run.startedAt,
@@ -427,7 +447,7 @@ async function sendAlert(
   recorded: Recorded | null,
 ): Promise<DriftJobResult['alert']> {
   if (!o.pool || !recorded) return sendFileRunAlert(o, r, decision);
-  const due = await dueAlert(o.pool, r.monitor, run.id, decision, recorded.alert);
+  const due = await dueAlert(o.pool, namespaceOf(o), r.monitor, run.id, decision, recorded.alert);
   if (!due) {
     const own = recorded.alert;
     return own
@@ -436,7 +456,7 @@ async function sendAlert(
   }
   if (!o.alertWebhook || !due.payload) return { verdict: due.verdict, delivered: null, error: null };
   const result = await postWebhook(o.alertWebhook, due.payload, { idempotencyKey: due.key });
-  await markAlert(o.pool, due.runId, result);
+  await markAlert(o.pool, namespaceOf(o), due.runId, result);
   if (!result.delivered)
     run.log.warn(
       { error: result.error, webhook: 'alert' },
@@ -447,6 +467,7 @@ async function sendAlert(
 
 async function dueAlert(
   pool: Pool,
+  namespace: string,
   monitor: string,
   runId: string,
   decision: RunDecision,
@@ -454,7 +475,7 @@ async function dueAlert(
 ): Promise<StoredAlert | null> {
   const undelivered = (a: StoredAlert | null) => a && (a.status === 'pending' || a.status === 'failed');
   if (own) return undelivered(own) ? own : null;
-  const earlier = await lastAlert(pool, monitor, runId);
+  const earlier = await lastAlert(pool, namespace, monitor, runId);
   return earlier && earlier.verdict === decision.verdict && undelivered(earlier) ? earlier : null;
 }
 
@@ -503,5 +524,7 @@ async function recordLifecycle(
   if (decision.alert) events.push(['alert', { run_id: report.run_id, ...decision.alert }]);
   if (decision.retrain)
     events.push(['retrain_requested', { run_id: report.run_id, reasons: decision.reasons }]);
-  for (const [kind, d] of events) await recordEvent(pool, o.modelName, o.modelVersion ?? null, kind, d);
+  for (const [kind, d] of events) {
+    await recordEvent(pool, namespaceOf(o), o.modelName, o.modelVersion ?? null, kind, d);
+  }
 }

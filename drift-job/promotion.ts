@@ -6,6 +6,7 @@ import { readPairedLabels } from '../core/prediction-log.js';
 import { DEFAULT_QUALITY_METRIC, windowMetrics } from './quality.js';
 
 export interface PromotionQuery {
+  namespace: string;
   modelName: string;
   /** Registry versions as logged. */
   champion: string;
@@ -32,6 +33,7 @@ export async function measurePromotion(pool: Pool, q: PromotionQuery): Promise<P
       `--promotion-metric ${metric} is not one of ${Object.keys(METRIC_DIRECTION).join(', ')}`,
     );
   const paired = await readPairedLabels(pool, {
+    namespace: q.namespace,
     modelName: q.modelName,
     champion: q.champion,
     challenger: q.challenger,

@@ -14,6 +14,7 @@ import type { DriftReport } from './report.js';
  */
 export async function runHistory(
   pool: Pool,
+  namespace: string,
   monitor: string,
   exceptRunId: string | null = null,
   opts: { limit?: number; retrainsSince?: Date } = {},
@@ -25,12 +26,12 @@ export async function runHistory(
     finished_at: Date;
   }>(
     `SELECT drift, verdict, retrain_requested, finished_at FROM drift_runs
-     WHERE monitor = $1 AND id IS DISTINCT FROM $3 AND (
-       id IN (SELECT id FROM drift_runs WHERE monitor = $1 AND id IS DISTINCT FROM $3
+     WHERE namespace = $5 AND monitor = $1 AND id IS DISTINCT FROM $3 AND (
+       id IN (SELECT id FROM drift_runs WHERE namespace = $5 AND monitor = $1 AND id IS DISTINCT FROM $3
               ORDER BY finished_at DESC, id DESC LIMIT $2)
        OR (retrain_requested AND finished_at >= $4::timestamptz))
      ORDER BY finished_at, id`,
-    [monitor, opts.limit ?? 200, exceptRunId, opts.retrainsSince ?? null],
+    [monitor, opts.limit ?? 200, exceptRunId, opts.retrainsSince ?? null, namespace],
   );
   return rows.map((r) => ({
     drift: r.drift,
@@ -71,14 +72,15 @@ const ALERT_COLUMNS = 'id, verdict, alert_status, alert_key, alert_payload, aler
 /** The last alert of a monitor (its verdict is the one last announced), without `exceptRunId`. */
 export async function lastAlert(
   pool: Pool,
+  namespace: string,
   monitor: string,
   exceptRunId: string | null = null,
 ): Promise<StoredAlert | null> {
   const { rows } = await pool.query(
     `SELECT ${ALERT_COLUMNS} FROM drift_runs
-     WHERE monitor = $1 AND alert_status IS NOT NULL AND id IS DISTINCT FROM $2
+     WHERE namespace = $3 AND monitor = $1 AND alert_status IS NOT NULL AND id IS DISTINCT FROM $2
      ORDER BY finished_at DESC, id DESC LIMIT 1`,
-    [monitor, exceptRunId],
+    [monitor, exceptRunId, namespace],
   );
   return rows[0] ? toAlert(rows[0]) : null;
 }
@@ -86,15 +88,18 @@ export async function lastAlert(
 /** The alert state of a monitor as the tests and the demo read it. */
 export async function alertState(
   pool: Pool,
+  namespace: string,
   monitor: string,
 ): Promise<{ verdict: RunVerdict; runId: string; delivered: boolean | null; attempts: number } | null> {
-  const a = await lastAlert(pool, monitor);
+  const a = await lastAlert(pool, namespace, monitor);
   if (!a) return null;
   const delivered = a.status === 'delivered' ? true : a.status === 'recorded' ? null : false;
   return { verdict: a.verdict, runId: a.runId, delivered, attempts: a.attempts };
 }
 
 export interface RunRecord {
+  /** The tenant the run belongs to (run ids, Job names, are unique within it only). */
+  namespace: string;
   monitor: string;
   jobName: string | null;
   startedAt: Date;
@@ -153,6 +158,7 @@ export async function recordRun(pool: Pool, run: RunRecord): Promise<Recorded> {
     run.alert?.status ?? null,
     run.alert?.key ?? null,
     run.alert ? JSON.stringify(run.alert.payload) : null,
+    run.namespace,
   ];
   const client = await pool.connect();
   try {
@@ -162,10 +168,10 @@ export async function recordRun(pool: Pool, run: RunRecord): Promise<Recorded> {
          window_until, reference_rows, current_rows, labelled_rows, drift, dataset_drift, drift_share, drifted_features,
          prediction_drift, quality_verdict, quality_metric, quality_value, quality_reference, verdict,
          consecutive_drifted_runs, retrain_requested, rollback_requested, report_html_uri, report_json_uri,
-         job_name, decision, alert_status, alert_key, alert_payload)
+         job_name, decision, alert_status, alert_key, alert_payload, namespace)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
-         $23, $24, $25, $26, $27, $28, $29, $30, $31)
-       ON CONFLICT (id) DO UPDATE SET
+         $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)
+       ON CONFLICT (namespace, id) DO UPDATE SET
          finished_at = EXCLUDED.finished_at, window_since = EXCLUDED.window_since, window_until = EXCLUDED.window_until,
          reference_rows = EXCLUDED.reference_rows, current_rows = EXCLUDED.current_rows,
          labelled_rows = EXCLUDED.labelled_rows, drift = EXCLUDED.drift, dataset_drift = EXCLUDED.dataset_drift,
@@ -187,8 +193,9 @@ export async function recordRun(pool: Pool, run: RunRecord): Promise<Recorded> {
     if (run.alert) {
       await client.query(
         `UPDATE drift_runs SET alert_status = 'superseded'
-         WHERE monitor = $1 AND id <> $2 AND alert_status IN ('pending', 'failed') AND finished_at <= $3`,
-        [run.monitor, r.run_id, run.finishedAt],
+         WHERE namespace = $4 AND monitor = $1 AND id <> $2 AND alert_status IN ('pending', 'failed')
+           AND finished_at <= $3`,
+        [run.monitor, r.run_id, run.finishedAt, run.namespace],
       );
     }
     await client.query('COMMIT');
@@ -204,12 +211,14 @@ export async function recordRun(pool: Pool, run: RunRecord): Promise<Recorded> {
 /** After a delivery attempt. */
 export async function markAlert(
   pool: Pool,
+  namespace: string,
   runId: string,
   outcome: { delivered: boolean; attempts: number; error: string | null },
 ): Promise<void> {
   await pool.query(
-    `UPDATE drift_runs SET alert_status = $2, alert_attempts = alert_attempts + $3, alert_error = $4 WHERE id = $1`,
-    [runId, outcome.delivered ? 'delivered' : 'failed', outcome.attempts, outcome.error],
+    `UPDATE drift_runs SET alert_status = $2, alert_attempts = alert_attempts + $3, alert_error = $4
+     WHERE namespace = $5 AND id = $1`,
+    [runId, outcome.delivered ? 'delivered' : 'failed', outcome.attempts, outcome.error, namespace],
   );
 }
 
@@ -253,13 +262,18 @@ export interface StoredRun {
 }
 
 /** Runs of a monitor, newest first (for the demo and tests). */
-export async function listRuns(pool: Pool, monitor: string, limit = 50): Promise<StoredRun[]> {
+export async function listRuns(
+  pool: Pool,
+  namespace: string,
+  monitor: string,
+  limit = 50,
+): Promise<StoredRun[]> {
   const { rows } = await pool.query(
     `SELECT id, monitor, job_name, attempts, model_name, model_version, finished_at, drift, verdict, drift_share,
             dataset_drift, consecutive_drifted_runs, quality_verdict, retrain_requested, rollback_requested, decision,
             alert_status, alert_key, report_html_uri, report_json_uri
-     FROM drift_runs WHERE monitor = $1 ORDER BY finished_at DESC, id DESC LIMIT $2`,
-    [monitor, limit],
+     FROM drift_runs WHERE namespace = $3 AND monitor = $1 ORDER BY finished_at DESC, id DESC LIMIT $2`,
+    [monitor, limit, namespace],
   );
   return rows.map((r) => ({
     id: r.id,

@@ -30,13 +30,14 @@ export interface ModelArtifacts {
 /** Where a registered version's reference, schema and metrics are, from the registry. */
 export async function registeredArtifacts(
   pool: Pool,
+  namespace: string,
   modelName: string,
   version: string,
 ): Promise<ModelArtifacts> {
-  const stored = await getVersion(pool, modelName, version);
+  const stored = await getVersion(pool, namespace, modelName, version);
   if (!stored) {
     throw new DataError(
-      `model version ${modelName}/${version} is not in the registry: pass --reference and --schema`,
+      `model version ${modelName}/${version} is not in the registry of namespace ${namespace}: pass --reference and --schema`,
     );
   }
   const find = (name: ArtifactName) => artifactUri(stored, name);

@@ -6,6 +6,7 @@ import { databaseSettings, poolTimeouts } from '../core/db/index.js';
 import { ConfigError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { s3Settings } from '../core/object-store/index.js';
+import { tenantSettings } from '../core/tenant.js';
 import { type ChallengerSource, DEFAULT_CANARY_SHARE, MAX_CANARY_SHARE } from './challenger.js';
 import { MIN_TOKEN_LENGTH } from './credential.js';
 import type { ModelSource } from './model.js';
@@ -61,6 +62,7 @@ const settings = {
     description: 'port to listen on',
     schema: fields.port.default(8080),
   }),
+  ...tenantSettings,
   ...databaseSettings,
   ...s3Settings,
   batchMax: setting({
@@ -192,6 +194,7 @@ export const serveCommand = defineCommand({
     const { startServer } = await import('./index.js');
     const server = await startServer({
       model: source,
+      namespace: values.namespace,
       challenger,
       host: values.host,
       port: values.port,

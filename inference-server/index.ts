@@ -3,6 +3,7 @@ import { type Database, openDatabase, type Pool, type PoolTimeouts } from '../co
 import { errorMessage, UserError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { openObjectStore, type S3SettingsValues } from '../core/object-store/index.js';
+import { DEFAULT_NAMESPACE } from '../core/tenant.js';
 import { buildApp } from './app.js';
 import {
   type Challenger,
@@ -13,7 +14,13 @@ import {
 } from './challenger.js';
 import { BearerCredential } from './credential.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
-import { type LoadContext, type LoadedModel, loadModel, type ModelSource } from './model.js';
+import {
+  checkRegisteredDigests,
+  type LoadContext,
+  type LoadedModel,
+  loadModel,
+  type ModelSource,
+} from './model.js';
 import { OffPathScoring } from './off-path.js';
 import { type PredictionLogStatus, PredictionLogWriter } from './prediction-log-writer.js';
 import { RemoteSpill } from './remote-spill.js';
@@ -25,6 +32,8 @@ export { type LoadedModel, loadModel, ModelLoadError, type ModelSource } from '.
 
 export interface ServerOptions {
   model: ModelSource;
+  /** The tenant served (core/tenant.ts): registry reads, log and labels. Default `default`. */
+  namespace?: string | undefined;
   /** A challenger beside the champion (same feature schema), in shadow or canary mode. */
   challenger?: ChallengerSource | undefined;
   host?: string;
@@ -156,7 +165,7 @@ interface Loaded {
  * creating) the embedded one; so is a challenger that cannot stand beside the champion.
  */
 async function load(options: ServerOptions): Promise<Loaded> {
-  const s3 = options.s3 ? { s3: options.s3 } : {};
+  const s3 = { namespace: options.namespace ?? DEFAULT_NAMESPACE, ...(options.s3 ? { s3: options.s3 } : {}) };
   // Everything loaded so far, released if a later step fails.
   const loaded: LoadedModel[] = [];
   const tracked = async (source: ModelSource, context: LoadContext) => {
@@ -177,6 +186,8 @@ async function load(options: ServerOptions): Promise<Loaded> {
       pool = database.pool;
     }
     const loadContext = { pool, ...s3 };
+    // Loaded from a location before the database was open: now their registered digests.
+    for (const model of loaded) await checkRegisteredDigests(model, pool);
     champion ??= await tracked(options.model, loadContext);
     if (wanted) beside ??= await tracked(wanted.source, loadContext);
     const challenger = wanted && beside && challengerOf(beside, wanted);
@@ -274,7 +285,12 @@ function remoteSpillOf(loaded: Loaded, options: ServerOptions, log: Logger): Rem
   if (!spillDir) {
     throw new UserError('a spill location in the object store needs a local spill directory to upload from');
   }
-  return new RemoteSpill(openObjectStore(spillUri, options.s3), loaded.pool, log);
+  return new RemoteSpill(
+    openObjectStore(spillUri, options.s3),
+    loaded.pool,
+    options.namespace ?? DEFAULT_NAMESPACE,
+    log,
+  );
 }
 
 async function listen(server: Built, options: ServerOptions): Promise<string> {

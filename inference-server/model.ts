@@ -50,6 +50,8 @@ export interface PredictionOutputs {
 }
 
 export interface LoadedModel {
+  /** The tenant it is served for: its predictions are logged, and its labels read, there. */
+  namespace: string;
   name: string;
   version: string;
   task: Task;
@@ -68,8 +70,10 @@ export interface LoadedModel {
 const REQUIRED_ARTIFACTS = SERVING_ARTIFACTS;
 
 export interface LoadContext {
+  /** The tenant whose registry a version is read from and whose log the model writes. */
+  namespace: string;
   s3?: S3SettingsValues;
-  /** Needed for registry sources. */
+  /** Needed for registry sources; with it, a location's digests are checked against the registry too. */
   pool?: Pool;
 }
 
@@ -80,11 +84,17 @@ export interface LoadContext {
  * contract in core/model-input.ts. A warm-up inference runs before the model is returned, so
  * the first request does not pay for session initialisation.
  */
-export async function loadModel(source: ModelSource, context: LoadContext = {}): Promise<LoadedModel> {
+export async function loadModel(source: ModelSource, context: LoadContext): Promise<LoadedModel> {
   const files =
     source.kind === 'location'
       ? await readFromLocation(source, context)
       : await readFromRegistry(source, context);
+  if (source.kind === 'location' && context.pool) {
+    await checkRegisteredDigests(
+      { namespace: context.namespace, name: files.name, version: files.version, digests: files.digests },
+      context.pool,
+    );
+  }
   const schema = parseSchema(files.bytes[ARTIFACT.schema]!, files.source);
   if (files.schemaDigest !== undefined && files.schemaDigest !== schema.digest) {
     throw new ModelLoadError(
@@ -100,6 +110,7 @@ export async function loadModel(source: ModelSource, context: LoadContext = {}):
     const predict = coalescing(predictor(session, schema));
     await warmUp(predict, schema);
     return {
+      namespace: context.namespace,
       name: files.name,
       version: files.version,
       task: schema.task,
@@ -175,9 +186,11 @@ async function readFromRegistry(
   context: LoadContext,
 ): Promise<VerifiedFiles> {
   if (!context.pool) throw new Error('loading from the registry needs a database pool');
-  const record = await getVersion(context.pool, source.modelName, source.version);
+  const record = await getVersion(context.pool, context.namespace, source.modelName, source.version);
   const label = `${source.modelName}/${source.version}`;
-  if (!record) throw new ModelLoadError(`no model version ${label} in the registry`);
+  if (!record) {
+    throw new ModelLoadError(`no model version ${label} in the registry of namespace ${context.namespace}`);
+  }
   if (record.status !== 'registered' || !record.deployable) {
     throw new ModelLoadError(
       `model version ${label} is ${record.status} and not deployable; refusing to serve it`,
@@ -202,6 +215,28 @@ async function readFromRegistry(
     bytes,
     digests,
   };
+}
+
+/**
+ * A model loaded from a location (its manifest's digests) that is also a registered version
+ * must have the very bytes recorded at registration: a manifest rewritten together with the
+ * files it lists would otherwise pass. A version the registry does not know (a directory that
+ * was never registered) is served on its manifest alone.
+ */
+export async function checkRegisteredDigests(
+  model: Pick<LoadedModel, 'namespace' | 'name' | 'version' | 'digests'>,
+  pool: Pool,
+): Promise<void> {
+  const record = await getVersion(pool, model.namespace, model.name, model.version);
+  if (!record) return;
+  for (const [name, digest] of Object.entries(model.digests)) {
+    const recorded = record.artifacts.find((a) => a.name === name)?.sha256;
+    if (recorded !== undefined && recorded !== digest) {
+      throw new ModelLoadError(
+        `${name} of ${model.name}/${model.version} has digest ${digest} but ${recorded} was recorded at registration: refusing to serve it`,
+      );
+    }
+  }
 }
 
 /** core's storeForUri, its refusal of a URI naming no file a ModelLoadError. */

@@ -37,6 +37,7 @@ export function predictionRows(
   const rows: PredictionLogRow[] = new Array(records.length);
   for (let i = 0; i < records.length; i++) {
     rows[i] = {
+      namespace: model.namespace,
       modelName: model.name,
       modelVersion: model.version,
       predictionId: request.predictionIds[i]!,

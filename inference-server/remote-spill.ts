@@ -23,6 +23,8 @@ export class RemoteSpill {
   constructor(
     private readonly store: ObjectStore,
     private readonly pool: Pool,
+    /** The server's namespace: the spill location's rows are its rows. */
+    private readonly namespace: string,
     private readonly log: Logger,
   ) {}
 
@@ -89,7 +91,7 @@ export class RemoteSpill {
   private async importUntilDone(): Promise<void> {
     while (!this.stopped) {
       try {
-        const done = await importSpilledRows(this.store, this.pool);
+        const done = await importSpilledRows(this.store, this.pool, this.namespace);
         if (done.objects > 0) {
           this.log.info(
             { location: this.location, ...done },

@@ -10,6 +10,7 @@ import type {
 } from '@kubernetes/client-node';
 import { settingsToArgs } from '../core/config.js';
 import { type DriftArgs, driftSettings } from '../core/drift-settings.js';
+import { joinKey } from '../core/object-store/object-store.js';
 import {
   API_VERSION,
   type CustomObject,
@@ -19,6 +20,7 @@ import {
   type OwnerReference,
   type ResourceRequirements,
 } from '../core/resources/index.js';
+import { DEFAULT_NAMESPACE, driftKeyPrefix, namespacePrefix, versionKeyPrefix } from '../core/tenant.js';
 import { TRAIN_DEFAULTS, type TrainArgs, trainSettings } from '../core/train-settings.js';
 import { ANNOTATIONS, driftCronJobName, LABELS, MANAGER, serverName, trainerJobName } from './naming.js';
 import type { WorkloadConfig } from './workload-config.js';
@@ -73,8 +75,19 @@ export function childMeta(
   };
 }
 
-export function artifactPrefix(cfg: WorkloadConfig, model: string, version: string): string {
-  return `${cfg.artifactRoot.replace(/\/+$/, '')}/models/${model}/${version}`;
+/** A version's artifacts, under its namespace's prefix (each namespace's S3 user is limited to it). */
+export function artifactPrefix(
+  cfg: WorkloadConfig,
+  namespace: string,
+  model: string,
+  version: string,
+): string {
+  return `${cfg.artifactRoot.replace(/\/+$/, '')}/${versionKeyPrefix(namespace, model, version)}`;
+}
+
+/** A DriftMonitor's reports, under its namespace's prefix. */
+export function driftReportPrefix(cfg: WorkloadConfig, namespace: string, monitor: string): string {
+  return `${cfg.artifactRoot.replace(/\/+$/, '')}/${driftKeyPrefix(namespace, monitor)}`;
 }
 
 const podSecurityContext = {
@@ -140,12 +153,15 @@ function podSpec(
  */
 export function trainerArgs(mv: ModelVersion, cfg: WorkloadConfig): string[] {
   const s = mv.spec;
+  const namespace = mv.metadata.namespace ?? DEFAULT_NAMESPACE;
   const args: TrainArgs = {
+    // The tenant is the resource's namespace, never a spec field: a spec cannot name another's.
+    namespace,
     dataset: s.dataset.uri,
     modelName: s.model,
     version: s.version,
     task: s.task,
-    out: artifactPrefix(cfg, s.model, s.version),
+    out: artifactPrefix(cfg, namespace, s.model, s.version),
     target: s.dataset.target,
     positiveLabel: s.dataset.positiveLabel,
     include: s.dataset.include?.join(','),
@@ -242,6 +258,8 @@ export function serverDeployment(
   const labels = metadata.labels;
   const args = [
     'serve',
+    '--namespace',
+    md.metadata.namespace ?? DEFAULT_NAMESPACE,
     '--model-name',
     mv.spec.model,
     '--model-version',
@@ -326,8 +344,9 @@ export function serverDeployment(
  * stopped, and where the next one (or the drift job) picks them up: one prefix per deployment.
  */
 export function spillLocation(md: ModelDeployment, cfg: WorkloadConfig): string {
-  const ns = md.metadata.namespace ?? 'default';
-  return `${cfg.artifactRoot.replace(/\/+$/, '')}/prediction-log-spill/${ns}/${md.metadata.name}`;
+  const ns = md.metadata.namespace ?? DEFAULT_NAMESPACE;
+  // Under the namespace's prefix: its servers' S3 user may write nowhere else.
+  return `${cfg.artifactRoot.replace(/\/+$/, '')}/${joinKey(namespacePrefix(ns), 'prediction-log-spill', md.metadata.name)}`;
 }
 
 export function serverService(md: ModelDeployment): V1Service {
@@ -368,14 +387,15 @@ export function driftArgs(
   deployment: ModelDeployment,
   cfg: WorkloadConfig,
 ): string[] {
-  const ns = dm.metadata.namespace ?? 'default';
+  const ns = dm.metadata.namespace ?? DEFAULT_NAMESPACE;
   const s = dm.spec;
   const promotion = deployment.spec.promotion;
   const args: DriftArgs = {
+    namespace: ns,
     modelName: serving.spec.model,
     modelVersion: serving.spec.version,
     window: s.window,
-    out: `${cfg.artifactRoot.replace(/\/+$/, '')}/drift/${ns}/${dm.metadata.name}`,
+    out: driftReportPrefix(cfg, ns, dm.metadata.name),
     driftMonitor: `${ns}/${dm.metadata.name}`,
     driftShare: s.drift?.share,
     method: s.drift?.method === 'auto' ? undefined : s.drift?.method,

@@ -11,6 +11,7 @@ import { startHttp } from './http.js';
 import { LeaderElector } from './leader.js';
 import { OperatorManager } from './manager.js';
 import { createOperatorMetrics } from './metrics.js';
+import { perNamespaceCredentials } from './tenant-credentials.js';
 import type { WorkloadConfig } from './workload-config.js';
 
 const settings = {
@@ -74,6 +75,20 @@ const settings = {
   }),
   ...databaseSettings,
   ...s3Settings,
+  tenantDatabase: setting({
+    flag: 'tenant-database',
+    env: 'MLCYCLE_TENANT_DATABASE',
+    description:
+      "role: each namespace's workloads get their own PostgreSQL role, limited to the namespace's rows (the operator's user needs CREATEROLE); shared: the operator's own URL",
+    schema: z.enum(['role', 'shared']).default('role'),
+  }),
+  tenantS3: setting({
+    flag: 'tenant-s3',
+    env: 'MLCYCLE_TENANT_S3',
+    description:
+      "minio: each namespace's workloads get their own MinIO user, limited to <artifact-root>/namespaces/<ns>/ (the operator's keys must be MinIO admin keys); shared: the operator's own keys (any S3 backend)",
+    schema: z.enum(['minio', 'shared']).default('minio'),
+  }),
   metricsHost: setting({
     flag: 'metrics-host',
     env: 'MLCYCLE_METRICS_HOST',
@@ -120,7 +135,7 @@ export const operatorCommand = defineCommand({
     'Reconciles the mlcycle.dev custom resources: ModelVersion → trainer Job → Registered/Rejected/Failed;',
     'ModelDeployment → inference Deployment + Service; DriftMonitor → drift CronJob, rollback and retraining.',
     'Serves /healthz, /readyz and /metrics. SIGTERM: finish running reconciles, release the Lease, exit.',
-    'The database and S3 settings are the ones the workloads get (copied into a Secret per namespace).',
+    'Keeps the admin database and S3 credentials; each namespace gets its own (a PostgreSQL role, a MinIO user) in a Secret.',
   ].join('\n'),
   settings,
   run: async (v) => {
@@ -166,6 +181,13 @@ export const operatorCommand = defineCommand({
       });
       return opening;
     };
+    const credentials = perNamespaceCredentials({
+      adminEnv: workloadEnv,
+      pool: registry,
+      artifactRoot: v.artifactRoot,
+      databaseRoles: v.tenantDatabase === 'role',
+      minioUsers: v.tenantS3 === 'minio',
+    });
     const metrics = createOperatorMetrics();
     const identity = v.identity ?? hostname();
     const manager = new OperatorManager({
@@ -173,6 +195,7 @@ export const operatorCommand = defineCommand({
       config,
       log,
       registry,
+      credentials,
       namespace: v.watchNamespace,
       identity,
       workers: v.workers,

@@ -5,16 +5,20 @@ import { kubePaths } from '../core/kube/paths.js';
 import type { Logger } from '../core/log.js';
 import { getVersion, type StoredVersion, setAlias } from '../core/registry.js';
 import {
+  API_VERSION,
   type CustomObject,
   type DriftMonitor,
   type ModelDeployment,
   type ModelVersion,
+  type OwnerReference,
   type ResourceKind,
   resourcePath,
 } from '../core/resources/index.js';
+import { DEFAULT_NAMESPACE } from '../core/tenant.js';
 import type { EventRecorder } from './events.js';
 import type { OperatorMetrics } from './metrics.js';
 import { MANAGER } from './naming.js';
+import type { TenantCredentials } from './tenant-credentials.js';
 import type { WorkloadConfig } from './workload-config.js';
 
 /** What a Job looks like to the operator (only the fields it reads). */
@@ -63,19 +67,28 @@ export interface Caches {
 /** The object type a cache holds. */
 export type Cached<K extends keyof Caches> = Caches[K] extends ObjectCache<infer T> ? T : never;
 
-/** What the operator reads from and records in the model registry. */
+/**
+ * What the operator reads from and records in the model registry, always in the namespace of
+ * the resource it reconciles (a model name belongs to its namespace).
+ */
 export interface RegistryAccess {
-  version(model: string, version: string): Promise<StoredVersion | undefined>;
+  version(namespace: string, model: string, version: string): Promise<StoredVersion | undefined>;
   /** Points the model's `champion` alias at the version now serving (gate.mustBeatChampion reads it). */
-  setChampion(model: string, version: string, reason: string): Promise<void>;
+  setChampion(namespace: string, model: string, version: string, reason: string): Promise<void>;
 }
 
 /** The registry over its PostgreSQL pool (opened on first use). */
 export function poolRegistry(pool: () => Promise<Pool>): RegistryAccess {
   return {
-    version: async (model, version) => getVersion(await pool(), model, version),
-    setChampion: async (model, version, reason) => setAlias(await pool(), model, 'champion', version, reason),
+    version: async (namespace, model, version) => getVersion(await pool(), namespace, model, version),
+    setChampion: async (namespace, model, version, reason) =>
+      setAlias(await pool(), namespace, model, 'champion', version, reason),
   };
+}
+
+/** The tenant a resource belongs to: its Kubernetes namespace. */
+export function tenantOf(resource: { metadata: { namespace?: string | undefined } }): string {
+  return resource.metadata.namespace ?? DEFAULT_NAMESPACE;
 }
 
 export interface OperatorContext {
@@ -142,36 +155,48 @@ export async function applyChild<T = KubeObject>(
 
 /**
  * The per-namespace objects every mlcycle workload there relies on: the Secret with the
- * database and object-store settings, and the drift Jobs' ServiceAccount bound to the
- * drift-reporter ClusterRole (get + patch of driftmonitors/status, nothing else). Applied
- * once per namespace per operator process, and again after `recheckMs`.
+ * namespace's own database and object-store credentials (TenantCredentials: a PostgreSQL role
+ * and a MinIO user limited to the namespace), and the drift Jobs' ServiceAccount bound to the
+ * drift-reporter ClusterRole (get + patch of driftmonitors/status, nothing else). Each is owned
+ * by the mlcycle resources of the namespace that asked for it (ownerReferences), so it goes
+ * with the last of them — also on `helm uninstall`, which removes the CRDs and so the
+ * resources. Applied once per namespace and resource per operator process, and again after
+ * `recheckMs`.
  */
 export class NamespaceSupport {
   private readonly done = new Map<string, number>();
 
-  constructor(private readonly recheckMs = 10 * 60_000) {}
+  constructor(
+    private readonly credentials: TenantCredentials,
+    private readonly recheckMs = 10 * 60_000,
+  ) {}
 
-  async ensure(ctx: OperatorContext, ns: string): Promise<void> {
-    const at = this.done.get(ns);
+  async ensure(ctx: OperatorContext, ns: string, owner: CustomObject<unknown, unknown>): Promise<void> {
+    const key = `${ns}/${owner.metadata.uid ?? owner.metadata.name}`;
+    const at = this.done.get(key);
     if (at !== undefined && Date.now() - at < this.recheckMs) return;
     const cfg = ctx.config;
     const labels = { 'app.kubernetes.io/managed-by': MANAGER, 'app.kubernetes.io/part-of': 'mlcycle' };
-    await applyChild(ctx, kubePaths.secret(ns, cfg.workloadSecret), {
+    const secretPath = kubePaths.secret(ns, cfg.workloadSecret);
+    const current = await ctx.client.getOrUndefined<KubeObject>(secretPath);
+    const ownerReferences = withOwner(current?.metadata?.ownerReferences, owner);
+    const meta = (name: string) => ({ name, namespace: ns, labels, ownerReferences });
+    await applyChild(ctx, secretPath, {
       apiVersion: 'v1',
       kind: 'Secret',
-      metadata: { name: cfg.workloadSecret, namespace: ns, labels },
+      metadata: meta(cfg.workloadSecret),
       type: 'Opaque',
-      stringData: cfg.workloadEnv,
+      stringData: await this.credentials.env(ns),
     });
     await applyChild(ctx, kubePaths.serviceAccount(ns, cfg.driftServiceAccount), {
       apiVersion: 'v1',
       kind: 'ServiceAccount',
-      metadata: { name: cfg.driftServiceAccount, namespace: ns, labels },
+      metadata: meta(cfg.driftServiceAccount),
     });
     await applyChild(ctx, kubePaths.roleBinding(ns, cfg.driftServiceAccount), {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'RoleBinding',
-      metadata: { name: cfg.driftServiceAccount, namespace: ns, labels },
+      metadata: meta(cfg.driftServiceAccount),
       roleRef: {
         apiGroup: 'rbac.authorization.k8s.io',
         kind: 'ClusterRole',
@@ -179,6 +204,19 @@ export class NamespaceSupport {
       },
       subjects: [{ kind: 'ServiceAccount', name: cfg.driftServiceAccount, namespace: ns }],
     } as KubeObject);
-    this.done.set(ns, Date.now());
+    this.done.set(key, Date.now());
   }
+}
+
+/** The owners an object already has, plus `owner` (not as controller: several resources share it). */
+export function withOwner(
+  existing: readonly OwnerReference[] | undefined,
+  owner: CustomObject<unknown, unknown>,
+): OwnerReference[] {
+  const refs = (existing ?? []).filter((r) => r.uid !== owner.metadata.uid);
+  if (!owner.metadata.uid) return refs;
+  return [
+    ...refs,
+    { apiVersion: API_VERSION, kind: owner.kind, name: owner.metadata.name, uid: owner.metadata.uid },
+  ];
 }

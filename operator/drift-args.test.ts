@@ -178,7 +178,9 @@ describe('driftArgs', () => {
       modelName: 'flights',
       modelVersion: 'v2',
       driftMonitor: 'ml/flights-drift',
-      out: 's3://mlcycle/drift/ml/flights-drift',
+      // The tenant is the monitor's namespace; its reports lie under the namespace's prefix.
+      namespace: 'ml',
+      out: 's3://mlcycle/namespaces/ml/drift/flights-drift',
     });
   });
 

@@ -18,6 +18,7 @@ import { LABELS, MANAGER } from './naming.js';
 import { DriftMonitorReconciler } from './reconcilers/drift-monitor.js';
 import { ModelDeploymentReconciler } from './reconcilers/model-deployment.js';
 import { ModelVersionReconciler } from './reconcilers/model-version.js';
+import { sharedCredentials, type TenantCredentials } from './tenant-credentials.js';
 import type { WorkloadConfig } from './workload-config.js';
 
 export interface ManagerOptions {
@@ -25,6 +26,8 @@ export interface ManagerOptions {
   config: WorkloadConfig;
   log: Logger;
   registry: () => Promise<Pool>;
+  /** What each namespace's workloads get (default: `config.workloadEnv`, the same for all). */
+  credentials?: TenantCredentials;
   /** Only this namespace (and its children); all namespaces when unset. */
   namespace?: string;
   identity: string;
@@ -76,7 +79,7 @@ export class OperatorManager {
       metrics,
       caches,
       registry: poolRegistry(opts.registry),
-      namespaces: new NamespaceSupport(),
+      namespaces: new NamespaceSupport(opts.credentials ?? sharedCredentials(opts.config.workloadEnv)),
       now: () => new Date(),
     };
     const workers = opts.workers ?? 2;

@@ -84,7 +84,7 @@ describe('the server Pod', () => {
   it('spills to a per-deployment prefix in the object store, which the drift job imports from', () => {
     const md = deployment({});
     const args = serverDeployment(md, mv, cfg).spec!.template.spec!.containers[0]!.args!;
-    expect(flag(args, '--log-spill-uri')).toBe('s3://mlcycle/prediction-log-spill/team-a/flights');
+    expect(flag(args, '--log-spill-uri')).toBe('s3://mlcycle/namespaces/team-a/prediction-log-spill/flights');
     const monitor = {
       apiVersion: 'mlcycle.dev/v1alpha1',
       kind: 'DriftMonitor',
@@ -92,7 +92,7 @@ describe('the server Pod', () => {
       spec: { deployment: 'flights', schedule: '0 * * * *', window: '1h' },
     } as unknown as Parameters<typeof driftArgs>[0];
     expect(driftArgs(monitor, mv, md, cfg)).toContain(
-      '--log-spill-uri=s3://mlcycle/prediction-log-spill/team-a/flights',
+      '--log-spill-uri=s3://mlcycle/namespaces/team-a/prediction-log-spill/flights',
     );
   });
 

@@ -122,7 +122,9 @@ describe('trainerArgs', () => {
   it('round-trips every field through the generated arguments and the train command’s parser', () => {
     const values = parse(trainerArgs(version(fullSpec), cfg));
     for (const [field, check] of Object.entries(THROUGH_FLAGS)) expect(check(values), field).toBe(true);
-    expect(values.out).toBe('s3://mlcycle/models/flights/v7');
+    expect(values.out).toBe('s3://mlcycle/namespaces/ml/models/flights/v7');
+    // The tenant is the resource's namespace: a spec cannot name another one.
+    expect(values.namespace).toBe('ml');
     expect(values.noRegister).toBe(false);
   });
 

@@ -2,14 +2,20 @@
 export interface WorkloadConfig {
   image: string;
   imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
-  /** Artifacts go under `<artifactRoot>/models/<model>/<version>/`, drift reports under `<artifactRoot>/drift/`. */
+  /**
+   * Everything of a namespace lies under `<artifactRoot>/namespaces/<namespace>/`: artifacts in
+   * `models/<model>/<version>/`, drift reports in `drift/<monitor>/`, the log spill.
+   */
   artifactRoot: string;
   /**
    * Per-namespace Secret (maintained by the operator) whose keys are the MLCYCLE_* variables the
    * workloads need: MLCYCLE_DATABASE_URL, MLCYCLE_S3_ENDPOINT, MLCYCLE_S3_ACCESS_KEY, …
    */
   workloadSecret: string;
-  /** Its content, copied into every namespace holding mlcycle resources. */
+  /**
+   * The workloads' settings with the operator's own (admin) credentials: what each namespace
+   * gets, with its own credentials in their place (operator/tenant-credentials.ts).
+   */
   workloadEnv: Record<string, string>;
   /** ServiceAccount (per namespace) of the drift Jobs, bound to `driftReporterClusterRole`. */
   driftServiceAccount: string;

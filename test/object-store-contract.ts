@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { ObjectNotFoundError, type ObjectStore } from '../core/object-store/index.js';
+import { ObjectExistsError, ObjectNotFoundError, type ObjectStore } from '../core/object-store/index.js';
 
 /**
  * The behaviour every ObjectStore must have; run against the directory store and a real MinIO
@@ -24,6 +24,23 @@ export function objectStoreContract(open: () => Promise<ObjectStore>): void {
     await store.put('reports/r/a.json', 'a2');
     expect(await store.list('reports/r/')).toEqual(['reports/r/a.json', 'reports/r/b.json']);
     expect((await store.get('reports/r/a.json')).toString()).toBe('a2');
+  });
+
+  it('writes once: putNew refuses an existing key and leaves its bytes as they were', async () => {
+    const store = await open();
+    await store.putNew('once/model.onnx', 'first', 'application/octet-stream');
+    await expect(store.putNew('once/model.onnx', 'second')).rejects.toBeInstanceOf(ObjectExistsError);
+    expect((await store.get('once/model.onnx')).toString()).toBe('first');
+    // Two writers racing for one key: exactly one wins.
+    const results = await Promise.allSettled([
+      store.putNew('once/race', 'a'),
+      store.putNew('once/race', 'b'),
+    ]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect(
+      results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason),
+    ).toEqual([expect.any(ObjectExistsError)]);
+    expect(await store.list('once/')).toEqual(['once/model.onnx', 'once/race']);
   });
 
   it('tells missing objects apart and deletes', async () => {

@@ -18,17 +18,19 @@ const s3 = { s3Region: 'us-east-1' };
 const about = { task: 'regression', schemaDigest: 'sha256:0' } as const;
 
 describe('version directory', () => {
-  it('lays versions out under the store, or uses --out as is', () => {
-    expect(VersionDirectory.open({ store: dir }, 'm', 'v2', s3).root).toBe(join(dir, 'models', 'm', 'v2'));
-    expect(VersionDirectory.open({ out: join(dir, 'x'), store: dir }, 'm', 'v2', s3).root).toBe(
+  it('lays versions out under the store by namespace, or uses --out as is', () => {
+    expect(VersionDirectory.open({ store: dir }, 'team-a', 'm', 'v2', s3).root).toBe(
+      join(dir, 'namespaces', 'team-a', 'models', 'm', 'v2'),
+    );
+    expect(VersionDirectory.open({ out: join(dir, 'x'), store: dir }, 'team-a', 'm', 'v2', s3).root).toBe(
       join(dir, 'x'),
     );
   });
 
   it('writes the manifest last, and discard removes everything including a written manifest', async () => {
     const out = join(dir, 'a');
-    const d = VersionDirectory.open({ out, store: dir }, 'm', 'v1', s3);
-    expect(await d.claim('m')).toBeUndefined();
+    const d = VersionDirectory.open({ out, store: dir }, 'default', 'm', 'v1', s3);
+    await d.claim();
     await d.put(ARTIFACT.model, new Uint8Array([1, 2, 3]));
     expect(await readdir(out)).toEqual(['model.onnx']);
     const artifacts = await d.seal('m', 'v1', about);
@@ -38,19 +40,26 @@ describe('version directory', () => {
     expect(await readdir(out)).toEqual([]);
   });
 
-  it('replaces a version of the same model and refuses another model', async () => {
+  it('is write-once: a complete version, or another run’s files, are never replaced or removed', async () => {
     const out = join(dir, 'b');
-    const first = VersionDirectory.open({ out, store: dir }, 'm', 'v1', s3);
+    const first = VersionDirectory.open({ out, store: dir }, 'default', 'm', 'v1', s3);
     await first.put(ARTIFACT.schema, '{}');
     await first.seal('m', 'v1', about);
-    const again = VersionDirectory.open({ out, store: dir }, 'm', 'v2', s3);
-    expect(await again.claim('m')).toBe('v1');
-    // While being rewritten the directory does not look complete.
-    expect(await readdir(out)).toEqual(['schema.json']);
-    await again.put(ARTIFACT.schema, '{"v":2}');
-    await again.seal('m', 'v2', about);
-    const other = VersionDirectory.open({ out, store: dir }, 'other', 'v1', s3);
-    await expect(other.claim('other')).rejects.toThrow(UserError);
-    await expect(other.claim('other')).rejects.toThrow(/already holds a version of another model \(m\)/);
+    const again = VersionDirectory.open({ out, store: dir }, 'default', 'm', 'v1', s3);
+    await expect(again.claim()).rejects.toThrow(UserError);
+    await expect(again.claim()).rejects.toThrow(/already holds m\/v1: artifacts are write-once/);
+
+    // A run that skipped the claim (or raced another) is refused at its first write, and its
+    // discard leaves the other run's files alone.
+    await expect(again.put(ARTIFACT.schema, '{"v":2}')).rejects.toThrow(/already exists: it is write-once/);
+    await again.discard();
+    expect((await readdir(out)).sort()).toEqual(['manifest.json', 'schema.json']);
+
+    // Files of an unfinished run (no manifest) are not taken over either.
+    const partial = join(dir, 'c');
+    const crashed = VersionDirectory.open({ out: partial, store: dir }, 'default', 'm', 'v3', s3);
+    await crashed.put(ARTIFACT.model, new Uint8Array([1]));
+    const retry = VersionDirectory.open({ out: partial, store: dir }, 'default', 'm', 'v3', s3);
+    await expect(retry.claim()).rejects.toThrow(/is not empty \(model\.onnx\)/);
   });
 });

@@ -11,16 +11,19 @@ import { UserError } from '../core/errors.js';
 import type { Task } from '../core/feature-schema.js';
 import {
   joinKey,
+  ObjectExistsError,
   type ObjectStore,
   openObjectStore,
   type S3SettingsValues,
 } from '../core/object-store/index.js';
+import { versionKeyPrefix } from '../core/tenant.js';
 
 /**
- * The directory (or s3:// prefix) of one model version. Artifacts are written one by one
- * (each atomically), and `manifest.json` — the digest of every artifact — last: a directory
- * without a manifest is not a model version, so a failed run never looks complete. On
- * failure the written artifacts are removed.
+ * The directory (or s3:// prefix) of one model version. Artifacts are write-once: each is
+ * written atomically and only if its key is free (a key that exists is never replaced), and
+ * `manifest.json` — the digest of every artifact — last: a directory without a manifest is not
+ * a model version, so a failed run never looks complete. On failure this run removes what it
+ * wrote itself, and nothing else.
  */
 export class VersionDirectory {
   private readonly written: ArtifactRecord[] = [];
@@ -31,15 +34,19 @@ export class VersionDirectory {
     readonly prefix: string,
   ) {}
 
-  /** `out` is the version directory itself; otherwise `<store>/models/<model>/<version>/`. */
+  /** `out` is the version directory itself; otherwise `<store>/namespaces/<ns>/models/<model>/<version>/`. */
   static open(
     target: { out?: string | undefined; store: string },
+    namespace: string,
     modelName: string,
     version: string,
     s3: S3SettingsValues,
   ): VersionDirectory {
     if (target.out) return new VersionDirectory(openObjectStore(target.out, s3), '');
-    return new VersionDirectory(openObjectStore(target.store, s3), joinKey('models', modelName, version));
+    return new VersionDirectory(
+      openObjectStore(target.store, s3),
+      versionKeyPrefix(namespace, modelName, version),
+    );
   }
 
   get root(): string {
@@ -51,32 +58,47 @@ export class VersionDirectory {
   }
 
   /**
-   * Makes the directory ours. A directory holding another model's version is refused; one
-   * holding a version of the same model is replaced (a retried run, or `--out` reused on
-   * purpose), its manifest removed first so it never looks complete while being rewritten.
-   * Returns the version that was there, if any.
+   * Checks that the directory is free before any work: a complete version (a manifest) or the
+   * files of an unfinished run are never replaced, so a version's bytes cannot change under
+   * its name. (Each write checks again, atomically.)
    */
-  async claim(modelName: string): Promise<string | undefined> {
+  async claim(): Promise<void> {
     const manifestKey = this.key(ARTIFACT.manifest);
-    if (!(await this.store.exists(manifestKey))) return undefined;
-    let existing: { modelName?: string | undefined; version?: string | undefined } = {};
-    try {
-      existing = parseManifest((await this.store.get(manifestKey)).toString('utf8'));
-    } catch {
-      // An unreadable manifest is treated as someone else's version.
-    }
-    if (existing.modelName !== modelName) {
+    if (await this.store.exists(manifestKey)) {
+      let existing: { modelName?: string | undefined; version?: string | undefined } = {};
+      try {
+        existing = parseManifest((await this.store.get(manifestKey)).toString('utf8'));
+      } catch {
+        // Named as unreadable below.
+      }
+      const what = existing.modelName ? `${existing.modelName}/${existing.version ?? '?'}` : 'a version';
       throw new UserError(
-        `${this.root} already holds a version of another model (${existing.modelName ?? 'unreadable manifest.json'}): choose another --out`,
+        `${this.root} already holds ${what}: artifacts are write-once; train a new --version or choose another --out`,
+        { exitCode: 4 },
       );
     }
-    await this.store.delete(manifestKey);
-    return existing.version ?? '?';
+    const present = (await this.store.list(this.prefix === '' ? '' : `${this.prefix}/`)).slice(0, 3);
+    if (present.length > 0) {
+      throw new UserError(
+        `${this.root} is not empty (${present.join(', ')}${present.length === 3 ? ', …' : ''}): artifacts are write-once and another run's files are never replaced or removed; choose another --version or --out`,
+        { exitCode: 4 },
+      );
+    }
   }
 
   async put(name: ArtifactName, body: Uint8Array | string): Promise<ArtifactRecord> {
     const key = this.key(name);
-    await this.store.put(key, body, ARTIFACT_CONTENT_TYPE[name]);
+    try {
+      await this.store.putNew(key, body, ARTIFACT_CONTENT_TYPE[name]);
+    } catch (err) {
+      if (err instanceof ObjectExistsError) {
+        throw new UserError(`${err.message}: another run wrote this version's ${name}`, {
+          cause: err,
+          exitCode: 4,
+        });
+      }
+      throw err;
+    }
     const bytes = typeof body === 'string' ? Buffer.from(body) : body;
     const record: ArtifactRecord = {
       name,
@@ -100,12 +122,15 @@ export class VersionDirectory {
       ...about,
       artifacts: this.written.map((a) => ({ name: a.name, sha256: a.sha256, sizeBytes: a.sizeBytes })),
     });
+    await this.store.putNew(this.key(ARTIFACT.manifest), manifest, ARTIFACT_CONTENT_TYPE[ARTIFACT.manifest]);
     this.sealed = true;
-    await this.store.put(this.key(ARTIFACT.manifest), manifest, ARTIFACT_CONTENT_TYPE[ARTIFACT.manifest]);
     return [...this.written];
   }
 
-  /** Removes what this run wrote, the manifest first (a failure after sealing, e.g. in the registry). */
+  /**
+   * Removes what this run wrote — keys it created itself (writes are write-once) — the manifest
+   * first (a failure after sealing, e.g. in the registry). Another run's files are never touched.
+   */
   async discard(): Promise<void> {
     if (this.sealed) await this.store.delete(this.key(ARTIFACT.manifest)).catch(() => {});
     this.sealed = false;

@@ -22,15 +22,16 @@ export const CHAMPION_ALIAS = 'champion';
  */
 export async function compareWithChampion(
   pool: Pool,
+  namespace: string,
   modelName: string,
   version: string,
   data: PreparedData,
   records: ReturnType<typeof toRecords>,
   s3: S3SettingsValues,
 ): Promise<ChampionComparison | undefined> {
-  const championVersion = await getAlias(pool, modelName, CHAMPION_ALIAS);
+  const championVersion = await getAlias(pool, namespace, modelName, CHAMPION_ALIAS);
   if (!championVersion || championVersion === version) return undefined;
-  const stored = await getVersion(pool, modelName, championVersion);
+  const stored = await getVersion(pool, namespace, modelName, championVersion);
   if (!stored) return { version: championVersion, error: 'it is not in the registry' };
   let schema: FeatureSchema;
   try {

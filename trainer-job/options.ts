@@ -28,6 +28,8 @@ export interface TrainOptions {
   out?: string | undefined;
   /** Artifact store root, used when `out` is absent: <store>/models/<model>/<version>/. */
   store: string;
+  /** The tenant the version is registered in and whose artifact prefix it is written under. */
+  namespace: string;
   modelName?: string | undefined;
   version?: string | undefined;
   task?: Task | undefined;
@@ -101,6 +103,7 @@ export function optionsFromSettings(
     dataset: v.dataset,
     out: v.out,
     store: v.store,
+    namespace: v.namespace,
     modelName: v.modelName,
     version: v.version,
     task: v.task,

@@ -27,6 +27,7 @@ export interface Registration {
 export async function registerVersion(pool: Pool, r: Registration): Promise<void> {
   const { run, data } = r;
   await saveVersion(pool, {
+    namespace: run.options.namespace,
     modelName: run.modelName,
     version: r.version,
     task: data.task,

@@ -14,6 +14,7 @@ import {
 } from '../core/metrics.js';
 import {
   type ArtifactRecord,
+  assertVersionFree,
   getModelTask,
   nextVersionLabel,
   type VersionLineage,
@@ -133,7 +134,15 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
     const evaluation = evaluateModels(data, features, fitted, options.seed);
     const exported = await exportGraph(run, data, fitted, evaluation);
     const champion = pool
-      ? await compareWithChampion(pool, run.modelName, version, data, exported.records, options.s3)
+      ? await compareWithChampion(
+          pool,
+          run.options.namespace,
+          run.modelName,
+          version,
+          data,
+          exported.records,
+          options.s3,
+        )
       : undefined;
     const gate = evaluateGate(
       data.task,
@@ -262,29 +271,29 @@ async function openedDatabase(
 async function chooseVersion(run: Run, task: Task, pool: Pool | undefined): Promise<string> {
   if (!pool) return run.options.version ?? 'v1';
   // A model keeps one task for life; say so before training rather than after.
-  const registered = await getModelTask(pool, run.modelName);
+  const { namespace } = run.options;
+  const registered = await getModelTask(pool, namespace, run.modelName);
   if (registered && registered !== task) {
     throw new UserError(
       `model ${run.modelName} is registered as a ${registered} model; a ${task} version needs another --model-name`,
     );
   }
-  return run.options.version ?? (await nextVersionLabel(pool, run.modelName));
+  const version = run.options.version ?? (await nextVersionLabel(pool, namespace, run.modelName));
+  // A registered or rejected version is final: say so before training, not after.
+  await assertVersionFree(pool, namespace, run.modelName, version);
+  return version;
 }
 
 async function claimDirectory(run: Run, version: string): Promise<VersionDirectory> {
   const { options, modelName } = run;
   const directory = VersionDirectory.open(
     { out: options.out, store: options.store },
+    options.namespace,
     modelName,
     version,
     options.s3,
   );
-  const replaced = await directory.claim(modelName);
-  if (replaced !== undefined) {
-    const note = `replacing ${modelName}/${replaced} in ${directory.root}`;
-    run.progress.step(note);
-    run.log.warn({ modelName, replaced, version, root: directory.root }, note);
-  }
+  await directory.claim();
   return directory;
 }
 

@@ -125,6 +125,8 @@ function queryValue(value: string): string {
 }
 
 export interface ProductionReadOptions {
+  /** The reader's own tenant: the window is its prediction log and registry, never another's. */
+  namespace: string;
   s3?: S3SettingsValues | undefined;
   /** Reads the original dataset (core/dataset readDataset; passed in to keep this module below it). */
   readOriginal?: ((uri: string) => Promise<Table>) | undefined;
@@ -134,9 +136,10 @@ export interface ProductionReadOptions {
 export async function readProductionWindow(
   pool: Pool,
   window: ProductionWindow,
-  options: ProductionReadOptions = {},
+  options: ProductionReadOptions,
 ): Promise<ProductionData> {
-  const { schema, version } = await windowSchema(pool, window, options.s3);
+  const { namespace } = options;
+  const { schema, version } = await windowSchema(pool, namespace, window, options.s3);
   const timeFeature = schema.features.find((f) => f.type === 'timestamp')?.name;
   if (
     !timeFeature &&
@@ -147,6 +150,7 @@ export async function readProductionWindow(
     );
   }
   const logged = await readLabelledRequests(pool, {
+    namespace,
     modelName: window.model,
     since: window.since,
     until: window.until,
@@ -193,16 +197,18 @@ export async function readProductionWindow(
  */
 async function windowSchema(
   pool: Pool,
+  namespace: string,
   window: ProductionWindow,
   s3: S3SettingsValues | undefined,
 ): Promise<{ schema: FeatureSchema; version: string }> {
   const version =
     window.versions?.at(-1) ??
-    (await getAlias(pool, window.model, 'champion')) ??
-    (await listVersions(pool, window.model)).filter((v) => v.status === 'registered').at(-1)?.version;
+    (await getAlias(pool, namespace, window.model, 'champion')) ??
+    (await listVersions(pool, namespace, window.model)).filter((v) => v.status === 'registered').at(-1)
+      ?.version;
   if (!version)
     throw new DataError(`production:${window.model}: the registry has no registered version of it`);
-  const stored = await getVersion(pool, window.model, version);
+  const stored = await getVersion(pool, namespace, window.model, version);
   const uri = stored && artifactUri(stored, ARTIFACT.schema);
   if (!uri) throw new DataError(`production:${window.model}: no ${ARTIFACT.schema} recorded for ${version}`);
   try {

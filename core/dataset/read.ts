@@ -28,6 +28,8 @@ export interface ReadDatasetOptions {
   s3?: S3SettingsValues;
   /** The database, for production: URIs (the prediction log and the registry). */
   pool?: Pool;
+  /** The tenant whose prediction log and registry a production: URI reads (never another's). */
+  namespace?: string;
 }
 
 /** The datasets shipped with mlcycle, by `builtin:` name. */
@@ -82,8 +84,10 @@ export async function readFromStore(
 export async function readProduction(source: string, options: ReadDatasetOptions): Promise<ProductionData> {
   if (!options.pool)
     throw new DataError(`${source} is read from the prediction log: it needs a database URL`);
+  if (!options.namespace) throw new Error(`${source} is read in a namespace: none was given`);
   const { s3 } = options;
   return readProductionWindow(options.pool, parseProductionUri(source), {
+    namespace: options.namespace,
     s3,
     readOriginal: (uri) => readDataset(uri, s3 ? { s3 } : {}),
   });

@@ -19,6 +19,8 @@ const MIGRATION_LOCK_KEY = 0x6d6c6379; // "mlcy"
  */
 export async function migrate(pool: pg.Pool, migrations: readonly Migration[]): Promise<number[]> {
   checkOrder(migrations);
+  // A tenant's role may read the schema but not change it: a current schema needs no DDL at all.
+  if (await isCurrent(pool, migrations)) return [];
   const client = await pool.connect();
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
@@ -69,6 +71,19 @@ export async function migrate(pool: pg.Pool, migrations: readonly Migration[]): 
   } finally {
     client.release();
   }
+}
+
+/** Whether every migration is applied, unchanged (read-only: no lock, no DDL). */
+async function isCurrent(pool: pg.Pool, migrations: readonly Migration[]): Promise<boolean> {
+  const { rows: exists } = await pool.query<{ t: string | null }>(
+    "SELECT to_regclass('schema_migrations')::text AS t",
+  );
+  if (!exists[0]?.t) return false;
+  const { rows } = await pool.query<{ id: number; checksum: string }>(
+    'SELECT id, checksum FROM schema_migrations',
+  );
+  const applied = new Map(rows.map((r) => [r.id, r.checksum]));
+  return migrations.every((m) => applied.get(m.id) === createHash('sha256').update(m.sql).digest('hex'));
 }
 
 function checkOrder(migrations: readonly Migration[]): void {

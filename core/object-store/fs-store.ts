@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { checkKey, ObjectNotFoundError, type ObjectStore } from './object-store.js';
+import { checkKey, ObjectExistsError, ObjectNotFoundError, type ObjectStore } from './object-store.js';
 
 /** The embedded default: a directory with the same key layout as the bucket. */
 export class FsObjectStore implements ObjectStore {
@@ -30,6 +30,23 @@ export class FsObjectStore implements ObjectStore {
     } catch (err) {
       await rm(temp, { force: true });
       throw err;
+    }
+  }
+
+  async putNew(key: string, body: Uint8Array | string): Promise<void> {
+    const target = this.path(key);
+    await mkdir(dirname(target), { recursive: true });
+    // A whole file beside the target, then a hard link: link() fails if the target exists,
+    // atomically, where rename() would replace it.
+    const temp = `${target}.tmp-${randomBytes(6).toString('hex')}`;
+    try {
+      await writeFile(temp, body);
+      await link(temp, target);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ObjectExistsError(target);
+      throw err;
+    } finally {
+      await rm(temp, { force: true });
     }
   }
 

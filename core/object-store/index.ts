@@ -6,7 +6,13 @@ import type { ObjectStore } from './object-store.js';
 import { type S3Config, S3ObjectStore } from './s3-store.js';
 
 export { FsObjectStore } from './fs-store.js';
-export { checkKey, joinKey, ObjectNotFoundError, type ObjectStore } from './object-store.js';
+export {
+  checkKey,
+  joinKey,
+  ObjectExistsError,
+  ObjectNotFoundError,
+  type ObjectStore,
+} from './object-store.js';
 export { type S3Config, S3ObjectStore } from './s3-store.js';
 
 /** The S3 settings every subcommand that touches the object store accepts. */

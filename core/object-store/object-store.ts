@@ -8,6 +8,12 @@ export interface ObjectStore {
   readonly root: string;
   /** Writes the whole object; a reader never sees a half-written one. */
   put(key: string, body: Uint8Array | string, contentType?: string): Promise<void>;
+  /**
+   * Writes the whole object only if no object has that key (write-once): throws
+   * ObjectExistsError otherwise, atomically (S3 `If-None-Match: *`; a hard link on a disk), so
+   * two writers of the same key cannot both succeed and nothing written is ever replaced.
+   */
+  putNew(key: string, body: Uint8Array | string, contentType?: string): Promise<void>;
   /** Reads the whole object; throws ObjectNotFoundError if it does not exist. */
   get(key: string): Promise<Buffer>;
   /** Reads `length` bytes from `offset` (for Parquet footers and column chunks). */
@@ -20,6 +26,13 @@ export interface ObjectStore {
   delete(key: string): Promise<void>;
   /** The URI a person or another process would use for `key`. */
   uriFor(key: string): string;
+}
+
+export class ObjectExistsError extends Error {
+  constructor(readonly uri: string) {
+    super(`${uri} already exists: it is write-once and is never replaced`);
+    this.name = 'ObjectExistsError';
+  }
 }
 
 export class ObjectNotFoundError extends Error {

@@ -1,6 +1,12 @@
 import type { Readable } from 'node:stream';
 import * as Minio from 'minio';
-import { checkKey, joinKey, ObjectNotFoundError, type ObjectStore } from './object-store.js';
+import {
+  checkKey,
+  joinKey,
+  ObjectExistsError,
+  ObjectNotFoundError,
+  type ObjectStore,
+} from './object-store.js';
 
 export interface S3Config {
   endpoint: string;
@@ -44,7 +50,7 @@ export class S3ObjectStore implements ObjectStore {
   /** Creates the bucket on first write, so a fresh MinIO works without a setup step. */
   private async ensureBucket(): Promise<void> {
     if (this.bucketChecked) return;
-    if (!(await this.client.bucketExists(this.bucket))) {
+    if (!(await this.bucketMayExist())) {
       try {
         await this.client.makeBucket(this.bucket);
       } catch (err) {
@@ -56,6 +62,31 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async put(key: string, body: Uint8Array | string, contentType = 'application/octet-stream'): Promise<void> {
+    await this.write(key, body, { 'Content-Type': contentType });
+  }
+
+  /**
+   * A conditional PUT (`If-None-Match: *`): the server refuses it with 412 if the key exists,
+   * atomically. MinIO has it since 2024 and AWS S3 too; a server that ignores the header would
+   * overwrite, so a backend must support it (README: object stores other than MinIO).
+   */
+  async putNew(
+    key: string,
+    body: Uint8Array | string,
+    contentType = 'application/octet-stream',
+  ): Promise<void> {
+    const size = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+    if (size > SINGLE_PUT_LIMIT) {
+      throw new Error(`cannot write ${this.uriFor(key)} once: ${size} bytes is more than one PUT takes`);
+    }
+    await this.write(key, body, { 'Content-Type': contentType, 'If-None-Match': '*' });
+  }
+
+  private async write(
+    key: string,
+    body: Uint8Array | string,
+    headers: Record<string, string>,
+  ): Promise<void> {
     const buffer =
       typeof body === 'string'
         ? Buffer.from(body)
@@ -63,10 +94,10 @@ export class S3ObjectStore implements ObjectStore {
     try {
       await this.ensureBucket();
       // A single PUT of a known size is atomic in S3: the object appears whole or not at all.
-      await this.client.putObject(this.bucket, this.objectName(key), buffer, buffer.length, {
-        'Content-Type': contentType,
-      });
+      await this.client.putObject(this.bucket, this.objectName(key), buffer, buffer.length, headers);
     } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'PreconditionFailed') throw new ObjectExistsError(this.uriFor(key));
       throw new Error(`cannot write ${this.uriFor(key)}: ${(err as Error).message}`, { cause: err });
     }
   }
@@ -108,8 +139,21 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  /**
+   * Whether the bucket exists; true also when this user may not ask (a tenant's user is limited
+   * to its prefix and cannot even HEAD the bucket): its reads and writes then say what is wrong.
+   */
+  private async bucketMayExist(): Promise<boolean> {
+    try {
+      return await this.client.bucketExists(this.bucket);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'AccessDenied') return true;
+      throw err;
+    }
+  }
+
   async list(prefix: string): Promise<string[]> {
-    if (!(await this.client.bucketExists(this.bucket))) return [];
+    if (!(await this.bucketMayExist())) return [];
     const base = this.prefix ? `${joinKey(this.prefix)}/` : '';
     const keys: string[] = [];
     const stream = this.client.listObjectsV2(this.bucket, base + prefix, true);
@@ -128,6 +172,10 @@ export class S3ObjectStore implements ObjectStore {
     return new Error(`cannot read ${this.uriFor(key)}: ${(err as Error).message}`, { cause: err });
   }
 }
+
+// The minio client sends objects up to its part size (64 MiB by default) as one PUT; larger
+// ones go multipart, where neither atomicity nor If-None-Match holds.
+const SINGLE_PUT_LIMIT = 64 * 1024 * 1024;
 
 function isNotFound(err: unknown): boolean {
   const code = (err as { code?: string }).code;

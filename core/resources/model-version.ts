@@ -270,7 +270,9 @@ export const ModelVersionStatus = z
         root: z
           .string()
           .optional()
-          .describe('Prefix holding every artifact: s3://bucket/models/<model>/<version>/.'),
+          .describe(
+            'Prefix holding every artifact: s3://bucket/namespaces/<namespace>/models/<model>/<version>/.',
+          ),
         model: z.string().optional().describe('URI of model.onnx.'),
         modelDigest: z.string().optional().describe('SHA-256 digest of model.onnx.'),
         schema: z.string().optional().describe('URI of schema.json.'),

@@ -216,11 +216,13 @@ pg_wait_ready() {
   die "PostgreSQL does not answer on 127.0.0.1:$PG_PORT (log: $PG_LOG)"
 }
 
-# The test role and database, made once and kept across restarts.
+# The test role and database, made once and kept across restarts. The role is mlcycle's admin
+# as the operator has it: not a superuser, but it creates the tenants' roles (CREATEROLE).
 pg_provision() {
   "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCKET_DIR" -p "$PG_PORT" -U postgres -d postgres <<EOF
-SELECT format('CREATE ROLE %I LOGIN CREATEDB PASSWORD %L', '$DB_USER', '$DB_PASSWORD')
+SELECT format('CREATE ROLE %I LOGIN CREATEDB CREATEROLE PASSWORD %L', '$DB_USER', '$DB_PASSWORD')
   WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$DB_USER') \gexec
+SELECT format('ALTER ROLE %I CREATEROLE', '$DB_USER') \gexec
 SELECT format('CREATE DATABASE %I OWNER %I', '$DB_NAME', '$DB_USER')
   WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$DB_NAME') \gexec
 EOF

@@ -66,7 +66,7 @@ export const feedbackRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx
     }
     let statuses: Map<string, Status>;
     try {
-      statuses = await record(ctx, serving.model.name, parsed.items);
+      statuses = await record(ctx, serving.model, parsed.items);
     } catch (err) {
       ctx.log.warn({ err: errorMessage(err) }, 'feedback could not be stored');
       return sendProblem(
@@ -153,19 +153,21 @@ function parseItems(items: unknown[], single: boolean, task: Task): Parsed {
   return issues.length > 0 ? { ok: false, issues } : { ok: true, items: out };
 }
 
-/** Stores the labels of the items whose prediction was logged; says what became of each id. */
+/** Stores the labels of the items whose prediction was logged, in the model's namespace only; says what became of each id. */
 async function record(
   ctx: ServerContext,
-  modelName: string,
+  model: { namespace: string; name: string },
   items: FeedbackItem[],
 ): Promise<Map<string, Status>> {
+  const { namespace, name: modelName } = model;
   const ids = [...new Set(items.map((i) => i.prediction_id))];
-  const known = await loggedPredictionIds(ctx.pool, modelName, ids);
+  const known = await loggedPredictionIds(ctx.pool, namespace, modelName, ids);
   const missing = new Set(ids.filter((id) => !known.has(id)));
   if (missing.size > 0) for (const id of ctx.writer.pendingPredictionIds(modelName, missing)) known.add(id);
   const now = new Date();
   const stored = await storeLabels(
     ctx.pool,
+    namespace,
     modelName,
     items
       .filter((f) => known.has(f.prediction_id))

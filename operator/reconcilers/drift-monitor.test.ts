@@ -123,7 +123,7 @@ describe('DriftMonitorReconciler carries out the run decision', () => {
       name: 'rollback to a version the registry lost → RollbackImpossible',
       setup: (w: FakeWorld) => {
         servingV2(w);
-        w.registry.versions.delete('m/v1');
+        w.registry.versions.delete(`${NS}/m/v1`);
       },
       action: 'None',
       target: { modelVersion: 'v2', reason: 'Spec' },

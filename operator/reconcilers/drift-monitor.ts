@@ -19,7 +19,7 @@ import {
 } from '../../core/resources/index.js';
 import { driftCronJob } from '../children.js';
 import { StatusConditions } from '../conditions.js';
-import { applyChild, type OperatorContext, readCustom, rfc3339, writeStatus } from '../context.js';
+import { applyChild, type OperatorContext, readCustom, rfc3339, tenantOf, writeStatus } from '../context.js';
 import { controllingOwner, itself, type ReconcileResult, type Reconciler, watch } from '../controller.js';
 import { ANNOTATIONS, driftCronJobName, LABELS, MANAGER, retrainName } from '../naming.js';
 import { newTarget } from './serving-target.js';
@@ -91,7 +91,7 @@ export class DriftMonitorReconciler implements Reconciler {
       return undefined; // a change of the ModelDeployment brings us back
     }
 
-    await ctx.namespaces.ensure(ctx, namespace);
+    await ctx.namespaces.ensure(ctx, namespace, dm);
     const cronName = driftCronJobName(name);
     const existed = ctx.caches.cronJobs.get(namespace, cronName) !== undefined;
     await applyChild(ctx, kubePaths.cronJob(namespace, cronName), driftCronJob(dm, serving, md, ctx.config));
@@ -187,7 +187,7 @@ export class DriftMonitorReconciler implements Reconciler {
     const mv = await readCustom<ModelVersion>(this.ctx, ModelVersionKind, ns, name);
     if (!mv) return `ModelVersion ${name} no longer exists`;
     if (mv.status?.phase !== 'Registered') return `ModelVersion ${name} is ${mv.status?.phase ?? 'Pending'}`;
-    const stored = await this.ctx.registry.version(mv.spec.model, mv.spec.version);
+    const stored = await this.ctx.registry.version(tenantOf(mv), mv.spec.model, mv.spec.version);
     if (stored?.status !== 'registered' || !stored.deployable) {
       return `the registry does not hold ${mv.spec.model}/${mv.spec.version} as a registered, deployable version`;
     }

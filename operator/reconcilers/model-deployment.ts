@@ -23,6 +23,7 @@ import {
   type OperatorContext,
   readCustom,
   rfc3339,
+  tenantOf,
   writeStatus,
 } from '../context.js';
 import { controllingOwner, itself, type ReconcileResult, type Reconciler, watch } from '../controller.js';
@@ -148,7 +149,7 @@ export class ModelDeploymentReconciler implements Reconciler {
       if (!mv) throw new Error(`ModelVersion ${target.modelVersion} vanished`);
     }
     const challenger = await this.challenger(md, status, cond, target, now);
-    await ctx.namespaces.ensure(ctx, namespace);
+    await ctx.namespaces.ensure(ctx, namespace, md);
     const created = !dep;
     dep = await applyChild<DeploymentView>(
       ctx,
@@ -459,7 +460,7 @@ export class ModelDeploymentReconciler implements Reconciler {
     status.previousVersion = lastGood(status.history, next);
     status.championSince = now;
     status.championReason = `${target.reason}${target.message ? `: ${target.message}` : ''}`;
-    await ctx.registry.setChampion(mv.spec.model, mv.spec.version, status.championReason);
+    await ctx.registry.setChampion(tenantOf(mv), mv.spec.model, mv.spec.version, status.championReason);
     const was = old ? ` (was ${old})` : '';
     if (target.reason === 'Rollback') {
       const msg = `rolled back from ${old} to ${next}: ${target.message ?? ''}`;

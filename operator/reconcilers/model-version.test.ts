@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { jobState, lastMeaningfulLine, outcomeFields } from './model-version.js';
+import { kubePaths } from '../../core/kube/paths.js';
+import { type ModelVersion, ModelVersionKind, resourcePath } from '../../core/resources/index.js';
+import { eventReasons, fakeWorld, NS, seedMv } from '../testing/fake-context.js';
+import { jobState, lastMeaningfulLine, ModelVersionReconciler, outcomeFields } from './model-version.js';
 
 describe('lastMeaningfulLine', () => {
   it('prefers the CLI error line over a stack trace and the Node.js banner', () => {
@@ -39,6 +42,7 @@ describe('jobState', () => {
 
 describe('outcomeFields', () => {
   const stored = {
+    namespace: 'ns',
     modelName: 'm',
     version: 'v2',
     task: 'binary-classification' as const,
@@ -85,5 +89,29 @@ describe('outcomeFields', () => {
       driftRun: 'dm-drift-123',
     });
     expect(outcomeFields(stored).lineage).toBeUndefined();
+  });
+});
+
+describe('ModelVersionReconciler on a final version', () => {
+  it('refuses a changed spec of a Registered version: no trainer Job, a condition and one Event', async () => {
+    const w = fakeWorld();
+    seedMv(w, 'v1');
+    const path = resourcePath(ModelVersionKind, NS, 'v1');
+    await w.kube.patch(path, { spec: { dataset: { uri: 's3://other/data.parquet' } } });
+    const reconciler = new ModelVersionReconciler(w.ctx);
+    await reconciler.reconcile(NS, 'v1');
+    await reconciler.reconcile(NS, 'v1');
+    expect(w.kube.peekAll(kubePaths.jobs(NS))).toEqual([]);
+    const mv = w.kube.peek<ModelVersion>(path);
+    expect(mv?.status).toMatchObject({ phase: 'Registered', observedGeneration: 1 });
+    expect(mv?.status?.conditions?.find((c) => c.type === 'SpecAccepted')).toMatchObject({
+      status: 'False',
+      reason: 'VersionIsFinal',
+      observedGeneration: 2,
+    });
+    expect(mv?.status?.conditions?.find((c) => c.type === 'SpecAccepted')?.message).toMatch(
+      /Registered versions are final: spec changes \(generation 2\) are ignored; m\/v1 stays as registered at generation 1/,
+    );
+    expect(eventReasons(w)).toEqual(['ModelVersion/SpecChangeRefused']);
   });
 });

@@ -11,11 +11,20 @@ import {
 } from '../../core/resources/index.js';
 import { trainerJob } from '../children.js';
 import { type ConditionState, StatusConditions } from '../conditions.js';
-import { type JobView, type OperatorContext, readCustom, rfc3339, writeStatus } from '../context.js';
+import {
+  type JobView,
+  type OperatorContext,
+  readCustom,
+  rfc3339,
+  tenantOf,
+  writeStatus,
+} from '../context.js';
 import { controllingOwner, itself, type ReconcileResult, type Reconciler, watch } from '../controller.js';
 import { LABELS, trainerJobName } from '../naming.js';
 
 const TERMINAL: readonly ModelVersionPhase[] = ['Registered', 'Rejected', 'Failed'];
+/** Outcomes that are final: the version's spec never changes again (a changed model is a new version). */
+const FINAL: readonly ModelVersionPhase[] = ['Registered', 'Rejected'];
 
 type JobState = 'pending' | 'running' | 'succeeded' | 'failed';
 
@@ -57,8 +66,11 @@ export class ModelVersionReconciler implements Reconciler {
     if (status.observedGeneration === generation && status.phase && TERMINAL.includes(status.phase)) {
       return undefined; // this generation's outcome is recorded; nothing left to do
     }
+    if (status.phase && FINAL.includes(status.phase) && status.observedGeneration !== generation) {
+      return this.refuseSpecChange(mv, status, generation);
+    }
 
-    await ctx.namespaces.ensure(ctx, namespace);
+    await ctx.namespaces.ensure(ctx, namespace, mv);
     await this.stopOlderGenerations(mv, generation);
 
     const jobName = trainerJobName(name, generation);
@@ -118,7 +130,7 @@ export class ModelVersionReconciler implements Reconciler {
     // Succeeded: the registry says what came out.
     let stored: StoredVersion | undefined;
     try {
-      stored = await ctx.registry.version(mv.spec.model, mv.spec.version);
+      stored = await ctx.registry.version(tenantOf(mv), mv.spec.model, mv.spec.version);
     } catch (err) {
       throw new Error(
         `cannot read the registry for ${mv.spec.model}/${mv.spec.version}: ${errorMessage(err)}`,
@@ -186,6 +198,28 @@ export class ModelVersionReconciler implements Reconciler {
       mv.status?.phase === phase && mv.status.observedGeneration === next.observedGeneration;
     await writeStatus(this.ctx, ModelVersionKind, mv, next);
     if (!wasRecorded) await this.ctx.events.emit(mv, eventType, reason, message);
+    return undefined;
+  }
+
+  /**
+   * A Registered or Rejected version whose spec changed (admission normally refuses that; this
+   * is the backstop when the chart's ValidatingAdmissionPolicy is not installed): no new trainer
+   * Job, the recorded outcome and observedGeneration stay those of the version the registry
+   * holds, and a condition and an Event say why.
+   */
+  private async refuseSpecChange(
+    mv: ModelVersion,
+    status: ModelVersionStatus,
+    generation: number,
+  ): Promise<undefined> {
+    const message = `${status.phase} versions are final: spec changes (generation ${generation}) are ignored; ${mv.spec.model}/${mv.spec.version} stays as registered at generation ${status.observedGeneration}. Create a new ModelVersion with a new spec.version`;
+    const next: ModelVersionStatus = { ...status };
+    const conditions = new StatusConditions(next, generation, this.ctx.now);
+    const already = conditions.get('SpecAccepted');
+    conditions.set('SpecAccepted', 'False', 'VersionIsFinal', message);
+    if (already?.status === 'False' && already.observedGeneration === generation) return undefined;
+    await writeStatus(this.ctx, ModelVersionKind, mv, next);
+    await this.ctx.events.emit(mv, 'Warning', 'SpecChangeRefused', message);
     return undefined;
   }
 

@@ -21,6 +21,7 @@ import type { Caches, DeploymentView, ObjectCache, OperatorContext, RegistryAcce
 import { NamespaceSupport } from '../context.js';
 import { EventRecorder } from '../events.js';
 import { createOperatorMetrics } from '../metrics.js';
+import { sharedCredentials } from '../tenant-credentials.js';
 import type { WorkloadConfig } from '../workload-config.js';
 import { FakeKube } from './fake-kube.js';
 
@@ -41,21 +42,27 @@ export const testConfig: WorkloadConfig = {
   driftReporterClusterRole: 'mlcycle-drift-reporter',
 };
 
-/** The registry as the operator sees it: versions by model/version, and the champion alias. */
+/**
+ * The registry as the operator sees it: versions by namespace/model/version, and the champion
+ * alias (`aliases` by model/alias for the namespace NS, `<ns>/<model>/champion` for others).
+ */
 export class FakeRegistry implements RegistryAccess {
   readonly versions = new Map<string, StoredVersion>();
   readonly aliases = new Map<string, string>();
 
-  async version(model: string, version: string): Promise<StoredVersion | undefined> {
-    return this.versions.get(`${model}/${version}`);
+  async version(namespace: string, model: string, version: string): Promise<StoredVersion | undefined> {
+    return this.versions.get(`${namespace}/${model}/${version}`);
   }
 
-  async setChampion(model: string, version: string): Promise<void> {
-    this.aliases.set(`${model}/champion`, version);
+  async setChampion(namespace: string, model: string, version: string): Promise<void> {
+    this.aliases.set(namespace === NS ? `${model}/champion` : `${namespace}/${model}/champion`, version);
   }
 
+  /** A registered version in namespace NS (or `extra.namespace`). */
   add(model: string, version: string, extra: Partial<StoredVersion> = {}): void {
-    this.versions.set(`${model}/${version}`, {
+    const namespace = extra.namespace ?? NS;
+    this.versions.set(`${namespace}/${model}/${version}`, {
+      namespace,
       modelName: model,
       version,
       task: 'binary-classification',
@@ -114,7 +121,7 @@ export function fakeWorld(): FakeWorld {
     metrics: createOperatorMetrics(),
     caches,
     registry,
-    namespaces: new NamespaceSupport(),
+    namespaces: new NamespaceSupport(sharedCredentials(testConfig.workloadEnv)),
     now: () => new Date(now),
   };
   return { kube, registry, ctx, advance: (s) => (now += s * 1000) };

@@ -152,7 +152,9 @@ describe('ModelVersion with a real trainer Job', () => {
     expect(v1.status?.score).toBeGreaterThan(0.6);
     expect(v1.status?.score).toBe(Math.round((v1.status?.holdout?.roc_auc ?? 0) * 10_000) / 10_000); // printed rounded
     expect(v1.status?.gate?.passed).toBe(true);
-    expect(v1.status?.artifacts?.model).toMatch(/^s3:\/\/mlcycle-optest\/models\/.+\/v1\/model\.onnx$/);
+    expect(v1.status?.artifacts?.model).toMatch(
+      new RegExp(`^s3://mlcycle-optest/namespaces/${ns}/models/.+/v1/model\\.onnx$`),
+    );
     expect(v1.status?.artifacts?.modelDigest).toMatch(/^sha256:/);
     expect(v1.status?.conditions?.find((x) => x.type === 'Ready')?.status).toBe('True');
 

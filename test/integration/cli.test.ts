@@ -1,6 +1,13 @@
 import { execFile } from 'node:child_process';
+import { mkdtemp, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { openDatabase } from '../../core/db/index.js';
+import { getVersion, saveVersion } from '../../core/registry.js';
+import { writeSyntheticDataset } from '../../trainer-job/testing/synthetic.js';
+import { freshDatabaseUrl } from '../postgres.js';
 
 // Runs the real entry point on the built output (npm test builds first).
 const run = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
@@ -39,4 +46,36 @@ describe('bin/mlcycle', () => {
     expect(flag.code).toBe(2);
     expect(flag.stderr).toMatch(/^mlcycle: unknown flag '--bogus'\n$/);
   });
+
+  it('refuses to train a version that is already registered: one line, exit 4, the version untouched', async () => {
+    const url = await freshDatabaseUrl();
+    const db = await openDatabase({ databaseUrl: url, dataDir: '/nonexistent' });
+    const dir = await mkdtemp(join(tmpdir(), 'mlcycle-cli-'));
+    try {
+      const registered = {
+        namespace: 'team-a',
+        modelName: 'synthetic',
+        version: 'v1',
+        task: 'binary-classification' as const,
+        status: 'registered' as const,
+        deployable: true,
+        artifactRoot: 's3://b/namespaces/team-a/models/synthetic/v1',
+      };
+      await saveVersion(db.pool, registered);
+      const dataset = await writeSyntheticDataset(dir, { rows: 600, name: 'data.ndjson' });
+      const args = ['train', `--dataset=${dataset}`, '--model-name=synthetic', '--version=v1'];
+      const env = { MLCYCLE_DATABASE_URL: url, MLCYCLE_STORE: join(dir, 'store'), MLCYCLE_QUIET: '1' };
+      const again = await run([...args, '--namespace=team-a', '--target=target', '--time-column=at'], env);
+      expect(again.code).toBe(4);
+      expect(again.stderr.trim().split('\n').at(-1)).toBe(
+        'mlcycle: model version synthetic/v1 is already registered in namespace team-a: a registered or rejected version never changes; train a new version',
+      );
+      expect(await getVersion(db.pool, 'team-a', 'synthetic', 'v1')).toMatchObject({
+        artifactRoot: registered.artifactRoot,
+      });
+      expect(await readdir(dir)).toEqual(['data.ndjson']);
+    } finally {
+      await db.close();
+    }
+  }, 120_000);
 });

@@ -64,6 +64,7 @@ async function registerModel(
   ];
   for (const [name, body] of files) await store.put(name, body);
   await saveVersion(db.pool, {
+    namespace: 'default',
     modelName,
     version,
     task: 'binary-classification',
@@ -95,8 +96,8 @@ async function logRows(
     const part = rows.slice(i, i + batch);
     const ids = part.map((_, k) => `${modelName}-${startMs}-${i + k}`);
     await db.pool.query(
-      `INSERT INTO prediction_logs (model_name, model_version, prediction_id, request_id, features, prediction, probability, latency_ms, created_at)
-       SELECT $1, $2, r.id, r.id, r.f, r.p, r.prob, 1.0, to_timestamp(r.t / 1000.0)
+      `INSERT INTO prediction_logs (namespace, model_name, model_version, prediction_id, request_id, features, prediction, probability, latency_ms, created_at)
+       SELECT 'default', $1, $2, r.id, r.id, r.f, r.p, r.prob, 1.0, to_timestamp(r.t / 1000.0)
        FROM unnest($3::text[], $4::jsonb[], $5::float8[], $6::float8[], $7::float8[]) AS r(id, f, p, prob, t)`,
       [
         modelName,
@@ -110,8 +111,8 @@ async function logRows(
     );
     if (labelled) {
       await db.pool.query(
-        `INSERT INTO prediction_labels (model_name, prediction_id, label, observed_at)
-         SELECT $1, r.id, r.l, now() FROM unnest($2::text[], $3::float8[]) AS r(id, l)`,
+        `INSERT INTO prediction_labels (namespace, model_name, prediction_id, label, observed_at)
+         SELECT 'default', $1, r.id, r.l, now() FROM unnest($2::text[], $3::float8[]) AS r(id, l)`,
         [modelName, ids, part.map((r) => r.label)],
       );
     }
@@ -191,7 +192,7 @@ describe('mlcycle drift on prediction logs (PostgreSQL + MinIO)', () => {
     expect(received.at(-1)!.text).toMatch(new RegExp(`${modelName} v1: no drift → drift detected`));
 
     // The runs, newest first, with their report in MinIO.
-    const runs = await listRuns(db.pool, `${modelName}/v1`);
+    const runs = await listRuns(db.pool, 'default', `${modelName}/v1`);
     expect(runs.map((r) => r.verdict)).toEqual(['Drift', 'Drift', 'NoDrift']);
     const reportKey = runs[0]!.reportJsonUri!.replace(/^s3:\/\/[^/]+\//, '');
     const bucketStore = openObjectStore(
@@ -202,7 +203,7 @@ describe('mlcycle drift on prediction logs (PostgreSQL + MinIO)', () => {
     expect(stored.run_id).toBe(runs[0]!.id);
     expect(await openObjectStore(out, testS3()).exists('report.html')).toBe(true);
 
-    const events = await listEvents(db.pool, modelName);
+    const events = await listEvents(db.pool, 'default', modelName);
     expect(events.map((e) => e.kind)).toEqual(expect.arrayContaining(['drift_detected', 'alert']));
   });
 
@@ -231,7 +232,7 @@ describe('mlcycle drift on prediction logs (PostgreSQL + MinIO)', () => {
     failWebhook = true;
     const a = await runDriftJob({ ...base, until: new Date(T0 + HOUR) });
     expect(a.alert).toMatchObject({ verdict: 'Drift', delivered: false });
-    expect((await alertState(db.pool, `${modelName}/v1`))!.delivered).toBe(false);
+    expect((await alertState(db.pool, 'default', `${modelName}/v1`))!.delivered).toBe(false);
     failWebhook = false;
     const b = await runDriftJob({ ...base, until: new Date(T0 + 2 * HOUR) });
     expect(b.report.verdict).toMatchObject({
@@ -247,7 +248,7 @@ describe('mlcycle drift on prediction logs (PostgreSQL + MinIO)', () => {
       consecutive_drifted_runs: 3,
     });
     expect(c.alert).toBeNull();
-    expect((await alertState(db.pool, `${modelName}/v1`))!.delivered).toBe(true);
+    expect((await alertState(db.pool, 'default', `${modelName}/v1`))!.delivered).toBe(true);
   }, 120_000);
 
   it('degraded quality from delayed labels; too few labels gives no quality verdict', async () => {
@@ -391,7 +392,7 @@ describe('mlcycle drift on prediction logs (PostgreSQL + MinIO)', () => {
     expect(mine).toHaveLength(1);
     expect(mine[0]).toMatchObject({ key: `${monitor}/${job}`, mlcycle: { run_id: job, verdict: 'Drift' } });
     expect(mine[0]!.text).toMatch(/first verdict: drift detected/);
-    let runs = await listRuns(db.pool, monitor);
+    let runs = await listRuns(db.pool, 'default', monitor);
     expect(runs).toHaveLength(1);
     expect(runs[0]).toMatchObject({ id: job, jobName: job, attempts: 2, alertStatus: 'delivered' });
     expect(runs[0]!.decision).toMatchObject({
@@ -403,13 +404,16 @@ describe('mlcycle drift on prediction logs (PostgreSQL + MinIO)', () => {
 
     // A crash between sending and recording the delivery: the intent is still pending. The retry
     // sends it again — the same alert with the same key, which the receiver can drop — never a new one.
-    await db.pool.query(`UPDATE drift_runs SET alert_status = 'pending' WHERE id = $1`, [job]);
+    await db.pool.query(
+      `UPDATE drift_runs SET alert_status = 'pending' WHERE namespace = 'default' AND id = $1`,
+      [job],
+    );
     await runDriftJob(attempt);
     mine = received.slice(before);
     expect(mine).toHaveLength(2);
     expect(mine[1]!.key).toBe(mine[0]!.key);
     expect(mine[1]).toEqual(mine[0]);
-    runs = await listRuns(db.pool, monitor);
+    runs = await listRuns(db.pool, 'default', monitor);
     expect(runs).toHaveLength(1);
     expect(runs[0]).toMatchObject({ attempts: 3, alertStatus: 'delivered' });
 
@@ -418,7 +422,7 @@ describe('mlcycle drift on prediction logs (PostgreSQL + MinIO)', () => {
     expect(next.decision.alert).toBeNull();
     expect(next.alert).toBeNull();
     expect(received.slice(before)).toHaveLength(2);
-    expect((await listRuns(db.pool, monitor)).map((r) => r.id)).toEqual([`${job}-next`, job]);
+    expect((await listRuns(db.pool, 'default', monitor)).map((r) => r.id)).toEqual([`${job}-next`, job]);
   }, 120_000);
 
   it('promotion evidence: champion and challenger measured on the same labelled requests', async () => {
@@ -465,7 +469,7 @@ describe('mlcycle drift on prediction logs (PostgreSQL + MinIO)', () => {
     // The drift window is the champion's own 1,000 rows.
     expect(result.report.rows.current).toBe(1000);
     // Stored with the run and mirrored into the status.
-    const [stored] = await listRuns(db.pool, `${modelName}/v1`);
+    const [stored] = await listRuns(db.pool, 'default', `${modelName}/v1`);
     expect(stored!.decision?.promotion).toEqual(promotion);
     const status = monitorStatus(result.report, result.decision, result.reportHtmlUri, undefined);
     expect(status.lastRun.decision?.promotion).toEqual(promotion);
@@ -490,16 +494,16 @@ describe('mlcycle drift on prediction logs (PostgreSQL + MinIO)', () => {
     const now = T0 + 48 * HOUR;
     // A retraining 10 hours ago, then 250 runs a minute apart (a monitor scheduled every minute).
     await db.pool.query(
-      `INSERT INTO drift_runs (id, monitor, started_at, finished_at, reference_rows, current_rows, labelled_rows, drift,
+      `INSERT INTO drift_runs (namespace, id, monitor, started_at, finished_at, reference_rows, current_rows, labelled_rows, drift,
          dataset_drift, drift_share, prediction_drift, quality_verdict, verdict, consecutive_drifted_runs, retrain_requested)
-       SELECT $1 || '-' || i, $1, t, t, 100, 100, 0, 'drift', true, 1, false, 'NotEvaluated', 'SustainedDrift', 3, i = 0
+       SELECT 'default', $1 || '-' || i, $1, t, t, 100, 100, 0, 'drift', true, 1, false, 'NotEvaluated', 'SustainedDrift', 3, i = 0
        FROM generate_series(0, 250) AS i, LATERAL (SELECT to_timestamp(($2::float8 - 10 * 3600000 + i * 60000) / 1000) AS t) x`,
       [monitor, now],
     );
-    const recent = await runHistory(db.pool, monitor, null, { limit: 200 });
+    const recent = await runHistory(db.pool, 'default', monitor, null, { limit: 200 });
     expect(recent).toHaveLength(200);
     expect(recent.some((r) => r.retrainRequested)).toBe(false);
-    const guarded = await runHistory(db.pool, monitor, null, {
+    const guarded = await runHistory(db.pool, 'default', monitor, null, {
       limit: 200,
       retrainsSince: new Date(now - 24 * HOUR),
     });

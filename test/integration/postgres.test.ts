@@ -18,13 +18,17 @@ import {
   listVersions,
   saveVersion,
   setAlias,
+  VersionExistsError,
 } from '../../core/registry.js';
 import { freshDatabaseUrl } from '../postgres.js';
 
 const digest = `sha256:${'a'.repeat(64)}`;
 
-function version(v: string, deployable: boolean) {
+const NS = 'default';
+
+function version(v: string, deployable: boolean, namespace = NS) {
   return {
+    namespace,
     modelName: 'flights-delay',
     version: v,
     task: 'binary-classification' as const,
@@ -72,11 +76,16 @@ function registryContract(open: () => Promise<Database>): void {
     await expect(migrate(db.pool, changed)).rejects.toThrow(/migration 1 \(registry\) was changed/);
   });
 
-  it('saves and reads back a version with everything about it, idempotently', async () => {
+  it('saves and reads back a version with everything about it, once', async () => {
     const db = await connect();
     await saveVersion(db.pool, version('v1', true));
-    await saveVersion(db.pool, version('v1', true));
-    const stored = await getVersion(db.pool, 'flights-delay', 'v1');
+    // A registered version is final: the same (namespace, model, version) is never written again.
+    const again = saveVersion(db.pool, { ...version('v1', true), artifactRoot: 's3://elsewhere/v1' });
+    await expect(again).rejects.toBeInstanceOf(VersionExistsError);
+    await expect(again).rejects.toThrow(
+      /flights-delay\/v1 is already registered in namespace default: a registered or rejected version never changes/,
+    );
+    const stored = await getVersion(db.pool, NS, 'flights-delay', 'v1');
     expect(stored).toMatchObject({
       status: 'registered',
       deployable: true,
@@ -86,26 +95,69 @@ function registryContract(open: () => Promise<Database>): void {
       tags: { seed: '42' },
       artifacts: [{ name: 'model.onnx', sha256: digest, sizeBytes: 1234 }],
     });
-    expect(await getVersion(db.pool, 'flights-delay', 'v9')).toBeUndefined();
+    expect(stored?.artifactRoot).toBeNull();
+    expect(await getVersion(db.pool, NS, 'flights-delay', 'v9')).toBeUndefined();
+  });
+
+  it('refuses to change a final version or its digests, whatever the path', async () => {
+    const db = await connect();
+    await saveVersion(db.pool, version('v5', false));
+    await expect(saveVersion(db.pool, version('v5', true))).rejects.toThrow(/already rejected/);
+    // Below the registry code too: a database trigger.
+    await expect(
+      db.pool.query(
+        `UPDATE model_versions SET deployable = true WHERE model_name = 'flights-delay' AND version = 'v5'`,
+      ),
+    ).rejects.toThrow(/flights-delay\/v5 is rejected: a registered or rejected version never changes/);
+    await expect(
+      db.pool.query(
+        `UPDATE model_version_artifacts SET sha256 = 'x' WHERE model_name = 'flights-delay' AND version = 'v1'`,
+      ),
+    ).rejects.toThrow(
+      /the artifacts of model version default\/flights-delay\/v1 \(registered\) never change/,
+    );
+    await expect(
+      db.pool.query(`DELETE FROM model_versions WHERE model_name = 'flights-delay' AND version = 'v1'`),
+    ).rejects.toThrow(/never changes/);
+    expect((await getVersion(db.pool, NS, 'flights-delay', 'v5'))?.deployable).toBe(false);
+  });
+
+  it('keeps namespaces apart: the same model name and version in two namespaces are two versions', async () => {
+    const db = await connect();
+    await saveVersion(db.pool, {
+      ...version('v1', true, 'team-b'),
+      artifactRoot: 's3://b/namespaces/team-b/v1',
+    });
+    expect((await getVersion(db.pool, 'team-b', 'flights-delay', 'v1'))?.artifactRoot).toBe(
+      's3://b/namespaces/team-b/v1',
+    );
+    expect((await getVersion(db.pool, NS, 'flights-delay', 'v1'))?.artifactRoot).toBeNull();
+    await setAlias(db.pool, 'team-b', 'flights-delay', 'champion', 'v1', 'theirs');
+    expect(await getAlias(db.pool, NS, 'flights-delay', 'champion')).toBeUndefined();
+    expect(await listVersions(db.pool, 'team-b', 'flights-delay')).toHaveLength(1);
+    expect((await listEvents(db.pool, NS, 'flights-delay')).some((e) => e.detail.reason === 'theirs')).toBe(
+      false,
+    );
   });
 
   it('keeps rejected versions out of aliases and audits alias changes', async () => {
     const db = await connect();
     await saveVersion(db.pool, version('v2', false));
     await saveVersion(db.pool, version('v3', true));
-    await expect(setAlias(db.pool, 'flights-delay', 'champion', 'v2', 'test')).rejects.toThrow(
+    await expect(setAlias(db.pool, NS, 'flights-delay', 'champion', 'v2', 'test')).rejects.toThrow(
       /not deployable/,
     );
-    await setAlias(db.pool, 'flights-delay', 'champion', 'v1', 'first');
-    await setAlias(db.pool, 'flights-delay', 'champion', 'v3', 'better');
-    expect(await getAlias(db.pool, 'flights-delay', 'champion')).toBe('v3');
-    const events = await listEvents(db.pool, 'flights-delay');
+    await setAlias(db.pool, NS, 'flights-delay', 'champion', 'v1', 'first');
+    await setAlias(db.pool, NS, 'flights-delay', 'champion', 'v3', 'better');
+    expect(await getAlias(db.pool, NS, 'flights-delay', 'champion')).toBe('v3');
+    const events = await listEvents(db.pool, NS, 'flights-delay');
     expect(events.filter((e) => e.kind === 'alias_set').map((e) => e.detail)).toEqual([
       { alias: 'champion', previous: null, reason: 'first' },
       { alias: 'champion', previous: 'v1', reason: 'better' },
     ]);
-    expect((await listVersions(db.pool, 'flights-delay')).map((v) => [v.version, v.deployable])).toEqual([
+    expect((await listVersions(db.pool, NS, 'flights-delay')).map((v) => [v.version, v.deployable])).toEqual([
       ['v1', true],
+      ['v5', false],
       ['v2', false],
       ['v3', true],
     ]);
@@ -149,7 +201,7 @@ describe('registry on a real PostgreSQL server', () => {
     try {
       const applied = await Promise.all(pools.map((p) => migrate(p, migrations)));
       // Exactly one of them applied each migration; the others found it done.
-      expect(applied.flat().sort()).toEqual(migrations.map((m) => m.id));
+      expect(applied.flat().sort((a, b) => a - b)).toEqual(migrations.map((m) => m.id));
     } finally {
       await Promise.all(pools.map((p) => p.end()));
     }

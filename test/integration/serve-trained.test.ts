@@ -102,6 +102,7 @@ describe('mlcycle serve with a model written by mlcycle train, on the embedded d
     const db = await openDatabase({ dataDir });
     try {
       const { rows } = await db.pool.query(
+        // Each record of the batch is its own prediction; the caller's request id is their attribute.
         "SELECT count(*)::int AS n FROM prediction_logs WHERE model_name = $1 AND request_id = 'trained'",
         [body.model_name],
       );

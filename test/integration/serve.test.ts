@@ -640,7 +640,10 @@ describe('loading', () => {
     const bytes = await readFile(join(tampered.dir, 'model.onnx'));
     bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 1;
     await writeFile(join(tampered.dir, 'model.onnx'), bytes);
-    const error = await loadModel({ kind: 'location', location: tampered.dir }).catch((e: unknown) => e);
+    const error = await loadModel(
+      { kind: 'location', location: tampered.dir },
+      { namespace: 'default' },
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ModelLoadError);
     expect((error as Error).message).toMatch(
       /model\.onnx .* has digest sha256:[0-9a-f]+ but sha256:[0-9a-f]+ was recorded/,
@@ -652,7 +655,9 @@ describe('loading', () => {
     const manifestPath = join(other.dir, 'manifest.json');
     const manifest = JSON.parse(await readFile(manifestPath, 'utf8'));
     await writeFile(manifestPath, JSON.stringify({ ...manifest, schemaDigest: `sha256:${'0'.repeat(64)}` }));
-    const error = await loadModel({ kind: 'location', location: other.dir }).catch((e: unknown) => e);
+    const error = await loadModel({ kind: 'location', location: other.dir }, { namespace: 'default' }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(ModelLoadError);
     expect((error as Error).message).toMatch(
       /schema digest sha256:[0-9a-f]+ but the manifest recorded sha256:0+$/,
@@ -660,9 +665,10 @@ describe('loading', () => {
   });
 
   it('refuses a directory without manifest.json, naming it', async () => {
-    const error = await loadModel({ kind: 'location', location: join(dir, 'nowhere') }).catch(
-      (e: unknown) => e,
-    );
+    const error = await loadModel(
+      { kind: 'location', location: join(dir, 'nowhere') },
+      { namespace: 'default' },
+    ).catch((e: unknown) => e);
     expect((error as Error).message).toMatch(/manifest\.json not found/);
   });
 
@@ -670,22 +676,23 @@ describe('loading', () => {
     const s3 = testS3();
     const name = uniqueModelName('serve-reg');
     const local = await writeFixtureModel(join(dir, 'registry'), { modelName: name, version: 'v1' });
-    const prefix = `s3://mlcycle-serve-test/models/${name}/v1`;
+    const prefix = `s3://mlcycle-serve-test/namespaces/default/models/${name}/v1`;
     const store = openObjectStore(prefix, s3);
     const artifacts = [];
-    for (const file of ['model.onnx', 'schema.json', 'metrics.json']) {
+    for (const file of ['model.onnx', 'schema.json', 'metrics.json', 'manifest.json']) {
       const body = await readFile(join(local.dir, file));
-      await store.put(file, body);
+      await store.putNew(file, body);
       artifacts.push({ name: file, uri: store.uriFor(file), sha256: sha256(body), sizeBytes: body.length });
     }
     await saveVersion(db.pool, {
+      namespace: 'default',
       modelName: name,
       version: 'v1',
       task: 'binary-classification',
       status: 'registered',
       deployable: true,
       artifactRoot: prefix,
-      artifacts,
+      artifacts: artifacts.filter((a) => a.name !== 'manifest.json'),
     });
     const fromRegistry = await startServer({
       model: { kind: 'registry', modelName: name, version: 'v1' },
@@ -705,22 +712,37 @@ describe('loading', () => {
       await fromRegistry.close();
     }
 
-    // The same version with a wrong recorded digest is refused.
-    await saveVersion(db.pool, {
-      modelName: name,
-      version: 'v1',
-      task: 'binary-classification',
-      status: 'registered',
-      deployable: true,
-      artifactRoot: prefix,
-      artifacts: artifacts.map((a) =>
-        a.name === 'schema.json' ? { ...a, sha256: sha256('something else') } : a,
-      ),
-    });
-    const error = await loadModel(
+    // The same version in another namespace is not this one: no such version there.
+    const elsewhere = await loadModel(
       { kind: 'registry', modelName: name, version: 'v1' },
-      { pool: db.pool, s3 },
+      { namespace: 'team-b', pool: db.pool, s3 },
     ).catch((e: unknown) => e);
-    expect((error as Error).message).toMatch(/schema\.json .* was recorded/);
+    expect((elsewhere as Error).message).toMatch(
+      /no model version .*\/v1 in the registry of namespace team-b/,
+    );
+
+    // Someone with write access to the bucket replaces schema.json and rewrites the manifest to
+    // match: the manifest alone would pass, the digests recorded at registration do not.
+    const forged = Buffer.from((await readFile(join(local.dir, 'schema.json'), 'utf8')).replace('"', ' "'));
+    await store.put('schema.json', forged);
+    const manifest = JSON.parse((await store.get('manifest.json')).toString('utf8'));
+    for (const a of manifest.artifacts) if (a.name === 'schema.json') a.sha256 = sha256(forged);
+    await store.put('manifest.json', JSON.stringify(manifest));
+    const fromRegistryAgain = await loadModel(
+      { kind: 'registry', modelName: name, version: 'v1' },
+      { namespace: 'default', pool: db.pool, s3 },
+    ).catch((e: unknown) => e);
+    expect(fromRegistryAgain).toBeInstanceOf(ModelLoadError);
+    expect((fromRegistryAgain as Error).message).toMatch(/schema\.json .* has digest .* but .* was recorded/);
+    // From its location (a challenger's --challenger-uri), with the registry at hand: refused too.
+    const started = await startServer({
+      model: { kind: 'location', location: prefix },
+      pool: db.pool,
+      s3,
+    }).catch((e: unknown) => e);
+    expect(started).toBeInstanceOf(ModelLoadError);
+    expect((started as Error).message).toMatch(
+      /schema\.json of .*\/v1 has digest sha256:[0-9a-f]+ but sha256:[0-9a-f]+ was recorded at registration: refusing to serve it/,
+    );
   });
 });

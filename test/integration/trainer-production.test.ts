@@ -69,6 +69,7 @@ async function logTraffic(requests: LoggedRequest[], modelName = model): Promise
   await insertPredictionLogRows(
     pool,
     requests.map((r) => ({
+      namespace: 'default',
       modelName,
       modelVersion: r.version,
       // One prediction id per request, shared by a champion and a shadowing challenger.
@@ -85,6 +86,7 @@ async function logTraffic(requests: LoggedRequest[], modelName = model): Promise
   const labelled = new Map(requests.filter((r) => r.label !== undefined).map((r) => [r.requestId, r]));
   await storeLabels(
     pool,
+    'default',
     modelName,
     [...labelled.values()].map((r) => ({
       predictionId: r.requestId,
@@ -122,7 +124,7 @@ describe('training from a production window', () => {
     const v1 = await trainModel(options({}));
     expect(v1).toMatchObject({ version: 'v1', status: 'registered' });
     expect(v1.lineage).toMatchObject({ source: 'Dataset', dataset: original, rows: 3000 });
-    await setAlias(pool, model, 'champion', 'v1', 'test');
+    await setAlias(pool, 'default', model, 'champion', 'v1', 'test');
     traffic = await seedProduction();
   }, 240_000);
 
@@ -161,10 +163,10 @@ describe('training from a production window', () => {
       driftRun: 'synthetic-drift-29000000',
     };
     expect(v2.lineage).toMatchObject(expected);
-    const recorded = await getLineage(pool, model, 'v2');
+    const recorded = await getLineage(pool, 'default', model, 'v2');
     expect(recorded).toMatchObject(expected);
     expect(recorded!.datasetDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
-    expect((await getVersion(pool, model, 'v2'))!.lineage).toEqual(recorded);
+    expect((await getVersion(pool, 'default', model, 'v2'))!.lineage).toEqual(recorded);
     // The champion (the alias, v1) scored this run's holdout with its own model.onnx.
     expect(v2.metrics.champion).toMatchObject({ version: 'v1', basis: 'same-holdout', metric: 'roc_auc' });
     expect(v2.gate.reasons).toEqual([
@@ -191,7 +193,7 @@ describe('training from a production window', () => {
       originalRows: 500,
       rows: traffic.labelled + 500,
     });
-    expect(await getLineage(pool, model, 'v3')).toMatchObject({
+    expect(await getLineage(pool, 'default', model, 'v3')).toMatchObject({
       originalRows: 500,
       rows: traffic.labelled + 500,
     });
@@ -237,12 +239,12 @@ describe('gate.mustBeatChampion against the registry alias', () => {
     // v4 is trained without `city`; a champion that needs it cannot score v5's holdout.
     const v4 = await trainModel(options({ exclude: ['member'] }));
     expect(v4.status).toBe('registered');
-    await setAlias(pool, model, 'champion', v4.version, 'promoted');
+    await setAlias(pool, 'default', model, 'champion', v4.version, 'promoted');
     const v5 = await trainModel(
       options({ exclude: ['city', 'member'], gate: { ...TRAIN_DEFAULTS.gate, mustBeatChampion: true } }),
     );
     expect(v5.metrics.champion).toMatchObject({ version: v4.version, basis: 'recorded-holdout' });
-    const recorded = (await getVersion(pool, model, v4.version))!.metrics.holdout!.roc_auc!;
+    const recorded = (await getVersion(pool, 'default', model, v4.version))!.metrics.holdout!.roc_auc!;
     expect(v5.metrics.champion!.value).toBeCloseTo(recorded, 12);
     expect(v5.gate.reasons).toEqual([
       expect.stringMatching(
@@ -252,7 +254,7 @@ describe('gate.mustBeatChampion against the registry alias', () => {
       ),
     ]);
     // Rolled back to v1: the next run is compared with v1, on its own holdout rows.
-    await setAlias(pool, model, 'champion', 'v1', 'rolled back');
+    await setAlias(pool, 'default', model, 'champion', 'v1', 'rolled back');
     const v6 = await trainModel(options({ gate: { ...TRAIN_DEFAULTS.gate, mustBeatChampion: true } }));
     expect(v6.metrics.champion).toMatchObject({ version: 'v1', basis: 'same-holdout' });
     // Same data and seed as v1: it scores exactly what v1 scores, so it does not beat it.

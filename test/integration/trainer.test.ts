@@ -59,9 +59,9 @@ describe('mlcycle train with PostgreSQL and MinIO', () => {
       status: 'registered',
       deployable: true,
     });
-    expect(result.artifactRoot).toBe(`${store}/models/flights-delay/v1`);
+    expect(result.artifactRoot).toBe(`${store}/namespaces/default/models/flights-delay/v1`);
 
-    const stored = await getVersion(pool, 'flights-delay', 'v1');
+    const stored = await getVersion(pool, 'default', 'flights-delay', 'v1');
     expect(stored).toMatchObject({ status: 'registered', deployable: true, task: 'binary-classification' });
     expect(stored!.gate).toEqual({ passed: true, reasons: [] });
     expect(stored!.schemaDigest).toBe(result.schemaDigest);
@@ -95,28 +95,28 @@ describe('mlcycle train with PostgreSQL and MinIO', () => {
     ]);
     const objects = openObjectStore(store, testS3());
     for (const a of stored!.artifacts) {
-      expect(a.uri).toBe(`${store}/models/flights-delay/v1/${a.name}`);
-      const body = await objects.get(`models/flights-delay/v1/${a.name}`);
+      expect(a.uri).toBe(`${store}/namespaces/default/models/flights-delay/v1/${a.name}`);
+      const body = await objects.get(`namespaces/default/models/flights-delay/v1/${a.name}`);
       expect(sha256(body)).toBe(a.sha256);
       expect(body.byteLength).toBe(a.sizeBytes);
     }
-    expect(await objects.exists('models/flights-delay/v1/manifest.json')).toBe(true);
-    const events = await listEvents(pool, 'flights-delay');
+    expect(await objects.exists('namespaces/default/models/flights-delay/v1/manifest.json')).toBe(true);
+    const events = await listEvents(pool, 'default', 'flights-delay');
     expect(events.map((e) => [e.version, e.kind])).toEqual([['v1', 'registered']]);
   }, 240_000);
 
   it('numbers the next run v2 and, with the same seed, produces the identical model', async () => {
     const result = await trainModel(flights());
     expect(result.version).toBe('v2');
-    const v1 = await getVersion(pool, 'flights-delay', 'v1');
-    const v2 = await getVersion(pool, 'flights-delay', 'v2');
+    const v1 = await getVersion(pool, 'default', 'flights-delay', 'v1');
+    const v2 = await getVersion(pool, 'default', 'flights-delay', 'v2');
     const digest = (v: typeof v1, name: string) => v!.artifacts.find((a) => a.name === name)!.sha256;
     expect(digest(v2, 'model.onnx')).toBe(digest(v1, 'model.onnx'));
     expect(digest(v2, 'reference.parquet')).toBe(digest(v1, 'reference.parquet'));
   }, 240_000);
 
   it('rejects a challenger that does not beat the champion on the same holdout', async () => {
-    await setAlias(pool, 'flights-delay', 'champion', 'v1', 'test');
+    await setAlias(pool, 'default', 'flights-delay', 'champion', 'v1', 'test');
     const result = await trainModel(flights({ gate: { ...TRAIN_DEFAULTS.gate, mustBeatChampion: true } }));
     expect(result.version).toBe('v3');
     // Same data, same seed: the champion scores exactly what the challenger scores.
@@ -126,21 +126,21 @@ describe('mlcycle train with PostgreSQL and MinIO', () => {
     expect(result.gate.reasons).toEqual([
       expect.stringMatching(/^beats_champion: holdout roc_auc .* vs champion v1 /),
     ]);
-    const v3 = await getVersion(pool, 'flights-delay', 'v3');
+    const v3 = await getVersion(pool, 'default', 'flights-delay', 'v3');
     expect(v3).toMatchObject({ status: 'rejected', deployable: false });
     expect(v3!.gate.reasons).toEqual(result.gate.reasons);
   }, 240_000);
 
   it('registers nothing and leaves no objects when the input is bad', async () => {
-    const before = await listVersions(pool, 'flights-delay');
+    const before = await listVersions(pool, 'default', 'flights-delay');
     await expect(
       trainModel(
         flights({ since: new Date('2001-01-01T00:00:00Z'), until: new Date('2001-01-01T00:10:00Z') }),
       ),
     ).rejects.toThrow(/too little data in builtin:flights/);
-    expect(await listVersions(pool, 'flights-delay')).toEqual(before);
+    expect(await listVersions(pool, 'default', 'flights-delay')).toEqual(before);
     const objects = openObjectStore(store, testS3());
-    expect(await objects.list('models/flights-delay/v4')).toEqual([]);
+    expect(await objects.list('namespaces/default/models/flights-delay/v4')).toEqual([]);
   }, 240_000);
 
   it('trains the regression task on flights into an s3:// --out directly', async () => {

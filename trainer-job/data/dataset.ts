@@ -46,6 +46,8 @@ export interface DataOptions {
   s3?: S3SettingsValues | undefined;
   /** The database, for production: windows. */
   pool?: Pool | undefined;
+  /** The tenant a production: window is read in. */
+  namespace?: string | undefined;
 }
 
 export interface RequestColumn {
@@ -115,7 +117,11 @@ async function readTable(options: DataOptions): Promise<{
     return { table, source: { kind: 'Dataset' }, defaults: {} };
   }
   if (isProductionUri(options.dataset)) {
-    const p = await readProduction(options.dataset, { pool: options.pool, s3: options.s3 });
+    const p = await readProduction(options.dataset, {
+      pool: options.pool,
+      namespace: options.namespace,
+      s3: options.s3,
+    });
     return {
       table: p.table,
       source: {

@@ -6,6 +6,7 @@ import { predictionLogRequestIndex } from './004-prediction-log-request-index.js
 import { driftRunDecisions } from './005-drift-run-decisions.js';
 import { versionLineage } from './009-version-lineage.js';
 import { predictionIds } from './010-prediction-ids.js';
+import { tenants } from './011-tenants.js';
 
 /**
  * Every migration, in order. A later issue adds its tables by adding a file here with the next
@@ -19,4 +20,5 @@ export const migrations: readonly Migration[] = [
   driftRunDecisions,
   versionLineage,
   predictionIds,
+  tenants,
 ];
