@@ -33,7 +33,7 @@ describe('production window URIs', () => {
     );
   });
 
-    it('reads the form the operator writes by hand', () => {
+  it('reads the form the operator writes by hand', () => {
     expect(parseProductionUri('production:m?since=2026-11-24T00:00:00Z&until=2026-12-01T00:00:00Z')).toEqual({
       model: 'm',
       since,
