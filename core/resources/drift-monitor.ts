@@ -135,6 +135,7 @@ export const RunVerdict = z.enum([
   'Drift',
   'SustainedDrift',
   'QualityDegraded',
+  'EstimatedDegraded',
   'InsufficientData',
   'Failed',
 ]);
@@ -142,6 +143,10 @@ export type RunVerdict = z.infer<typeof RunVerdict>;
 
 export const QualityVerdict = z.enum(['Ok', 'Degraded', 'InsufficientData', 'NotEvaluated']);
 export type QualityVerdict = z.infer<typeof QualityVerdict>;
+
+/** The estimated quality of a window (CBPE, from calibrated probabilities, before labels arrive). */
+export const EstimateVerdict = z.enum(['Ok', 'Degraded', 'InsufficientData', 'NotEvaluated']);
+export type EstimateVerdict = z.infer<typeof EstimateVerdict>;
 
 /** The lifecycle decision of one run: taken once, by the drift Job, on the stored history of runs. */
 export const RunDecisionStatus = z
