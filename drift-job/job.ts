@@ -61,6 +61,8 @@ export interface DriftJobOptions {
   perFeature?: Record<string, DriftOverride>;
   minRows?: number;
   quality?: { metric?: string | undefined; minLabels?: number; tolerance?: number };
+  /** Estimated quality before labels (CBPE): on by default, on the quality metric. */
+  estimate?: { enabled?: boolean; metric?: string | undefined };
   policy?: Partial<PolicySettings>;
   /** Registry version of a challenger serving beside `modelVersion`: compared on the same requests. */
   challengerVersion?: string | undefined;
@@ -254,6 +256,7 @@ function analyseInputs(o: DriftJobOptions, inputs: Inputs): Analysis {
       tolerance: o.quality?.tolerance ?? DRIFT_DEFAULTS.tolerance,
       holdout: inputs.holdout,
     },
+    estimate: o.estimate?.enabled === false ? false : { metric: o.estimate?.metric },
   });
   analysis.warnings.unshift(...logWarnings(inputs.logged, inputs.current.numRows));
   return analysis;
@@ -285,6 +288,7 @@ async function decide(
   return decideRun({
     drift: analysis.driftFact,
     quality: analysis.quality.verdict,
+    ...(analysis.estimate ? { estimate: analysis.estimate.verdict } : {}),
     history,
     lastAlertedVerdict: alerted?.verdict ?? null,
     // The job cannot see the deployment's history; rollback here means "the policy asks for
@@ -464,6 +468,7 @@ function logFinished(run: RunContext, r: Reports, decision: RunDecision): void {
       drift_share: r.report.drift_share,
       drifted: r.report.drifted_features,
       quality: r.report.quality.verdict,
+      estimate: r.report.estimate?.verdict ?? null,
       rows: r.report.rows,
       report: r.reportHtmlUri,
     },

@@ -1,6 +1,7 @@
 import type { PromotionOutcome, RunDecision } from '../core/policy.js';
 import type { Analysis } from './analyze.js';
 import type { ColumnDrift } from './drift.js';
+import type { PerformanceEstimate } from './estimate.js';
 import type { QualityReport } from './quality.js';
 import type { ColumnSummary } from './summary.js';
 
@@ -30,6 +31,8 @@ export interface DriftReport {
   excluded_features: { name: string; reason: string }[];
   prediction_drift: { drifted: boolean; columns: ColumnDrift[] };
   quality: QualityReport;
+  /** Estimated quality of the window before labels (CBPE); null when turned off. */
+  estimate: PerformanceEstimate | null;
   summary: { features: ColumnSummary[]; outputs: ColumnSummary[] };
   /** The lifecycle policy's reading of this run (core/policy.ts). */
   verdict: {
@@ -84,6 +87,7 @@ export function buildReport(ctx: ReportContext, analysis: Analysis, decision: Ru
     excluded_features: analysis.excluded,
     prediction_drift: analysis.predictionDrift,
     quality: analysis.quality,
+    estimate: analysis.estimate,
     summary: analysis.summary,
     verdict: {
       verdict: decision.verdict,

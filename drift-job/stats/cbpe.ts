@@ -23,9 +23,11 @@
  *
  * One descriptor per metric, as the drift methods are registered; computation only, no rendering.
  */
+import { ESTIMATE_METRICS } from '../../core/drift-settings.js';
 import { rocAuc } from '../../core/metrics.js';
 
-export const CBPE_METRICS = ['roc_auc', 'accuracy', 'precision', 'recall', 'f1'] as const;
+/** The metrics CBPE estimates; the list is the CRD's (core/resources EstimateMetric). */
+export const CBPE_METRICS = ESTIMATE_METRICS;
 export type CbpeMetric = (typeof CBPE_METRICS)[number];
 
 /** NannyML's default threshold and band width: 3 standard deviations. */
@@ -370,7 +372,8 @@ export function fitCbpe(
     throw new RangeError(`chunkRows must be a positive integer (got ${chunkRows})`);
   const n = reference.target.length;
   const chunks: LabelledOutputs[] = [];
-  for (let start = 0; start < n; start += chunkRows) chunks.push(slice(reference, start, Math.min(n, start + chunkRows)));
+  for (let start = 0; start < n; start += chunkRows)
+    chunks.push(slice(reference, start, Math.min(n, start + chunkRows)));
   return {
     chunkRows,
     chunks: chunks.length,

@@ -105,9 +105,10 @@ function compare(theirs: NannymlChunk[], mine: ReturnType<typeof ours>): { alert
       if (e.metric === 'roc_auc' || e.metric === 'accuracy') {
         const diff = Math.abs(e.estimated - (t.estimated as number));
         worst = Math.max(worst, diff);
-        expect(diff, `chunk ${k} ${e.metric}: ours ${e.estimated}, NannyML ${t.estimated}`).toBeLessThanOrEqual(
-          TOLERANCE,
-        );
+        expect(
+          diff,
+          `chunk ${k} ${e.metric}: ours ${e.estimated}, NannyML ${t.estimated}`,
+        ).toBeLessThanOrEqual(TOLERANCE);
       }
       expect(e.alert, `chunk ${k} ${e.metric} alert`).toBe(t.alert);
       expect(e.lowerThreshold ?? null).toBeCloseTo(t.lower_threshold ?? Number.NaN, 9);
@@ -127,7 +128,10 @@ describe('CBPE against NannyML 0.13.1', () => {
     // Continuous probabilities (no ties): the sampling errors agree too.
     theirs.forEach((chunk, k) => {
       for (const e of mine[k]!) {
-        expect(e.samplingError, `chunk ${k} ${e.metric}`).toBeCloseTo(chunk.metrics[e.metric].sampling_error!, 9);
+        expect(e.samplingError, `chunk ${k} ${e.metric}`).toBeCloseTo(
+          chunk.metrics[e.metric].sampling_error!,
+          9,
+        );
       }
     });
     expect(alerts).toBeGreaterThan(0);
@@ -184,7 +188,8 @@ async function flightsOutputs(): Promise<{ reference: Outputs; analysis: Outputs
     prediction: Float64Array.from(rows, (i) => (probability(i) >= 0.3 ? 1 : 0)),
     target: Float64Array.from(rows, late),
   });
-  const sample = (rows: number[], n: number, seed: number) => new Random(seed).shuffle(rows.slice()).slice(0, n);
+  const sample = (rows: number[], n: number, seed: number) =>
+    new Random(seed).shuffle(rows.slice()).slice(0, n);
   return {
     reference: outputs(sample(byMonth[1]!, 20_000, 1)),
     analysis: concat([2, 3, 4, 5].map((m) => outputs(sample(byMonth[m]!, 10_000, m)))),
