@@ -6,7 +6,7 @@ import { DRIFT_DEFAULTS } from '../core/drift-settings.js';
 import { ConfigError, DataError } from '../core/errors.js';
 import type { FeatureSchema } from '../core/feature-schema.js';
 import { createLogger, type Logger } from '../core/log.js';
-import { openObjectStore, type S3SettingsValues } from '../core/object-store/index.js';
+import { ObjectNotFoundError, openObjectStore, type S3SettingsValues } from '../core/object-store/index.js';
 import {
   DEFAULT_POLICY,
   decideRun,
@@ -18,8 +18,9 @@ import {
 import { type LoggedWindow, readLogWindow } from '../core/prediction-log.js';
 import { getVersion, type LifecycleEventKind, recordEvent } from '../core/registry.js';
 import { type Analysis, analyze, type DriftOverride } from './analyze.js';
+import { inferSchema } from './infer-schema.js';
 import { measurePromotion } from './promotion.js';
-import { buildReport, type DriftReport, reportJson } from './report.js';
+import { buildReport, type DriftReport, reportJson, type SchemaSource } from './report.js';
 import { renderReportHtml } from './report-html.js';
 import { lastAlert, markAlert, type Recorded, recordRun, runHistory, type StoredAlert } from './runs.js';
 import {
@@ -98,6 +99,8 @@ interface Inputs {
   currentUri: string;
   window: { since: Date; until: Date } | null;
   logged: LoggedWindow | null;
+  /** Where the schema came from; `inferred` when it was read off the reference. */
+  schemaSource: SchemaSource;
 }
 
 async function resolveArtifacts(o: DriftJobOptions): Promise<ModelArtifacts> {
@@ -136,9 +139,38 @@ function logWindow(o: DriftJobOptions, now: Date): { since: Date; until: Date } 
   return { since, until };
 }
 
+/** A read that failed because the file or object is not there (not because it is unreadable). */
+function notFound(err: unknown): boolean {
+  const cause = err instanceof Error ? err.cause : undefined;
+  return (
+    cause instanceof ObjectNotFoundError || (cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT'
+  );
+}
+
+/**
+ * The schema: the one given, the registry's, or the one beside the reference — and for a plain
+ * reference file with none beside it, one inferred from the reference (the report says so).
+ */
+async function schemaFor(
+  o: DriftJobOptions,
+  schemaUri: string,
+  reference: Table,
+): Promise<{ schema: FeatureSchema; inferred: string[] | null }> {
+  try {
+    return { schema: await loadSchema(schemaUri, o.s3), inferred: null };
+  } catch (err) {
+    if (!(o.reference && !o.schema && notFound(err))) throw err;
+    const { schema, notes } = inferSchema(reference);
+    return { schema, inferred: notes };
+  }
+}
+
 async function loadInputs(o: DriftJobOptions, now: Date, log: Logger): Promise<Inputs> {
   const artifacts = await resolveArtifacts(o);
-  const schema = await loadSchema(artifacts.schemaUri, o.s3);
+  const reference = await loadTable(artifacts.referenceUri, 'reference', o.s3);
+  log.info({ reference: artifacts.referenceUri, rows: reference.numRows }, 'reference loaded');
+  const { schema, inferred } = await schemaFor(o, artifacts.schemaUri, reference);
+  if (inferred) log.info({ schema: schema.digest }, inferred[0]!);
   const registered = artifacts.registeredSchemaDigest ?? (await registryDigest(o));
   if (registered && registered !== schema.digest) {
     throw new DataError(
@@ -149,8 +181,9 @@ async function loadInputs(o: DriftJobOptions, now: Date, log: Logger): Promise<I
     (artifacts.metricsUri ? await loadHoldoutMetrics(artifacts.metricsUri, o.s3) : undefined) ??
     artifacts.registryHoldout ??
     {};
-  const reference = await loadTable(artifacts.referenceUri, 'reference', o.s3);
-  log.info({ reference: artifacts.referenceUri, rows: reference.numRows }, 'reference loaded');
+  const schemaSource: Inputs['schemaSource'] = inferred
+    ? { source: 'inferred', uri: null, notes: inferred }
+    : { source: o.reference ? 'file' : 'registry', uri: artifacts.schemaUri, notes: [] };
 
   if (o.current) {
     const current = await loadTable(o.current, 'current', o.s3);
@@ -163,6 +196,7 @@ async function loadInputs(o: DriftJobOptions, now: Date, log: Logger): Promise<I
       currentUri: o.current,
       window: null,
       logged: null,
+      schemaSource,
     };
   }
   if (!o.pool || !o.modelName || !o.modelVersion) {
@@ -186,6 +220,7 @@ async function loadInputs(o: DriftJobOptions, now: Date, log: Logger): Promise<I
     currentUri: `postgres:prediction_logs/${o.modelName}/${o.modelVersion}`,
     window,
     logged,
+    schemaSource,
   };
 }
 
@@ -258,7 +293,10 @@ function analyseInputs(o: DriftJobOptions, inputs: Inputs): Analysis {
     },
     estimate: o.estimate?.enabled === false ? false : { metric: o.estimate?.metric },
   });
-  analysis.warnings.unshift(...logWarnings(inputs.logged, inputs.current.numRows));
+  analysis.warnings.unshift(
+    ...inputs.schemaSource.notes,
+    ...logWarnings(inputs.logged, inputs.current.numRows),
+  );
   return analysis;
 }
 
@@ -344,6 +382,7 @@ async function writeReports(
       referenceUri: inputs.referenceUri,
       currentUri: inputs.currentUri,
       window: inputs.window,
+      schema: inputs.schemaSource,
     },
     analysis,
     decision,

@@ -254,7 +254,7 @@ export function renderReportHtml(r: DriftReport): string {
 <title>${esc(title)}</title><style>${CSS}</style></head>
 <body><main>
 <h1>${esc(title)}</h1>
-<div class="meta">Run ${esc(r.run_id)} · ${esc(r.generated_at)}${r.window ? ` · window ${esc(r.window.since)} → ${esc(r.window.until)}` : ''} · reference ${esc(r.inputs.reference)} (${r.rows.reference} rows) · current ${esc(r.inputs.current)} (${r.rows.current} rows)</div>
+<div class="meta">Run ${esc(r.run_id)} · ${esc(r.generated_at)}${r.window ? ` · window ${esc(r.window.since)} → ${esc(r.window.until)}` : ''} · reference ${esc(r.inputs.reference)} (${r.rows.reference} rows) · current ${esc(r.inputs.current)} (${r.rows.current} rows) · schema ${r.schema.source === 'inferred' ? '<b>inferred from the reference</b> (no schema.json)' : esc(r.schema.uri ?? r.schema.source)}</div>
 ${headline(r)}
 ${warnings}
 <h2>Drift by feature</h2>

@@ -17,6 +17,8 @@ export interface DriftReport {
   generated_at: string;
   model: { name: string | null; version: string | null; task: string; schema_digest: string };
   inputs: { reference: string; current: string };
+  /** Where the feature schema came from: a file, the registry, or inferred from the reference. */
+  schema: SchemaSource;
   /** The window of prediction logs, when the current data came from them. */
   window: { since: string; until: string } | null;
   rows: { reference: number; current: number; labelled: number };
@@ -51,6 +53,14 @@ export interface DriftReport {
   warnings: string[];
 }
 
+export interface SchemaSource {
+  source: 'file' | 'registry' | 'inferred';
+  /** schema.json read (null when inferred). */
+  uri: string | null;
+  /** How it was inferred (empty otherwise). */
+  notes: string[];
+}
+
 export interface ReportContext {
   runId: string;
   generatedAt: Date;
@@ -61,6 +71,7 @@ export interface ReportContext {
   referenceUri: string;
   currentUri: string;
   window: { since: Date; until: Date } | null;
+  schema: SchemaSource;
 }
 
 export function buildReport(ctx: ReportContext, analysis: Analysis, decision: RunDecision): DriftReport {
@@ -75,6 +86,7 @@ export function buildReport(ctx: ReportContext, analysis: Analysis, decision: Ru
       schema_digest: ctx.schemaDigest,
     },
     inputs: { reference: ctx.referenceUri, current: ctx.currentUri },
+    schema: ctx.schema,
     window: ctx.window
       ? { since: ctx.window.since.toISOString(), until: ctx.window.until.toISOString() }
       : null,
