@@ -48,9 +48,12 @@ function numeric(column: Column | undefined, rows: number): Float64Array {
   return column.values;
 }
 
-function take(values: Float64Array, rows: Uint32Array): Float64Array {
-  return rows.length === values.length ? values : Float64Array.from(rows, (i) => values[i]!);
+/** The usable rows of a column (all of it, uncopied, when `rows` is null). */
+function take(values: Float64Array, rows: Uint32Array | null): Float64Array {
+  return rows === null ? values : Float64Array.from(rows, (i) => values[i]!);
 }
+
+const count = (rows: Uint32Array | null, all: number) => (rows === null ? all : rows.length);
 
 function outputs(table: Table): ModelOutputs {
   return {
@@ -113,31 +116,33 @@ export function estimatePerformance(
   };
   const cur = outputs(current);
   const curRows = usableRows(cur);
-  if (curRows.length < options.minRows) {
+  const curCount = count(curRows, current.numRows);
+  const refCount = count(refRows, reference.numRows);
+  if (curCount < options.minRows) {
     return notEstimated(
       metric,
       'InsufficientData',
-      `${curRows.length} rows with a probability, fewer than the ${options.minRows} needed for an estimate`,
+      `${curCount} rows with a probability, fewer than the ${options.minRows} needed for an estimate`,
     );
   }
-  if (refRows.length < 2 * MIN_REFERENCE_CHUNKS) {
-    return notEstimated(metric, 'NotEvaluated', `${refRows.length} usable reference rows: too few to fit on`);
+  if (refCount < 2 * MIN_REFERENCE_CHUNKS) {
+    return notEstimated(metric, 'NotEvaluated', `${refCount} usable reference rows: too few to fit on`);
   }
-  const chunkRows = referenceChunkRows(refRows.length, curRows.length);
+  const chunkRows = referenceChunkRows(refCount, curCount);
   const fit = fitCbpe(fitOn, chunkRows, CBPE_METRICS);
   const window = { probability: take(cur.probability, curRows), prediction: take(cur.prediction, curRows) };
   // The drift statistics sorted the probabilities already (memoised): ROC AUC reuses that sort
   // when every row was usable.
   const column = current.columns.probability;
-  const sorted = column && curRows.length === current.numRows ? finiteSorted(column).values : undefined;
-  const metrics = estimateWindow(fit, window, sorted?.length === curRows.length ? sorted : undefined);
+  const sorted = column && curRows === null ? finiteSorted(column).values : undefined;
+  const metrics = estimateWindow(fit, window, sorted?.length === curCount ? sorted : undefined);
   const chosen = metrics.find((m) => m.metric === metric)!;
   return {
     verdict: chosen.degraded ? 'Degraded' : 'Ok',
     metric,
     method: 'cbpe',
     metrics,
-    rows: curRows.length,
+    rows: curCount,
     chunkRows,
     referenceChunks: fit.chunks,
     reason: estimateReason(chosen, chunkRows),

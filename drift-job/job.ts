@@ -10,6 +10,7 @@ import { ObjectNotFoundError, openObjectStore, type S3SettingsValues } from '../
 import {
   DEFAULT_POLICY,
   decideRun,
+  type EstimateVerdict,
   type PastRun,
   type PolicySettings,
   type PromotionEvidence,
@@ -18,6 +19,7 @@ import {
 import { type LoggedWindow, readLogWindow } from '../core/prediction-log.js';
 import { getVersion, type LifecycleEventKind, recordEvent } from '../core/registry.js';
 import { type Analysis, analyze, type DriftOverride } from './analyze.js';
+import { estimatePerformance } from './estimate.js';
 import { inferSchema } from './infer-schema.js';
 import { measurePromotion } from './promotion.js';
 import { buildReport, type DriftReport, reportJson, type SchemaSource } from './report.js';
@@ -341,7 +343,7 @@ async function decide(
 /** Champion against challenger on the window's shared labelled requests, when a challenger runs. */
 async function promotionEvidence(o: DriftJobOptions, inputs: Inputs): Promise<PromotionEvidence | undefined> {
   if (!o.pool || !o.challengerVersion || !o.modelName || !o.modelVersion || !inputs.window) return undefined;
-  return measurePromotion(o.pool, {
+  const evidence = await measurePromotion(o.pool, {
     modelName: o.modelName,
     champion: o.modelVersion,
     challenger: o.challengerVersion,
@@ -352,6 +354,37 @@ async function promotionEvidence(o: DriftJobOptions, inputs: Inputs): Promise<Pr
     margin: o.promotion?.margin ?? 0,
     minLabels: o.promotion?.minLabels ?? DRIFT_DEFAULTS.promotionMinLabels,
   });
+  // Only asked for when a degraded estimate may hold the promotion (it reads the challenger's window).
+  if (!o.policy?.holdPromotionOnEstimatedDegraded) return evidence;
+  return { ...evidence, challengerEstimate: await challengerEstimate(o, o.pool, inputs.window) };
+}
+
+/**
+ * The challenger's own estimated quality on the window: CBPE on the probabilities it logged,
+ * fitted on its registered reference. NotEvaluated when the registry has no reference for it.
+ */
+async function challengerEstimate(
+  o: DriftJobOptions,
+  pool: Pool,
+  window: { since: Date; until: Date },
+): Promise<EstimateVerdict> {
+  const modelName = o.modelName as string;
+  const version = o.challengerVersion as string;
+  let artifacts: ModelArtifacts;
+  try {
+    artifacts = await registeredArtifacts(pool, modelName, version);
+  } catch (err) {
+    if (err instanceof DataError) return 'NotEvaluated';
+    throw err;
+  }
+  const schema = await loadSchema(artifacts.schemaUri, o.s3);
+  const reference = await loadTable(artifacts.referenceUri, 'challenger reference', o.s3);
+  const logged = await readLogWindow(pool, schema, { modelName, modelVersion: version, ...window });
+  return estimatePerformance(reference, logged.table, {
+    schema,
+    metric: o.estimate?.metric ?? o.quality?.metric,
+    minRows: o.minRows ?? DRIFT_DEFAULTS.minRows,
+  }).verdict;
 }
 
 interface Reports {

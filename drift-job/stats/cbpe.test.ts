@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
+import { rocAuc } from '../../core/metrics.js';
 import { calibratedWindow, SHIFTS } from '../../test/fixtures/cbpe-data.js';
-import { CBPE_METRIC_REGISTRY, estimateRocAuc, estimateWindow, expectedConfusion, fitCbpe } from './cbpe.js';
+import { Random } from '../../trainer-job/random.js';
+import {
+  CBPE_METRIC_REGISTRY,
+  estimateRocAuc,
+  estimateWindow,
+  expectedConfusion,
+  fitCbpe,
+  realizedRocAuc,
+  usableRows,
+} from './cbpe.js';
 
 const f64 = (a: number[]) => Float64Array.from(a);
 
@@ -16,10 +26,13 @@ describe('CBPE estimates from calibrated probabilities', () => {
   });
 
   it('derives accuracy, precision, recall and F1 from it', () => {
-    expect(CBPE_METRIC_REGISTRY.accuracy.estimate(window)).toBeCloseTo(3 / 4, 12);
-    expect(CBPE_METRIC_REGISTRY.precision.estimate(window)).toBeCloseTo(1.5 / 2, 12);
-    expect(CBPE_METRIC_REGISTRY.recall.estimate(window)).toBeCloseTo(1.5 / 2, 12);
-    expect(CBPE_METRIC_REGISTRY.f1.estimate(window)).toBeCloseTo(1.5 / 2, 12);
+    expect(CBPE_METRIC_REGISTRY.accuracy.estimate(window, expectedConfusion(window))).toBeCloseTo(3 / 4, 12);
+    expect(CBPE_METRIC_REGISTRY.precision.estimate(window, expectedConfusion(window))).toBeCloseTo(
+      1.5 / 2,
+      12,
+    );
+    expect(CBPE_METRIC_REGISTRY.recall.estimate(window, expectedConfusion(window))).toBeCloseTo(1.5 / 2, 12);
+    expect(CBPE_METRIC_REGISTRY.f1.estimate(window, expectedConfusion(window))).toBeCloseTo(1.5 / 2, 12);
   });
 
   it('estimates ROC AUC as the area under the expected ROC curve', () => {
@@ -37,6 +50,22 @@ describe('CBPE estimates from calibrated probabilities', () => {
     expect(estimateRocAuc(f64(p))).toBeCloseTo((num + ties / 2) / (pos * (p.length - pos)), 4);
   });
 
+  it("realized ROC AUC by merging sorted classes equals the trainer's Mann–Whitney AUC, ties included", () => {
+    const r = new Random(3);
+    const p = Float64Array.from({ length: 5000 }, () => Math.round(r.next() * 20) / 20);
+    const y = p.map((v) => (r.next() < v ? 1 : 0));
+    expect(realizedRocAuc(p, y)).toBeCloseTo(rocAuc(y, p), 12);
+    expect(realizedRocAuc(f64([0.2, 0.3]), f64([1, 1]))).toBeNaN();
+  });
+
+  it('keeps the usable rows only, and copies nothing when every row is usable', () => {
+    const all = { probability: f64([0.1, 0.9]), prediction: f64([0, 1]) };
+    expect(usableRows(all)).toBeNull();
+    const some = { probability: f64([0.1, Number.NaN, 0.7, 0.4]), prediction: f64([0, 1, 1, 2]) };
+    expect(Array.from(usableRows(some)!)).toEqual([0, 2]);
+    expect(Array.from(usableRows({ ...all, target: f64([1, Number.NaN]) })!)).toEqual([0]);
+  });
+
   it('gives NaN for ROC AUC when every probability is 0 or 1 of one class', () => {
     expect(estimateRocAuc(f64([1, 1, 1]))).toBeNaN();
     expect(estimateRocAuc(f64([]))).toBeNaN();
@@ -45,7 +74,7 @@ describe('CBPE estimates from calibrated probabilities', () => {
   it('agrees with the realized metrics of a large calibrated sample', () => {
     const big = calibratedWindow(200_000, { mean: 0, scale: 1 }, 7);
     for (const d of Object.values(CBPE_METRIC_REGISTRY)) {
-      expect(Math.abs(d.estimate(big) - d.realized(big)), d.name).toBeLessThan(0.005);
+      expect(Math.abs(d.estimate(big, expectedConfusion(big)) - d.realized(big)), d.name).toBeLessThan(0.005);
     }
   });
 });

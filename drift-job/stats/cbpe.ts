@@ -24,7 +24,6 @@
  * One descriptor per metric, as the drift methods are registered; computation only, no rendering.
  */
 import { ESTIMATE_METRICS } from '../../core/drift-settings.js';
-import { rocAuc } from '../../core/metrics.js';
 
 /** The metrics CBPE estimates; the list is the CRD's (core/resources EstimateMetric). */
 export const CBPE_METRICS = ESTIMATE_METRICS;
@@ -53,8 +52,11 @@ export interface SamplingComponents {
 
 export interface CbpeMetricDescriptor {
   name: CbpeMetric;
-  /** The expected value of the metric from calibrated probabilities. */
-  estimate(o: ModelOutputs): number;
+  /**
+   * The expected value of the metric from calibrated probabilities, given the window's expected
+   * confusion matrix (computed once per window) and, optionally, its probabilities sorted ascending.
+   */
+  estimate(o: ModelOutputs, expected: ExpectedConfusion, sortedProbability?: Float64Array): number;
   /** The metric on labels (NaN when it is undefined on them, e.g. a single class). */
   realized(o: LabelledOutputs): number;
   samplingComponents(reference: LabelledOutputs): SamplingComponents;
@@ -121,8 +123,54 @@ function weightedStd(pairs: [number, number][]): number {
   return Math.sqrt(ss / n);
 }
 
-function distinctCount(a: Float64Array): number {
-  return new Set(a).size;
+function hasBothValues(a: Float64Array): boolean {
+  for (let i = 1; i < a.length; i++) if (a[i] !== a[0]) return true;
+  return false;
+}
+
+/** Probabilities of the positive and of the negative rows, each sorted ascending (native sorts). */
+function sortedByClass(
+  probability: Float64Array,
+  target: Float64Array,
+): { pos: Float64Array; neg: Float64Array } {
+  let positives = 0;
+  for (let i = 0; i < target.length; i++) if (target[i] === 1) positives++;
+  const pos = new Float64Array(positives);
+  const neg = new Float64Array(target.length - positives);
+  let a = 0;
+  let b = 0;
+  for (let i = 0; i < target.length; i++) {
+    if (target[i] === 1) pos[a++] = probability[i]!;
+    else neg[b++] = probability[i]!;
+  }
+  return { pos: pos.sort(), neg: neg.sort() };
+}
+
+/**
+ * Realized ROC AUC (the Mann–Whitney statistic, ties counted half) by merging the two classes'
+ * sorted scores: typed-array sorts instead of an index sort with a comparator.
+ */
+export function realizedRocAuc(probability: Float64Array, target: Float64Array): number {
+  const { pos, neg } = sortedByClass(probability, target);
+  if (pos.length === 0 || neg.length === 0) return Number.NaN;
+  let below = 0;
+  let tied = 0;
+  let j = 0;
+  let u = 0;
+  let last = Number.NaN;
+  for (let i = 0; i < pos.length; i++) {
+    const p = pos[i]!;
+    if (p !== last) {
+      while (j < neg.length && neg[j]! < p) j++;
+      below = j;
+      let k = j;
+      while (k < neg.length && neg[k] === p) k++;
+      tied = k - j;
+      last = p;
+    }
+    u += below + tied / 2;
+  }
+  return u / (pos.length * neg.length);
 }
 
 /**
@@ -175,12 +223,16 @@ function aucComponents(reference: LabelledOutputs): SamplingComponents {
     p = p.map((v) => 1 - v);
     positives = n - positives;
   }
-  const order = Uint32Array.from({ length: n }, (_, i) => i).sort((a, b) => p[a]! - p[b]! || a - b);
+  const { pos, neg } = sortedByClass(p, y);
   const negatives = n - positives;
+  // The i-th positive's rank in the ascending order of all rows (negatives first among ties).
   const shares: [number, number][] = [];
+  let j = 0;
   let i = 0;
-  for (let rank = 0; rank < n; rank++) {
-    if (y[order[rank]!] !== 1 || rank === 0) continue;
+  for (let k = 0; k < pos.length; k++) {
+    while (j < neg.length && neg[j]! <= pos[k]!) j++;
+    const rank = k + j;
+    if (rank === 0) continue;
     shares.push([(rank - i) / negatives, 1]);
     i++;
   }
@@ -207,16 +259,13 @@ export function samplingError(c: SamplingComponents, rows: number): number {
 export const CBPE_METRIC_REGISTRY: { readonly [M in CbpeMetric]: CbpeMetricDescriptor & { name: M } } = {
   roc_auc: {
     name: 'roc_auc',
-    estimate: (o) => estimateRocAuc(o.probability),
-    realized: (o) => rocAuc(o.target, o.probability),
+    estimate: (o, _c, sorted) => estimateRocAuc(o.probability, sorted),
+    realized: (o) => realizedRocAuc(o.probability, o.target),
     samplingComponents: aucComponents,
   },
   accuracy: {
     name: 'accuracy',
-    estimate: (o) => {
-      const c = expectedConfusion(o);
-      return ratio(c.tp + c.tn, c.rows);
-    },
+    estimate: (_o, c) => ratio(c.tp + c.tn, c.rows),
     realized: (o) => {
       const c = confusion(o);
       return ratio(c.tp + c.tn, c.rows);
@@ -225,10 +274,7 @@ export const CBPE_METRIC_REGISTRY: { readonly [M in CbpeMetric]: CbpeMetricDescr
   },
   precision: {
     name: 'precision',
-    estimate: (o) => {
-      const c = expectedConfusion(o);
-      return ratio(c.tp, c.tp + c.fp);
-    },
+    estimate: (_o, c) => ratio(c.tp, c.tp + c.fp),
     realized: (o) => {
       const c = confusion(o);
       return c.tp + c.fp > 0 ? c.tp / (c.tp + c.fp) : Number.NaN;
@@ -246,10 +292,7 @@ export const CBPE_METRIC_REGISTRY: { readonly [M in CbpeMetric]: CbpeMetricDescr
   },
   recall: {
     name: 'recall',
-    estimate: (o) => {
-      const c = expectedConfusion(o);
-      return ratio(c.tp, c.tp + c.fn);
-    },
+    estimate: (_o, c) => ratio(c.tp, c.tp + c.fn),
     realized: (o) => {
       const c = confusion(o);
       return c.tp + c.fn > 0 ? c.tp / (c.tp + c.fn) : Number.NaN;
@@ -267,12 +310,9 @@ export const CBPE_METRIC_REGISTRY: { readonly [M in CbpeMetric]: CbpeMetricDescr
   },
   f1: {
     name: 'f1',
-    estimate: (o) => {
-      const c = expectedConfusion(o);
-      return ratio(c.tp, c.tp + 0.5 * (c.fp + c.fn));
-    },
+    estimate: (_o, c) => ratio(c.tp, c.tp + 0.5 * (c.fp + c.fn)),
     realized: (o) => {
-      if (distinctCount(o.target) <= 1 || distinctCount(o.prediction) <= 1) return Number.NaN;
+      if (!hasBothValues(o.target) || !hasBothValues(o.prediction)) return Number.NaN;
       const c = confusion(o);
       return ratio(c.tp, c.tp + 0.5 * (c.fp + c.fn));
     },
@@ -307,7 +347,7 @@ export interface FittedMetric {
   lowerThreshold: number | null;
   upperThreshold: number | null;
   components: SamplingComponents;
-  /** The realized metric on the whole reference. */
+  /** The mean realized metric of the reference chunks (the thresholds' centre). */
   reference: number;
 }
 
@@ -318,17 +358,26 @@ export interface CbpeFit {
   metrics: FittedMetric[];
 }
 
-/** Rows with a finite probability, a 0/1 prediction and (for the reference) a 0/1 target. */
-export function usableRows(o: ModelOutputs & { target?: Float64Array }): Uint32Array {
-  const keep: number[] = [];
-  for (let i = 0; i < o.probability.length; i++) {
-    const p = o.probability[i]!;
-    const y = o.prediction[i]!;
-    if (!(Number.isFinite(p) && (y === 0 || y === 1))) continue;
-    if (o.target && !(o.target[i] === 0 || o.target[i] === 1)) continue;
-    keep.push(i);
-  }
-  return Uint32Array.from(keep);
+function usable(o: ModelOutputs & { target?: Float64Array }, i: number): boolean {
+  const p = o.probability[i]!;
+  const y = o.prediction[i]!;
+  if (!(Number.isFinite(p) && (y === 0 || y === 1))) return false;
+  return !o.target || o.target[i] === 0 || o.target[i] === 1;
+}
+
+/**
+ * Rows with a finite probability, a 0/1 prediction and (for the reference) a 0/1 target; null when
+ * every row is (the common case: no copy).
+ */
+export function usableRows(o: ModelOutputs & { target?: Float64Array }): Uint32Array | null {
+  const n = o.probability.length;
+  let count = 0;
+  for (let i = 0; i < n; i++) if (usable(o, i)) count++;
+  if (count === n) return null;
+  const keep = new Uint32Array(count);
+  let k = 0;
+  for (let i = 0; i < n; i++) if (usable(o, i)) keep[k++] = i;
+  return keep;
 }
 
 function slice<T extends ModelOutputs & { target?: Float64Array }>(o: T, start: number, end: number): T {
@@ -349,14 +398,14 @@ function nanMeanStd(values: number[]): { mean: number; std: number } {
 }
 
 /** Mean ± 3 std of the reference chunks' realized values, clipped to the metric's [0, 1] range. */
-function thresholds(values: number[]): { lower: number | null; upper: number | null } {
+function thresholds(values: number[]): { lower: number | null; upper: number | null; mean: number } {
   const { mean, std } = nanMeanStd(values);
-  if (!Number.isFinite(mean) || !Number.isFinite(std)) return { lower: null, upper: null };
+  if (!Number.isFinite(mean) || !Number.isFinite(std)) return { lower: null, upper: null, mean };
   let lower = mean - CBPE_STD_MULTIPLIER * std;
   let upper = mean + CBPE_STD_MULTIPLIER * std;
   if (lower <= 0) lower = 0;
   if (upper >= 1) upper = 1;
-  return { lower, upper };
+  return { lower, upper, mean };
 }
 
 /**
@@ -385,7 +434,7 @@ export function fitCbpe(
         lowerThreshold: t.lower,
         upperThreshold: t.upper,
         components: d.samplingComponents(reference),
-        reference: d.realized(reference),
+        reference: t.mean,
       };
     }),
   };
@@ -417,11 +466,9 @@ export function estimateWindow(
   sortedProbability?: Float64Array,
 ): MetricEstimate[] {
   const rows = window.probability.length;
+  const expected = expectedConfusion(window);
   return fit.metrics.map((f) => {
-    const estimated =
-      f.metric === 'roc_auc'
-        ? estimateRocAuc(window.probability, sortedProbability)
-        : CBPE_METRIC_REGISTRY[f.metric].estimate(window);
+    const estimated = CBPE_METRIC_REGISTRY[f.metric].estimate(window, expected, sortedProbability);
     const se = samplingError(f.components, rows);
     const below = f.lowerThreshold !== null && estimated < f.lowerThreshold;
     const above = f.upperThreshold !== null && estimated > f.upperThreshold;
