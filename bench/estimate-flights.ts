@@ -80,6 +80,13 @@ async function main(): Promise<void> {
   const byMonth: number[][] = MONTHS.map(() => []);
   for (let i = 0; i < flights.numRows; i++) byMonth[new Date(date[i]!).getUTCMonth() - 2]?.push(i);
 
+  // The reference itself: how close the estimate is where the calibration should hold.
+  const refP = (reference.columns.probability as { values: Float64Array }).values;
+  const refY = (reference.columns[schema.target.name] as { values: Float64Array }).values;
+  const refE = estimatePerformance(reference, reference, { schema, metric: 'roc_auc', minRows: 100 });
+  console.log(
+    `reference (holdout sample, ${refP.length} rows): delay rate ${((100 * refY.reduce((a, b) => a + b, 0)) / refY.length).toFixed(1)}%, mean p ${(refP.reduce((a, b) => a + b, 0) / refP.length).toFixed(3)}, estimated ROC AUC ${refE.metrics[0]!.estimated.toFixed(4)} vs realized ${CBPE_METRIC_REGISTRY.roc_auc.realized({ probability: refP, prediction: refP, target: refY }).toFixed(4)}`,
+  );
   console.log(
     '\nmonth    delay rate  mean p   holdout AUC  estimated AUC (band)          realized AUC  est. acc  realized acc  estimate verdict',
   );
