@@ -101,6 +101,11 @@ export function createServerMetrics() {
       labelNames: ['role'] as const,
       ...common,
     }),
+    canaryFallbacks: new Counter({
+      name: 'mlcycle_canary_fallbacks_total',
+      help: 'Canary requests the challenger failed to score, answered by the champion instead.',
+      ...common,
+    }),
     offPathSkipped: new Counter({
       name: 'mlcycle_off_path_predictions_skipped_total',
       help: 'Records the model beside the answering one did not score, by its role and why (backlog: too many waiting; error: inference failed).',

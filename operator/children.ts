@@ -3,6 +3,7 @@ import type {
   V1Deployment,
   V1EnvVar,
   V1Job,
+  V1PodDisruptionBudget,
   V1PodSpec,
   V1ResourceRequirements,
   V1Service,
@@ -294,6 +295,21 @@ export function serverService(md: ModelDeployment): V1Service {
       selector: serverLabels(md),
       ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }],
     },
+  };
+}
+
+/**
+ * The serving Pods' disruption budget: a node drain or an autoscaler evicts at most one at a
+ * time, so a deployment with two or more replicas keeps answering through it. With one replica
+ * it allows the eviction (a budget of zero would block every drain of that node).
+ */
+export function serverDisruptionBudget(md: ModelDeployment): V1PodDisruptionBudget {
+  const name = serverName(md.metadata.name);
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: childMeta(md, name, serverLabels(md)),
+    spec: { maxUnavailable: 1, selector: { matchLabels: serverLabels(md) } },
   };
 }
 

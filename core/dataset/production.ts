@@ -96,16 +96,29 @@ export function parseProductionUri(uri: string): ProductionWindow {
 
 /** The URI of a production window: what the operator puts in a retraining ModelVersion's dataset. */
 export function productionUri(window: ProductionWindow): string {
-  const params = new URLSearchParams({
-    since: window.since.toISOString(),
-    until: window.until.toISOString(),
-  });
-  if (window.versions?.length) params.set('versions', window.versions.join(','));
+  const params: [string, string][] = [
+    ['since', rfc3339(window.since)],
+    ['until', rfc3339(window.until)],
+  ];
+  if (window.versions?.length) params.push(['versions', window.versions.join(',')]);
   if (window.original) {
-    params.set('original', window.original.uri);
-    params.set('originalRows', String(window.original.rows));
+    params.push(['original', window.original.uri], ['originalRows', String(window.original.rows)]);
   }
-  return `${PRODUCTION_SCHEME}${window.model}?${params.toString()}`;
+  const query = params.map(([k, v]) => `${k}=${queryValue(v)}`).join('&');
+  return `${PRODUCTION_SCHEME}${window.model}?${query}`;
+}
+
+/** Second-precision RFC 3339, as `kubectl get` users read it. */
+function rfc3339(time: Date): string {
+  return time.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/**
+ * A query value escaped only where it must be: `:` and `/` are legal in a query (RFC 3986), so
+ * times and nested URIs stay readable in `kubectl get`; `&`, `=`, `+`, `#` and `%` are escaped.
+ */
+function queryValue(value: string): string {
+  return encodeURIComponent(value).replace(/%3A/gi, ':').replace(/%2F/gi, '/').replace(/%2C/gi, ',');
 }
 
 export interface ProductionReadOptions {

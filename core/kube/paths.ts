@@ -28,6 +28,7 @@ export const Builtin = {
   cronJobs: builtin('batch/v1', 'cronjobs'),
   roleBindings: builtin('rbac.authorization.k8s.io/v1', 'rolebindings'),
   leases: builtin('coordination.k8s.io/v1', 'leases'),
+  podDisruptionBudgets: builtin('policy/v1', 'poddisruptionbudgets'),
 } as const;
 
 /** Path of a collection (all namespaces when `namespace` is unset) or of one object. */
@@ -43,6 +44,7 @@ export function builtinPath(kind: BuiltinKind, namespace?: string, name?: string
 export const kubePaths = {
   deployment: (ns: string, name: string) => builtinPath(Builtin.deployments, ns, name),
   service: (ns: string, name: string) => builtinPath(Builtin.services, ns, name),
+  podDisruptionBudget: (ns: string, name: string) => builtinPath(Builtin.podDisruptionBudgets, ns, name),
   cronJob: (ns: string, name: string) => builtinPath(Builtin.cronJobs, ns, name),
   job: (ns: string, name: string) => builtinPath(Builtin.jobs, ns, name),
   jobs: (ns: string) => builtinPath(Builtin.jobs, ns),

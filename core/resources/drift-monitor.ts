@@ -298,7 +298,11 @@ export const DriftMonitorStatus = DriftRunReport.partial()
     lastAction: z
       .object({
         runId: z.string().describe('The run the action answered.'),
-        action: z.enum(['None', 'Alert', 'Rollback', 'Retrain']).describe('What the operator did.'),
+        action: z
+          .enum(['None', 'Alert', 'Rollback', 'Retrain', 'Promote', 'AwaitApproval', 'RetireChallenger'])
+          .describe(
+            'What the operator did: Rollback, Retrain, Promote (the challenger won), AwaitApproval (it won; approval is Manual), RetireChallenger (it lost), or None.',
+          ),
         time: Timestamp.describe('When.'),
         detail: z
           .string()

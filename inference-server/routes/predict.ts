@@ -64,25 +64,50 @@ async function answer(
   const { serving } = request;
   countUnseen(ctx, serving, records);
   const { challenger } = serving;
-  const byChallenger = challengerAnswers(challenger, request.id);
-  const model = byChallenger ? challenger!.model : serving.model;
-  const role: Role = byChallenger ? 'challenger' : 'champion';
-  const out = await model.predict(records);
+  const { model, role, out } = await predictAnswering(ctx, request, records);
   const ids = { id: request.id, batch };
   ctx.writer.add(predictionRows(model, ids, records, out, reply.elapsedTime));
   countPredictions(ctx.metrics, model.version, role, out);
   ctx.metrics.answered.inc({ role });
   reply.header(MODEL_VERSION_HEADER, model.version);
-  if (challenger) {
+  // The model beside the answering one scores the same records off the response path — unless
+  // it is a canary that just failed on them.
+  if (challenger && !(role === 'champion' && challengerAnswers(challenger, request.id))) {
     ctx.offPath.schedule({
-      model: byChallenger ? serving.model : challenger.model,
-      role: byChallenger ? 'champion' : 'challenger',
+      model: role === 'challenger' ? serving.model : challenger.model,
+      role: role === 'challenger' ? 'champion' : 'challenger',
       request: ids,
       records,
       arrivedAt: performance.now() - reply.elapsedTime,
     });
   }
   return { model, out };
+}
+
+/**
+ * The answer: the champion's, or a canary challenger's for its share of request ids. A canary
+ * that fails is not the caller's problem: the champion answers instead, and a metric and a log
+ * line say so (the champion failing is a 500, as without a challenger).
+ */
+async function predictAnswering(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  records: FeatureRecord[],
+): Promise<{ model: LoadedModel; role: Role; out: PredictionOutputs }> {
+  const { challenger, model: champion } = request.serving;
+  if (!challenger || !challengerAnswers(challenger, request.id)) {
+    return { model: champion, role: 'champion', out: await champion.predict(records) };
+  }
+  try {
+    return { model: challenger.model, role: 'challenger', out: await challenger.model.predict(records) };
+  } catch (err) {
+    ctx.metrics.canaryFallbacks.inc();
+    request.log.warn(
+      { err, challenger: challenger.model.version },
+      'the canary challenger failed; the champion answers',
+    );
+    return { model: champion, role: 'champion', out: await champion.predict(records) };
+  }
 }
 
 /** The batch's records, validated; undefined once a problem has been sent. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  type DriftMonitor,
   type DriftMonitorStatus,
   type ModelDeploymentStatus,
   type ModelVersion,
@@ -18,7 +19,7 @@ import {
   seedMd,
   seedMv,
 } from '../testing/fake-context.js';
-import { DriftMonitorReconciler } from './drift-monitor.js';
+import { DriftMonitorReconciler, retrainSpec } from './drift-monitor.js';
 
 const reconcile = (w: FakeWorld) => new DriftMonitorReconciler(w.ctx).reconcile(NS, 'dm');
 const mvs = (w: FakeWorld) => w.kube.peekAll<ModelVersion>(resourcePath(ModelVersionKind, NS));
@@ -242,6 +243,33 @@ describe('DriftMonitorReconciler carries out the run decision', () => {
     expect(mvs(w).filter((m) => m.spec.lineage)).toHaveLength(1);
   });
 
+  it('mixes in the original dataset when includeOriginalRows is set, also for a retrain of a retrain', async () => {
+    const w = fakeWorld();
+    servingV2(w);
+    seedDm(w, {
+      retrain: {
+        source: 'Production',
+        window: '2d',
+        includeOriginalRows: 5000,
+        cooldown: '6h',
+        maxPerDay: 3,
+      },
+    });
+    report(w, run('drift-job-1', { verdict: 'SustainedDrift', retrain: true }));
+    await reconcile(w);
+    const first = mvs(w).find((m) => m.spec.lineage) as ModelVersion;
+    const served = mvs(w).find((m) => m.metadata.name === 'v2') as ModelVersion;
+    expect(first.spec.dataset.uri).toBe(
+      `production:m?since=2026-05-30T11:00:00Z&until=2026-06-01T11:00:00Z&original=${served.spec.dataset.uri}&originalRows=5000`,
+    );
+    // Retrained again from the retrained version: the original stays the first one's.
+    const again = retrainSpec(getDm(w) as DriftMonitor, first, 'md', {
+      ...(getDm(w)?.status?.lastRun as NonNullable<NonNullable<DriftMonitor['status']>['lastRun']>),
+      id: 'drift-job-9',
+    });
+    expect(again.dataset.uri).toContain(`&original=${served.spec.dataset.uri}&originalRows=5000`);
+  });
+
   it('retrains on a dataset when spec.retrain.source is Dataset', async () => {
     const w = fakeWorld();
     servingV2(w);
@@ -269,11 +297,17 @@ describe('DriftMonitorReconciler carries out the run decision', () => {
   };
 
   it.each([
-    { approval: 'Automatic', target: { modelVersion: 'v3', reason: 'Promotion' }, pending: undefined },
+    {
+      approval: 'Automatic',
+      target: { modelVersion: 'v3', reason: 'Promotion' },
+      pending: undefined,
+      action: 'Promote',
+    },
     {
       approval: 'Manual',
       target: { modelVersion: 'v2', reason: 'Spec' },
       pending: { challenger: 'v3', runId: 'r' },
+      action: 'AwaitApproval',
     },
   ])('promotes a winning challenger (approval $approval)', async (c) => {
     const w = fakeWorld();
@@ -289,6 +323,7 @@ describe('DriftMonitorReconciler carries out the run decision', () => {
     await reconcile(w);
     const md = getMd(w);
     expect(md?.status?.target).toMatchObject(c.target);
+    expect(getDm(w)?.status?.lastAction?.action).toBe(c.action);
     if (c.pending) {
       expect(md?.status?.pendingPromotion).toMatchObject(c.pending);
       expect(mdCond(w, 'PromotionPending')?.message).toContain(
@@ -327,6 +362,7 @@ describe('DriftMonitorReconciler carries out the run decision', () => {
     const md = getMd(w);
     expect(md?.status?.challenger).toBeUndefined();
     expect(md?.status?.lastAction).toMatchObject({ action: 'ChallengerRetired' });
+    expect(getDm(w)?.status?.lastAction?.action).toBe('RetireChallenger');
     expect(md?.status?.lastAction?.detail).toContain('roc_auc 0.70 vs 0.74');
     const v3 = mvs(w).find((m) => m.metadata.name === 'v3');
     expect(v3?.metadata.annotations?.['mlcycle.dev/retired-challenger']).toContain('roc_auc 0.70');

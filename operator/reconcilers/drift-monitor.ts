@@ -1,5 +1,6 @@
 import { findArtifact, SERVING_ARTIFACTS } from '../../core/artifacts.js';
 import { parseDuration } from '../../core/config.js';
+import { isProductionUri, parseProductionUri, productionUri } from '../../core/dataset/production.js';
 import { isAlreadyExists } from '../../core/kube/client.js';
 import { kubePaths } from '../../core/kube/paths.js';
 import {
@@ -200,7 +201,12 @@ export class DriftMonitorReconciler implements Reconciler {
   private async promotion(x: Execution): Promise<Action> {
     const { md, mdStatus, run, now } = x;
     const p = x.decision.promotion;
-    const act = (detail: string): Action => ({ runId: run.id, action: 'None', time: now, detail });
+    const act = (detail: string, action: Action['action'] = 'None'): Action => ({
+      runId: run.id,
+      action,
+      time: now,
+      detail,
+    });
     const ch = mdStatus.challenger;
     if (!p || !ch || ch.registryVersion !== p.challenger) {
       return act(
@@ -228,13 +234,13 @@ export class DriftMonitorReconciler implements Reconciler {
         'PromotionPending',
         `${ch.modelVersion} won: ${p.reason}; approve: ${how}`,
       );
-      return act(`promotion of ${ch.modelVersion} awaits approval`);
+      return act(`promotion of ${ch.modelVersion} awaits approval`, 'AwaitApproval');
     }
     mdStatus.target = newTarget(md, ch.modelVersion, 'Promotion', now, p.reason);
     delete mdStatus.pendingPromotion;
     x.mdCond.clear('PromotionPending', 'Promoted', `${ch.modelVersion} is being promoted`);
     await this.ctx.events.emit(md, 'Normal', 'PromotionStarted', `promoting ${ch.modelVersion}: ${p.reason}`);
-    return act(`promoting ${ch.modelVersion}: ${p.reason}`);
+    return act(`promoting ${ch.modelVersion}: ${p.reason}`, 'Promote');
   }
 
   /** The challenger lost: it stops running beside the champion and does not come back. */
@@ -250,7 +256,7 @@ export class DriftMonitorReconciler implements Reconciler {
     x.mdCond.set('ChallengerActive', 'False', 'Retired', msg);
     mdStatus.lastAction = { action: 'ChallengerRetired', time: now, detail: msg };
     await this.ctx.events.emit(md, 'Normal', 'ChallengerRetired', msg);
-    return { runId: x.run.id, action: 'None', time: now, detail: msg };
+    return { runId: x.run.id, action: 'RetireChallenger', time: now, detail: msg };
   }
 
   /** Creates the retraining ModelVersion; its name derives from the run, so one per run, also across restarts. */
@@ -302,8 +308,9 @@ export function retrainSpec(
   const until = new Date(Date.parse(run.time));
   const since = new Date(until.getTime() - parseDuration(r?.window ?? '7d'));
   const production = (r?.source ?? 'Production') === 'Production';
+  const original = r?.includeOriginalRows ? originalDataset(serving, r.includeOriginalRows) : undefined;
   const uri = production
-    ? `production:${serving.spec.model}?since=${rfc3339(since)}&until=${rfc3339(until)}`
+    ? productionUri({ model: serving.spec.model, since, until, original })
     : (r?.datasetUri ?? serving.spec.dataset.uri);
   const { since: _s, until: _u, uri: _uri, ...dataset } = serving.spec.dataset;
   return {
@@ -327,6 +334,17 @@ export function retrainSpec(
       deployment,
     },
   };
+}
+
+/**
+ * The dataset a production retraining mixes in (`includeOriginalRows`): the serving version's
+ * own, or — when that version was itself retrained on production — the one it mixed in.
+ */
+function originalDataset(serving: ModelVersion, rows: number): { uri: string; rows: number } | undefined {
+  const uri = serving.spec.dataset.uri;
+  if (!isProductionUri(uri)) return { uri, rows };
+  const inherited = parseProductionUri(uri).original;
+  return inherited ? { uri: inherited.uri, rows } : undefined;
 }
 
 function qualityText(status: DriftMonitorStatus | undefined): string {

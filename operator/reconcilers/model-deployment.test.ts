@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isConflict } from '../../core/kube/client.js';
-import { kubePaths } from '../../core/kube/paths.js';
+import { Builtin, builtinPath, kubePaths } from '../../core/kube/paths.js';
 import { ModelDeploymentKind, resourcePath } from '../../core/resources/index.js';
 import {
   eventReasons,
@@ -48,6 +48,11 @@ describe('ModelDeploymentReconciler', () => {
     expect(cond(w, 'Available')?.status).toBe('False');
     expect(cond(w, 'Progressing')).toMatchObject({ status: 'True', reason: 'RollingOut' });
     expect(servedArgs(w)).toContain('--model-version v1');
+    const budget = w.kube.peek<{ spec: unknown; metadata: { ownerReferences: { uid: string }[] } }>(
+      kubePaths.podDisruptionBudget(NS, 'md'),
+    );
+    expect(budget?.spec).toMatchObject({ maxUnavailable: 1, selector: { matchLabels: expect.any(Object) } });
+    expect(budget?.metadata.ownerReferences[0]?.uid).toBe(getMd(w)?.metadata.uid);
 
     markRolledOut(w);
     await reconcile(w);
@@ -68,6 +73,35 @@ describe('ModelDeploymentReconciler', () => {
     expect(cond(w, 'Progressing')).toMatchObject({ status: 'False', reason: 'VersionNotRegistered' });
     expect(getDeployment(w)).toBeUndefined();
     expect(getMd(w)?.status?.target).toBeUndefined(); // the deadline starts when it can roll out
+  });
+
+  it.each([
+    { kind: 'Deployment', path: builtinPath(Builtin.deployments, NS), owner: undefined },
+    { kind: 'Service', path: builtinPath(Builtin.services, NS), owner: 'uid-of-another-deployment' },
+  ])('refuses to take over a $kind it does not own, and changes nothing in it', async (c) => {
+    const w = fakeWorld();
+    seedMv(w, 'v1');
+    seedMd(w, { modelVersion: 'v1' });
+    const foreign = {
+      metadata: {
+        name: 'md',
+        namespace: NS,
+        labels: { app: 'theirs' },
+        ...(c.owner
+          ? { ownerReferences: [{ apiVersion: 'v1', kind: 'X', name: 'x', uid: c.owner, controller: true }] }
+          : {}),
+      },
+      spec: {},
+    };
+    w.kube.seed(c.path, foreign);
+    await reconcile(w);
+    expect(cond(w, 'Progressing')).toMatchObject({ status: 'False', reason: 'NotOwned' });
+    expect(cond(w, 'Progressing')?.message).toContain(`${c.kind} md already exists and is not managed by`);
+    expect(eventReasons(w)).toEqual(['ModelDeployment/NotOwned']);
+    const writes = w.kube.calls.filter(
+      (x) => /deployments|services/.test(x.path) && !x.path.includes('modeldeployments'),
+    );
+    expect(writes).toEqual([]);
   });
 
   it('writes no status when nothing changed, and a stale write is a conflict', async () => {

@@ -1,3 +1,4 @@
+import type { KubeObject } from '../../core/kube/client.js';
 import { kubePaths } from '../../core/kube/paths.js';
 import {
   type ModelDeployment,
@@ -9,7 +10,12 @@ import {
   type ServedVersion,
   type ServingTarget,
 } from '../../core/resources/index.js';
-import { type ServedChallenger, serverDeployment, serverService } from '../children.js';
+import {
+  type ServedChallenger,
+  serverDeployment,
+  serverDisruptionBudget,
+  serverService,
+} from '../children.js';
 import { StatusConditions } from '../conditions.js';
 import {
   applyChild,
@@ -128,6 +134,11 @@ export class ModelDeploymentReconciler implements Reconciler {
       await this.refused(md, status, cond, dep, refusal);
       return undefined; // a change of the ModelVersion brings us back
     }
+    const taken = await this.notOwned(md, dep);
+    if (taken) {
+      await this.refused(md, status, cond, undefined, taken);
+      return undefined; // the foreign object's deletion brings us back (the informers watch it go)
+    }
 
     if (this.pastDeadline(md, status, dep)) await this.failRollout(md, status, cond);
     if (this.challengerStuck(md, status, dep)) await this.retireStuckChallenger(md, status, cond);
@@ -145,6 +156,7 @@ export class ModelDeploymentReconciler implements Reconciler {
       serverDeployment(md, mv, ctx.config, challenger),
     );
     await applyChild(ctx, kubePaths.service(namespace, depName), serverService(md));
+    await applyChild(ctx, kubePaths.podDisruptionBudget(namespace, depName), serverDisruptionBudget(md));
     if (created) ctx.metrics.childrenCreated.inc({ kind: 'Deployment' });
     status.model = mv.spec.model;
     status.deploymentName = depName;
@@ -159,6 +171,31 @@ export class ModelDeploymentReconciler implements Reconciler {
     this.observe(status, cond, dep, md, done);
     await writeStatus(ctx, ModelDeploymentKind, md, status);
     return requeueAfterMs === undefined ? undefined : { requeueAfterMs };
+  }
+
+  /**
+   * The Deployment or Service this deployment would write exists and is not its own (made by hand,
+   * by another tool, or by a deleted ModelDeployment of the same name still being collected):
+   * server-side apply with force would take it over, so refuse instead and say so.
+   */
+  private async notOwned(md: ModelDeployment, dep: DeploymentView | undefined): Promise<Refusal | undefined> {
+    const name = serverName(md.metadata.name);
+    const ns = md.metadata.namespace ?? 'default';
+    const svc =
+      this.ctx.caches.services.get(ns, name) ??
+      (await this.ctx.client.getOrUndefined<KubeObject>(kubePaths.service(ns, name)));
+    for (const [kind, obj] of [
+      ['Deployment', dep],
+      ['Service', svc],
+    ] as const) {
+      if (obj && !controlledBy(obj, md)) {
+        return {
+          reason: 'NotOwned',
+          message: `${kind} ${name} already exists and is not managed by ModelDeployment ${md.metadata.name}; mlcycle does not take over objects it did not create: delete or rename it`,
+        };
+      }
+    }
+    return undefined;
   }
 
   /** status.target: the override that holds, the spec's version, or an approved promotion. */
@@ -472,6 +509,12 @@ function refuse(
     };
   }
   return undefined;
+}
+
+function controlledBy(obj: KubeObject, md: ModelDeployment): boolean {
+  return (obj.metadata?.ownerReferences ?? []).some(
+    (r) => r.controller === true && r.uid === md.metadata.uid,
+  );
 }
 
 export { lastGood };

@@ -29,12 +29,14 @@ import { testDatabaseUrl, testS3 } from '../services.js';
 
 /**
  * The user's path, end to end, on the local cluster: helm install → the example ModelVersion
- * trains in a Job and is Registered → a second version made for the deployment (as the loop's
- * retraining makes it) → the example ModelDeployment serves v1 with v2 in shadow beside it, by
- * itself → drifted traffic → labels on which v2 beats v1 → the DriftMonitor's run (triggered by
- * hand) decides the promotion → v2 serves (the spec untouched) → labels showing degraded quality
- * → the next run rolls back to v1 by itself (the spec untouched) → the same manifests applied
- * again server-side (a GitOps sync) change nothing that serves.
+ * trains in a Job and is Registered → the example ModelDeployment serves it → the example
+ * DriftMonitor sees drifted, labelled traffic run after run → sustained drift makes the operator
+ * create a retraining ModelVersion on the labelled production window (lineage in its status) →
+ * Registered, it shadows v1 by itself → labels on which it beats v1 → the drift run's decision
+ * promotes it (the spec untouched) → labels showing degraded quality → the next run rolls back to
+ * v1 by itself (the spec untouched) → the same manifests applied again server-side (a GitOps
+ * sync) change nothing that serves. Then a second deployment with `approval: Manual`: the
+ * winning challenger waits for the documented `kubectl annotate`, then is promoted.
  */
 
 let c: KubeClient;
@@ -52,7 +54,9 @@ const kubectl = async (args: string[], input?: string) => {
 interface ExampleMv {
   metadata: { name: string };
   spec: {
+    model: string;
     version: string;
+    resources?: Record<string, unknown>;
     training?: Record<string, unknown>;
     dataset: { rows?: number };
     lineage?: Record<string, string>;
@@ -95,8 +99,8 @@ async function post(path: string, body: unknown): Promise<Answer> {
   return JSON.parse(text) as Answer;
 }
 
-async function runDriftJob(name: string): Promise<void> {
-  await kubectl(['create', 'job', `--from=cronjob/flights-delay-drift`, name]);
+async function runDriftJob(name: string, monitor: string): Promise<void> {
+  await kubectl(['create', 'job', `--from=cronjob/${monitor}-drift`, name]);
   await eventually(
     `drift Job ${name} finished`,
     async () => {
@@ -208,27 +212,84 @@ describe('mlcycle on Kubernetes, end to end', () => {
     expect(v1.status?.score).toBeGreaterThan(0.6);
     const table = await kubectl(['get', 'modelversions']);
     expect(table).toMatch(/flights-delay-v1\s+flights-delay\s+v1\s+Registered\s+roc_auc\s+0\.\d+/);
-
-    // A second version to have something to roll back from.
-    const v2 = exampleMv(); // a second version, to be tried beside v1
-    v2.metadata.name = 'flights-delay-v2';
-    v2.spec.version = 'v2';
-    v2.spec.training = { ...v2.spec.training, seed: 7, trials: 2 };
-    v2.spec.dataset.rows = 150000;
-    // As the loop's retraining would: made for the deployment, so once Registered it is its challenger.
-    v2.spec.lineage = { deployment: 'flights-delay', retrainedFrom: 'flights-delay-v1' };
-    await kubectl(['apply', '-f', '-'], JSON.stringify(v2));
-    await registered('flights-delay-v2');
   });
 
-  it('serves v1 and runs the second version beside it in shadow, by itself, answering /predict with v1', async () => {
+  it('serves v1 behind its Service, answering /predict', async () => {
     await kubectl(['apply', '-f', 'examples/flights/modeldeployment.yaml']);
+    const md = await rolledOut('flights-delay', 'flights-delay-v1');
+    expect(md.status?.challenger).toBeUndefined();
+    expect(md.status?.conditions?.find((x) => x.type === 'Available')?.status).toBe('True');
+    expect(await kubectl(['get', 'modeldeployments'])).toMatch(
+      /flights-delay\s+flights-delay-v1\s+flights-delay-v1\s+(<none>\s+<none>\s+)?1\/1\s+RolledOut\s/,
+    );
+    // A drain evicts one serving Pod at a time.
+    expect(await kubectl(['get', 'pdb', 'flights-delay', '-o', 'jsonpath={.spec.maxUnavailable}'])).toBe('1');
+    forward = await portForward(ns, 'svc/flights-delay', 80);
+    const answer = await post('/predict', exampleRow());
+    expect(answer.model_version).toBe('v1');
+    expect(typeof answer.probability).toBe('number');
+  });
+
+  let retrained = '';
+
+  it('retrains on the labelled production window after sustained drift; the new version shadows v1 by itself', async () => {
+    const dm = yaml.load(readFileSync('examples/flights/driftmonitor.yaml', 'utf8')) as {
+      spec: { retrain?: Record<string, unknown> };
+    };
+    dm.spec.retrain = { ...dm.spec.retrain, trials: 2 }; // a quick search: the point is the path
+    await kubectl(['apply', '-f', '-'], JSON.stringify(dm));
+    await eventually(
+      'CronJob created',
+      async () => (await getDm('flights-delay')).status?.cronJobName,
+      60_000,
+      500,
+    );
+    // Three drifted runs in a row (the example's sustainedDriftRuns), each on new labelled traffic.
+    let last: Run | undefined;
+    for (let round = 0; round < 3; round++) {
+      const ids = await drivenTraffic(800, round * 7);
+      await labelsByRule(ids, false);
+      last = (await driftRun('flights-delay', `e2e-drift-${round + 1}`)).run;
+      const status = (await getDm('flights-delay')).status;
+      expect(status?.consecutiveDriftedRuns, JSON.stringify(last)).toBe(round + 1);
+    }
+    expect(last?.verdict).toMatch(/^(SustainedDrift|QualityDegraded)$/);
+    expect(last?.decision?.retrain, JSON.stringify(last)).toBe(true);
+    const monitor = await getDm('flights-delay');
+    expect(monitor.status?.lastAction?.action).toBe('Retrain');
+
+    const made = await eventually(
+      'retraining ModelVersion created',
+      async () =>
+        (
+          await c.list<ModelVersion>(
+            resourcePath(ModelVersionKind, ns),
+            'mlcycle.dev/drift-monitor=flights-delay',
+          )
+        ).items[0],
+      60_000,
+      500,
+    );
+    retrained = made.metadata.name;
+    expect(made.spec.lineage).toMatchObject({
+      retrainedFrom: 'flights-delay-v1',
+      driftMonitor: 'flights-delay',
+      driftRun: last?.id,
+      deployment: 'flights-delay',
+    });
+    expect(made.spec.dataset.uri).toMatch(/^production:flights-delay\?since=\S+Z&until=\S+Z$/);
+    const mv = await registered(retrained);
+    // It learned from what production saw: the labelled requests of the three rounds.
+    expect(mv.status?.lineage).toMatchObject({ source: 'Production', deployment: 'flights-delay' });
+    expect(mv.status?.lineage?.labelledRows).toBeGreaterThanOrEqual(3 * 800 * 0.9);
+    expect(mv.status?.score).toBeGreaterThan(0.9); // the rule the labels follow is learnable
+
     const md = await eventually(
-      'v1 serving, v2 shadowing',
+      'the retrained version shadows v1',
       async () => {
         const m = await getMd('flights-delay');
         return m.status?.servingVersion === 'flights-delay-v1' &&
-          m.status.challenger?.modelVersion === 'flights-delay-v2' &&
+          m.status.challenger?.modelVersion === retrained &&
           m.status.conditions?.find((x) => x.type === 'Progressing')?.reason === 'RolloutComplete'
           ? m
           : undefined;
@@ -237,143 +298,62 @@ describe('mlcycle on Kubernetes, end to end', () => {
       1000,
     );
     expect(md.status?.challenger).toMatchObject({ mode: 'Shadow', source: 'Retrain' });
-    expect(md.status?.conditions?.find((x) => x.type === 'Available')?.status).toBe('True');
     expect(await kubectl(['get', 'modeldeployments'])).toMatch(
-      /flights-delay\s+flights-delay-v1\s+flights-delay-v1\s+flights-delay-v2\s+Shadow\s+1\/1\s+(ChallengerStarted|RolledOut)\s/,
+      new RegExp(`flights-delay\\s+flights-delay-v1\\s+flights-delay-v1\\s+${retrained}\\s+Shadow\\s+1/1\\s`),
     );
-
-    forward = await portForward(ns, 'svc/flights-delay', 80);
-    const row = JSON.parse(readFileSync('examples/flights/requests/row.json', 'utf8'));
-    const answer = await post('/predict', row);
-    expect(answer.model_version).toBe('v1');
-    expect(typeof answer.probability).toBe('number');
+    await refreshForward('flights-delay');
+    expect((await post('/predict', exampleRow())).model_version).toBe('v1');
   });
 
-  let requestIds: string[] = [];
-
-  /** Drifted traffic: short night hops out of Hawaii, far from the mainland daytime mix. */
-  async function drivenTraffic(n: number, day: number): Promise<void> {
-    const records = Array.from({ length: n }, (_, i) => ({
-      date: new Date(Date.UTC(2001, 5, 1 + ((i + day) % 28), 23, i % 60)).toISOString(),
-      distance: 80 + (i % 40),
-      origin: i % 2 ? 'HNL' : 'OGG',
-      destination: i % 2 ? 'OGG' : 'HNL',
-    }));
-    for (let i = 0; i < records.length; i += 500) {
-      const out = await post('/predict_batch', records.slice(i, i + 500));
-      requestIds.push(...out.predictions.map((p) => p.request_id));
-    }
-    await new Promise((r) => setTimeout(r, 3000)); // the servers flush their prediction logs every 200 ms
-  }
-
-  /** Labels that rank `version`'s logged probabilities in order (good) or backwards (bad). */
-  async function labelsBy(version: string, good: boolean): Promise<void> {
-    const { rows } = await db.pool.query<{ request_id: string; probability: number }>(
-      'SELECT request_id, probability FROM prediction_logs WHERE model_name = $1 AND model_version = $2 AND request_id = ANY($3)',
-      ['flights-delay', version, requestIds],
-    );
-    expect(rows.length).toBeGreaterThan(requestIds.length * 0.9);
-    const ranked = [...rows].sort((a, b) => a.probability - b.probability);
-    const labels = ranked.map((r, i) => ({
-      request_id: r.request_id,
-      label: good ? i >= ranked.length / 2 : i < ranked.length / 2,
-    }));
-    for (let i = 0; i < labels.length; i += 500) await post('/feedback', labels.slice(i, i + 500));
-  }
-
-  /** Runs a drift Job and returns when its run (with the decision) is in the status. */
-  async function driftRun(
-    job: string,
-  ): Promise<{ seenAt: number; run: NonNullable<DriftMonitor['status']>['lastRun'] }> {
-    const before = (await getDm('flights-delay')).status?.lastRun?.id;
-    let seenAt = 0;
-    const watching = eventually(
-      `run of ${job} reported`,
-      async () => {
-        const d = await getDm('flights-delay');
-        if (d.status?.lastRun && d.status.lastRun.id !== before) {
-          seenAt ||= Date.now();
-          return d.status.lastRun;
-        }
-        return undefined;
-      },
-      600_000,
-      100,
-    );
-    await runDriftJob(job);
-    const run = await watching;
-    return { seenAt, run };
-  }
-
-  it('sees drift in the traffic; labels in the challenger favour promote it by itself (spec untouched)', async () => {
-    await drivenTraffic(1500, 0);
-    const dm = yaml.load(readFileSync('examples/flights/driftmonitor.yaml', 'utf8')) as {
-      spec: Record<string, unknown>;
-    };
-    delete dm.spec.retrain; // the retraining path needs the production dataset; this run tests promotion and rollback
-    await kubectl(['apply', '-f', '-'], JSON.stringify(dm));
-    await eventually(
-      'CronJob created',
-      async () => (await getDm('flights-delay')).status?.cronJobName,
-      60_000,
-      500,
-    );
-    await labelsBy('v2', true);
-    const { seenAt, run } = await driftRun('e2e-drift-1');
+  it('promotes the retrained version by itself once labels show it beats v1 (spec untouched)', async () => {
+    const ids = await drivenTraffic(800, 3);
+    await labelsByRule(ids, false);
+    const challengerVersion = (await getMv(retrained)).spec.version;
+    const { seenAt, run } = await driftRun('flights-delay', 'e2e-drift-4');
+    expect(run?.decision?.retrain, 'one retraining per streak').toBe(false);
     expect(run?.decision?.promotion, JSON.stringify(run)).toMatchObject({
-      challenger: 'v2',
+      challenger: challengerVersion,
       ready: true,
       promote: true,
     });
     const md = await eventually(
-      'v2 promoted',
+      'retrained version promoted',
       async () => {
         const m = await getMd('flights-delay');
-        return m.status?.servingVersion === 'flights-delay-v2' ? m : undefined;
+        return m.status?.servingVersion === retrained ? m : undefined;
       },
       300_000,
       100,
     );
     timings.promotionDecisionSeenToNewServing = Date.now() - seenAt;
-    // kubectl port-forward holds on to the Pod it picked, which the rollout replaced.
-    forward?.proc.kill();
-    forward = await portForward(ns, 'svc/flights-delay', 80);
-    const answered = await eventually(
-      'v2 answers',
+    await refreshForward('flights-delay');
+    await eventually(
+      'the retrained version answers',
       async () =>
-        (await post('/predict', JSON.parse(readFileSync('examples/flights/requests/row.json', 'utf8'))))
-          .model_version === 'v2'
-          ? true
-          : undefined,
+        (await post('/predict', exampleRow())).model_version === challengerVersion ? true : undefined,
       120_000,
       200,
     );
-    expect(answered).toBe(true);
     timings.promotionDecisionSeenToNewAnswering = Date.now() - seenAt;
     expect(md.spec.modelVersion).toBe('flights-delay-v1');
-    expect(md.status?.target).toMatchObject({ modelVersion: 'flights-delay-v2', reason: 'Promotion' });
+    expect(md.status?.target).toMatchObject({ modelVersion: retrained, reason: 'Promotion' });
     expect(md.status?.lastAction?.action).toBe('Promoted');
     expect(md.status?.conditions?.find((x) => x.type === 'Promoted')?.status).toBe('True');
     expect(md.status?.challenger).toBeUndefined();
+    expect((await getDm('flights-delay')).status?.lastAction?.action).toBe('Promote');
     const events = await kubectl(['get', 'events', '--field-selector', 'reason=Promoted', '-o', 'name']);
     expect(events.trim()).not.toBe('');
-    // The VERDICT column shows the run's own verdict: labels that favour the challenger also make
-    // the champion's quality degraded, and the decision promotes rather than rolls back.
-    expect(run?.verdict).toMatch(/^(Drift|NoDrift|SustainedDrift|QualityDegraded)$/);
     const dms = await kubectl(['get', 'driftmonitors']);
     expect(dms).toMatch(
       new RegExp(
-        `flights-delay\\s+flights-delay\\s+0 \\* \\* \\* \\*\\s+\\S+\\s+[01](\\.\\d+)?\\s+${run?.verdict}\\s`,
+        `flights-delay\\s+flights-delay\\s+0 \\* \\* \\* \\*\\s+\\S+\\s+[01](\\.\\d+)?\\s+${run?.verdict}\\s+\\S+\\s+Promote\\s`,
       ),
     );
   });
 
   it('rolls back to v1 by itself once labels show degraded quality (spec untouched), and a GitOps sync changes nothing', async () => {
-    requestIds = [];
-    forward?.proc.kill();
-    forward = await portForward(ns, 'svc/flights-delay', 80);
-    await drivenTraffic(1500, 3);
-    await labelsBy('v2', false);
+    const ids = await drivenTraffic(800, 11);
+    await labelsByRule(ids, true);
     let rolledBackAt = 0;
     const watching = eventually(
       'rolled back to v1',
@@ -388,16 +368,22 @@ describe('mlcycle on Kubernetes, end to end', () => {
       600_000,
       100,
     );
-    const { seenAt, run } = await driftRun('e2e-drift-2');
+    const { seenAt, run } = await driftRun('flights-delay', 'e2e-drift-5');
     expect(run?.decision?.rollback, JSON.stringify(run)).toBe(true);
     const md = await watching;
     timings.degradedVerdictSeenToPreviousServing = rolledBackAt - seenAt;
+    await refreshForward('flights-delay');
+    await eventually(
+      'v1 answers again',
+      async () => ((await post('/predict', exampleRow())).model_version === 'v1' ? true : undefined),
+      120_000,
+      200,
+    );
+    timings.degradedVerdictSeenToPreviousAnswering = Date.now() - seenAt;
     expect(md.spec.modelVersion).toBe('flights-delay-v1');
     expect(md.status?.target).toMatchObject({ modelVersion: 'flights-delay-v1', reason: 'Rollback' });
     expect(md.status?.conditions?.find((x) => x.type === 'RolledBack')?.status).toBe('True');
-    expect(md.status?.history?.find((h) => h.modelVersion === 'flights-delay-v2')?.outcome).toBe(
-      'RolledBack',
-    );
+    expect(md.status?.history?.find((h) => h.modelVersion === retrained)?.outcome).toBe('RolledBack');
     const dm = await getDm('flights-delay');
     expect(dm.status?.quality?.verdict).toBe('Degraded');
     expect(dm.status?.lastAction?.action).toBe('Rollback');
@@ -416,6 +402,203 @@ describe('mlcycle on Kubernetes, end to end', () => {
     expect(after.metadata.generation).toBe(generation);
     expect(after.status?.servingVersion).toBe('flights-delay-v1');
     expect(after.status?.target).toEqual(md.status?.target);
-    expect(after.status?.challenger).toBeUndefined(); // v2 served and was rolled back: it does not come back
+    expect(after.status?.challenger).toBeUndefined(); // it served and was rolled back: it does not come back
+  });
+
+  it('with approval: Manual, a winning challenger waits for kubectl annotate, then is promoted', async () => {
+    // Its own model, so its logs and registry rows are its own.
+    for (const [version, seed] of [
+      ['v1', 42],
+      ['v2', 7],
+    ] as const) {
+      const mv = exampleMv();
+      mv.metadata.name = `flights-manual-${version}`;
+      mv.spec.model = 'flights-manual';
+      mv.spec.version = version;
+      mv.spec.dataset.rows = 60000;
+      mv.spec.training = { ...mv.spec.training, seed, trials: 1 };
+      mv.spec.resources = { requests: { cpu: '250m', memory: '512Mi' }, limits: { memory: '3Gi' } };
+      await kubectl(['apply', '-f', '-'], JSON.stringify(mv));
+    }
+    await registered('flights-manual-v1');
+    await registered('flights-manual-v2');
+    const md = yaml.load(readFileSync('examples/flights/modeldeployment.yaml', 'utf8')) as {
+      metadata: { name: string };
+      spec: Record<string, unknown>;
+    };
+    md.metadata.name = 'flights-manual';
+    md.spec.modelVersion = 'flights-manual-v1';
+    md.spec.challenger = { modelVersion: 'flights-manual-v2', mode: 'Shadow' };
+    md.spec.promotion = { approval: 'Manual', minLabels: 200 };
+    md.spec.resources = { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '2Gi' } };
+    await kubectl(['apply', '-f', '-'], JSON.stringify(md));
+    await eventually(
+      'v1 serving, v2 shadowing',
+      async () => {
+        const m = await getMd('flights-manual');
+        return m.status?.servingVersion === 'flights-manual-v1' &&
+          m.status.challenger?.modelVersion === 'flights-manual-v2' &&
+          m.status.conditions?.find((x) => x.type === 'Progressing')?.reason === 'RolloutComplete'
+          ? m
+          : undefined;
+      },
+      300_000,
+      1000,
+    );
+    const dm = yaml.load(readFileSync('examples/flights/driftmonitor.yaml', 'utf8')) as {
+      metadata: { name: string };
+      spec: Record<string, unknown>;
+    };
+    dm.metadata.name = 'flights-manual';
+    dm.spec.deployment = 'flights-manual';
+    delete dm.spec.retrain;
+    await kubectl(['apply', '-f', '-'], JSON.stringify(dm));
+    await eventually(
+      'CronJob created',
+      async () => (await getDm('flights-manual')).status?.cronJobName,
+      60_000,
+      500,
+    );
+
+    await refreshForward('flights-manual');
+    const ids = await drivenTraffic(600, 0);
+    await labelsByRanking('flights-manual', 'v2', ids);
+    const { run } = await driftRun('flights-manual', 'e2e-manual-1');
+    expect(run?.decision?.promotion, JSON.stringify(run)).toMatchObject({ challenger: 'v2', promote: true });
+    const pending = await eventually('promotion pending', async () => {
+      const m = await getMd('flights-manual');
+      return m.status?.pendingPromotion ? m : undefined;
+    });
+    expect(pending.status?.servingVersion).toBe('flights-manual-v1');
+    expect(pending.status?.pendingPromotion).toMatchObject({
+      challenger: 'flights-manual-v2',
+      runId: run?.id,
+    });
+    const waiting = pending.status?.conditions?.find((x) => x.type === 'PromotionPending');
+    expect(waiting?.status).toBe('True');
+    const how =
+      'kubectl annotate modeldeployment flights-manual mlcycle.dev/approve-promotion=flights-manual-v2 --overwrite';
+    expect(waiting?.message).toContain(how);
+    expect((await getDm('flights-manual')).status?.lastAction?.action).toBe('AwaitApproval');
+    // Nothing moves while it waits.
+    await new Promise((r) => setTimeout(r, 5000));
+    expect((await getMd('flights-manual')).status?.servingVersion).toBe('flights-manual-v1');
+
+    // The documented command, as a user types it.
+    await kubectl(how.split(' ').slice(1));
+    const promoted = await eventually(
+      'v2 promoted after approval',
+      async () => {
+        const m = await getMd('flights-manual');
+        return m.status?.servingVersion === 'flights-manual-v2' ? m : undefined;
+      },
+      300_000,
+      200,
+    );
+    expect(promoted.spec.modelVersion).toBe('flights-manual-v1');
+    expect(promoted.status?.target).toMatchObject({ modelVersion: 'flights-manual-v2', reason: 'Promotion' });
+    expect(promoted.status?.pendingPromotion).toBeUndefined();
+    await refreshForward('flights-manual');
+    await eventually(
+      'v2 answers',
+      async () => ((await post('/predict', exampleRow())).model_version === 'v2' ? true : undefined),
+      120_000,
+      200,
+    );
   });
 });
+
+type Run = NonNullable<DriftMonitor['status']>['lastRun'];
+
+const exampleRow = () => JSON.parse(readFileSync('examples/flights/requests/row.json', 'utf8'));
+
+async function rolledOut(deployment: string, version: string): Promise<ModelDeployment> {
+  return eventually(
+    `${deployment} serving ${version}`,
+    async () => {
+      const m = await getMd(deployment);
+      return m.status?.servingVersion === version &&
+        m.status.conditions?.find((x) => x.type === 'Progressing')?.reason === 'RolloutComplete'
+        ? m
+        : undefined;
+    },
+    300_000,
+    1000,
+  );
+}
+
+/** kubectl port-forward holds on to the Pod it picked, which a rollout replaces: a new one. */
+async function refreshForward(service: string): Promise<void> {
+  forward?.proc.kill();
+  forward = await portForward(ns, `svc/${service}`, 80);
+}
+
+/**
+ * Drifted traffic: short night hops out of Hawaii, far from the mainland daytime mix. Returns
+ * the request ids the server gave the records.
+ */
+async function drivenTraffic(n: number, day: number): Promise<string[]> {
+  const records = Array.from({ length: n }, (_, i) => ({
+    date: new Date(Date.UTC(2001, 5, 1 + ((i + day) % 28), 23, i % 60)).toISOString(),
+    distance: 80 + (i % 40),
+    origin: i % 2 ? 'HNL' : 'OGG',
+    destination: i % 2 ? 'OGG' : 'HNL',
+  }));
+  const ids: string[] = [];
+  for (let i = 0; i < records.length; i += 200) {
+    const out = await post('/predict_batch', records.slice(i, i + 200));
+    ids.push(...out.predictions.map((p) => p.request_id));
+  }
+  await new Promise((r) => setTimeout(r, 3000)); // the servers flush their prediction logs every 200 ms
+  return ids;
+}
+
+/**
+ * Labels that follow a rule the flights model never saw — the hops of 100 miles or more are the
+ * late ones — so a model retrained on them learns it and beats v1; `inverted` turns it round,
+ * which degrades a model that learned it.
+ */
+async function labelsByRule(ids: string[], inverted: boolean): Promise<void> {
+  const { rows } = await db.pool.query<{ request_id: string; distance: number }>(
+    `SELECT DISTINCT request_id, (features->>'distance')::float AS distance FROM prediction_logs
+     WHERE model_name = 'flights-delay' AND request_id = ANY($1)`,
+    [ids],
+  );
+  expect(rows.length).toBeGreaterThan(ids.length * 0.9);
+  const labels = rows.map((r) => ({ request_id: r.request_id, label: r.distance >= 100 !== inverted }));
+  for (let i = 0; i < labels.length; i += 500) await post('/feedback', labels.slice(i, i + 500));
+}
+
+/** Labels that rank `version`'s logged probabilities in order: it is the better model on them. */
+async function labelsByRanking(model: string, version: string, ids: string[]): Promise<void> {
+  const { rows } = await db.pool.query<{ request_id: string; probability: number }>(
+    'SELECT request_id, probability FROM prediction_logs WHERE model_name = $1 AND model_version = $2 AND request_id = ANY($3)',
+    [model, version, ids],
+  );
+  expect(rows.length).toBeGreaterThan(ids.length * 0.9);
+  const ranked = [...rows].sort((a, b) => a.probability - b.probability);
+  const labels = ranked.map((r, i) => ({ request_id: r.request_id, label: i >= ranked.length / 2 }));
+  for (let i = 0; i < labels.length; i += 500) await post('/feedback', labels.slice(i, i + 500));
+}
+
+/** Runs a drift Job of `monitor` and returns when its run (with the decision) is in the status. */
+async function driftRun(monitor: string, job: string): Promise<{ seenAt: number; run: Run }> {
+  const before = (await getDm(monitor)).status?.lastRun?.id;
+  let seenAt = 0;
+  const watching = eventually(
+    `run of ${job} reported`,
+    async () => {
+      const d = await getDm(monitor);
+      if (d.status?.lastRun && d.status.lastRun.id !== before) {
+        seenAt ||= Date.now();
+        return d.status.lastRun;
+      }
+      return undefined;
+    },
+    600_000,
+    100,
+  );
+  await runDriftJob(job, monitor);
+  const run = await watching;
+  return { seenAt, run };
+}

@@ -166,6 +166,56 @@ describe('a canary challenger', () => {
   });
 });
 
+describe('a failing canary', () => {
+  it('leaves the caller the champion’s answer, logged and counted, when the challenger fails', async () => {
+    const broken = await writeFixtureModel(join(dir, 'v3-broken'), {
+      modelName: v1.modelName,
+      version: 'v3',
+      onlyPairs: true,
+    });
+    const server = await startServer({
+      model: { kind: 'location', location: v1.dir },
+      challenger: { source: { kind: 'location', location: broken.dir }, mode: 'canary', canaryShare: 0.5 },
+      pool: db.pool,
+      predictionLog: { flushIntervalMs: 20 },
+    });
+    // Request ids the canary answers: their batches make the broken challenger fail.
+    const ids = Array.from({ length: 400 }, (_, i) => `broken-canary-${v1.modelName}-${i}`)
+      .filter((id) => requestBucket(id) < 0.5)
+      .slice(0, 20);
+    const records = [fixtureRecord(1), fixtureRecord(2), fixtureRecord(3)];
+    const fromV1 = await referenceOutputs(v1.modelBytes, v1.schema, records);
+    try {
+      for (const id of ids) {
+        const res = await fetch(`${server.url}/predict_batch`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-request-id': id },
+          body: JSON.stringify(records),
+        });
+        const body = (await res.json()) as { model_version: string; predictions: { probability: number }[] };
+        expect(res.status).toBe(200);
+        expect(res.headers.get('x-mlcycle-model-version')).toBe('v1');
+        expect(body.model_version).toBe('v1');
+        expect(body.predictions.map((p) => p.probability)).toEqual(fromV1.probabilities);
+      }
+      // Two records, which it can score: the canary answers as it should.
+      const pair = await fetch(`${server.url}/predict_batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-request-id': `${ids[0]}-pair` },
+        body: JSON.stringify(records.slice(0, 2)),
+      });
+      expect(pair.headers.get('x-mlcycle-model-version')).toBe('v3');
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      expect(metrics).toMatch(/mlcycle_canary_fallbacks_total(\{[^}]*\})? 20\b/);
+    } finally {
+      await server.close();
+    }
+    const rows = await loggedRows(ids.map((id) => `${id}:0`));
+    expect(rows.filter((r) => r.model_version === 'v1')).toHaveLength(ids.length);
+    expect(rows.filter((r) => r.model_version === 'v3')).toHaveLength(0);
+  });
+});
+
 describe('challenger checks and admin', () => {
   it('refuses at start a challenger whose feature schema differs from the champion’s', async () => {
     const other = await writeFixtureModel(join(dir, 'other-schema'), {
