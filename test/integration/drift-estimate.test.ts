@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { writeParquet } from '../../core/dataset/index.js';
 import { DriftRunReport } from '../../core/resources/drift-monitor.js';
@@ -110,7 +112,10 @@ describe('drift on two plain files (no schema.json)', () => {
       return { numRows: t.numRows, columns: { ...rest, target: label! } };
     };
     await writeFile(join(dir, 'a.parquet'), writeParquet(asPlain(1)));
-    await writeFile(join(dir, 'b.parquet'), writeParquet(asPlain(2, { xShift: 1.5, colorWeights: [1, 1, 5], flagRate: 0.9 })));
+    await writeFile(
+      join(dir, 'b.parquet'),
+      writeParquet(asPlain(2, { xShift: 1.5, colorWeights: [1, 1, 5], flagRate: 0.9 })),
+    );
     const out = join(dir, 'out');
     const { report } = await runDriftJob({
       reference: join(dir, 'a.parquet'),
@@ -127,6 +132,20 @@ describe('drift on two plain files (no schema.json)', () => {
     expect(report.quality).toMatchObject({ verdict: 'NotEvaluated', labelledRows: 1500 });
     expect(report.estimate?.verdict).toBeDefined();
     expect(await readFile(join(out, 'report.html'), 'utf8')).toContain('inferred from the reference');
+    // The same through the real command line (npm test builds first).
+    const cli = join(dir, 'cli');
+    const { stdout } = await promisify(execFile)('node', [
+      'bin/mlcycle',
+      'drift',
+      '--reference',
+      join(dir, 'a.parquet'),
+      '--current',
+      join(dir, 'b.parquet'),
+      '--out',
+      cli,
+    ]);
+    expect(JSON.parse(stdout)).toMatchObject({ verdict: 'Drift', estimate: { metric: 'roc_auc' } });
+    expect((await readReport(cli)).schema.source).toBe('inferred');
   });
 
   it('a schema.json that exists but is broken is still an error, never silently replaced', async () => {
