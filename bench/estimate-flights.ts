@@ -11,11 +11,11 @@
  * probability — the gap between those two is the shift in the delay rate itself, which CBPE assumes
  * away (it assumes P(late | request) is what it was).
  */
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { readDataset, type Table } from '../core/dataset/index.js';
+import { readDataset, type Table, writeParquet } from '../core/dataset/index.js';
 import { type FeatureRecord, parseFeatureSchema } from '../core/feature-schema.js';
 import { estimatePerformance } from '../drift-job/estimate.js';
 import { CBPE_METRIC_REGISTRY } from '../drift-job/stats/cbpe.js';
@@ -44,6 +44,9 @@ async function main(): Promise<void> {
       'train-rows': { type: 'string', default: '300000' },
       trials: { type: 'string', default: '4' },
       'month-rows': { type: 'string', default: '100000' },
+      // Writes the reference and each month's outputs (probability, prediction, target) as Parquet,
+      // e.g. to run NannyML on the very same numbers.
+      write: { type: 'string' },
     },
   });
   const t0 = performance.now();
@@ -83,6 +86,18 @@ async function main(): Promise<void> {
   // The reference itself: how close the estimate is where the calibration should hold.
   const refP = (reference.columns.probability as { values: Float64Array }).values;
   const refY = (reference.columns[schema.target.name] as { values: Float64Array }).values;
+  if (values.write) {
+    await mkdir(values.write, { recursive: true });
+    const outputs: Table = {
+      numRows: reference.numRows,
+      columns: {
+        probability: { kind: 'number', values: refP },
+        prediction: reference.columns.prediction!,
+        target: { kind: 'number', values: refY },
+      },
+    };
+    await writeFile(join(values.write, 'reference.parquet'), writeParquet(outputs));
+  }
   const refE = estimatePerformance(reference, reference, { schema, metric: 'roc_auc', minRows: 100 });
   console.log(
     `reference (holdout sample, ${refP.length} rows): delay rate ${((100 * refY.reduce((a, b) => a + b, 0)) / refY.length).toFixed(1)}%, mean p ${(refP.reduce((a, b) => a + b, 0) / refP.length).toFixed(3)}, estimated ROC AUC ${refE.metrics[0]!.estimated.toFixed(4)} vs realized ${CBPE_METRIC_REGISTRY.roc_auc.realized({ probability: refP, prediction: refP, target: refY }).toFixed(4)}`,
@@ -105,6 +120,14 @@ async function main(): Promise<void> {
         prediction: { kind: 'number', values: prediction },
       },
     };
+    if (values.write) {
+      await mkdir(values.write, { recursive: true });
+      const labelledTable: Table = {
+        numRows: rows.length,
+        columns: { ...current.columns, target: { kind: 'number', values: target } },
+      };
+      await writeFile(join(values.write, `${month.toLowerCase()}.parquet`), writeParquet(labelledTable));
+    }
     const e = estimatePerformance(reference, current, { schema, metric: 'roc_auc', minRows: 100 });
     const est = Object.fromEntries(e.metrics.map((x) => [x.metric, x]));
     const labelled = { probability, prediction, target };
