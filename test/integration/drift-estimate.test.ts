@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { writeParquet } from '../../core/dataset/index.js';
 import { DriftRunReport } from '../../core/resources/drift-monitor.js';
 import { type DriftReport, monitorStatus, runDriftJob } from '../../drift-job/index.js';
+import { alertPayload } from '../../drift-job/webhook.js';
 import { generateRows, rowsToTable, type Shift, writeCurrent, writeModelFiles } from './drift-fixtures.js';
 
 /**
@@ -70,6 +71,15 @@ describe('estimated quality in a drift run', () => {
     expect(decision.verdict).toBe('EstimatedDegraded');
     expect(decision.alert).toMatchObject({ to: 'EstimatedDegraded' });
     expect(decision.rollback).toBe(false);
+    // The alert carries the estimate, for people (text) and for receivers (facts).
+    const payload = alertPayload(report, null) as {
+      text: string;
+      mlcycle: { estimate: { verdict: string } };
+    };
+    expect(payload.text).toMatch(
+      /estimated quality degraded\. .*Estimated before labels: roc_auc 0\.\d{4} \(band/,
+    );
+    expect(payload.mlcycle.estimate).toMatchObject({ verdict: 'Degraded', metric: 'roc_auc' });
     // Opted in: the same window asks for a rollback.
     expect((await run({ policy: { rollbackOnEstimatedDegraded: true } })).decision.rollback).toBe(true);
     // Turned off: no estimate, no such verdict.
