@@ -19,7 +19,21 @@ describe('production window URIs', () => {
     expect(parseProductionUri(uri)).toEqual(window);
   });
 
-  it('reads the form the operator writes by hand', () => {
+  it('keeps milliseconds when a bound has them: no row of the window is lost to rounding', () => {
+    const window = {
+      model: 'm',
+      since: new Date('2026-11-24T00:00:00.250Z'),
+      until: new Date('2026-12-01T00:00:00.999Z'),
+    };
+    const uri = productionUri(window);
+    expect(uri).toBe('production:m?since=2026-11-24T00:00:00.250Z&until=2026-12-01T00:00:00.999Z');
+    expect(parseProductionUri(uri)).toEqual(window);
+    expect(productionUri({ model: 'm', since, until })).toBe(
+      'production:m?since=2026-11-24T00:00:00Z&until=2026-12-01T00:00:00Z',
+    );
+  });
+
+    it('reads the form the operator writes by hand', () => {
     expect(parseProductionUri('production:m?since=2026-11-24T00:00:00Z&until=2026-12-01T00:00:00Z')).toEqual({
       model: 'm',
       since,

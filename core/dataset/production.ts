@@ -108,9 +108,12 @@ export function productionUri(window: ProductionWindow): string {
   return `${PRODUCTION_SCHEME}${window.model}?${query}`;
 }
 
-/** Second-precision RFC 3339, as `kubectl get` users read it. */
+/**
+ * RFC 3339 as `kubectl get` users read it: whole seconds without a fraction, but never rounded —
+ * a window cut to the second would lose (or gain) the rows logged in that second.
+ */
 function rfc3339(time: Date): string {
-  return time.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return time.toISOString().replace(/\.000Z$/, 'Z');
 }
 
 /**
