@@ -3,12 +3,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
- * Finds the Python reference environments (Evidently, LightGBM, schemathesis) that benchmarks and the
+ * Finds the Python reference environments (Evidently, LightGBM, NannyML, schemathesis) that benchmarks and the
  * reference tests compare mlcycle with. `hack/python-env NAME` builds each one into the cache
  * from a pinned requirements file and prints `MLCYCLE_VENV_<NAME>=<directory>`; this reads that
  * variable and nothing else, so no machine path is written down in the repository.
  */
-export type PythonEnvName = 'evidently' | 'lightgbm' | 'schemathesis';
+export type PythonEnvName = 'evidently' | 'lightgbm' | 'nannyml' | 'schemathesis';
 
 export type PythonEnv = { python: string } | { missing: string };
 

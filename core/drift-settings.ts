@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { fields, parseDuration, type SettingsArgs, setting } from './config.js';
 import { DEFAULT_POLICY } from './policy.js';
-import { DriftMethod } from './resources/drift-monitor.js';
+import { DriftMethod, EstimateMetric } from './resources/drift-monitor.js';
 import { tenantSettings } from './tenant.js';
 
 /**
@@ -35,6 +35,9 @@ export const QUALITY_METRICS = [
   'rmse',
   'mae',
 ] as const;
+
+/** The metrics CBPE estimates (drift-job/stats/cbpe.ts). */
+export const ESTIMATE_METRICS = EstimateMetric.options;
 
 const timestamp = z.iso
   .datetime({ offset: true, message: 'expected an ISO-8601 timestamp such as 2026-11-27T00:00:00Z' })
@@ -269,6 +272,41 @@ export const driftSettings = {
     description:
       "the deployment's prediction log spill location (s3://bucket/prefix or directory): rows its servers could not write before they stopped are imported before the window is read",
     schema: z.string().min(1).optional(),
+  }),
+  estimate: setting({
+    flag: 'estimate',
+    env: 'MLCYCLE_DRIFT_ESTIMATE',
+    description:
+      'estimate quality before labels (CBPE, binary classifiers) and decide EstimatedDegraded on it: true or false (default true)',
+    schema: yesNo(true),
+  }),
+  estimateMetric: setting({
+    flag: 'estimate-metric',
+    env: 'MLCYCLE_DRIFT_ESTIMATE_METRIC',
+    description: `metric of the EstimatedDegraded verdict: ${ESTIMATE_METRICS.join(', ')} (default: the quality metric when CBPE estimates it, else roc_auc)`,
+    schema: z.enum(ESTIMATE_METRICS).optional(),
+  }),
+  retrainOnEstimatedDegraded: setting({
+    flag: 'retrain-on-estimated-degraded',
+    env: 'MLCYCLE_DRIFT_RETRAIN_ON_ESTIMATED_DEGRADED',
+    description:
+      'also record a retraining request on EstimatedDegraded (once per streak, within the guardrails)',
+    schema: z.boolean().default(false),
+    boolean: true,
+  }),
+  rollbackOnEstimatedDegraded: setting({
+    flag: 'rollback-on-estimated-degraded',
+    env: 'MLCYCLE_DRIFT_ROLLBACK_ON_ESTIMATED_DEGRADED',
+    description:
+      'also decide a rollback on EstimatedDegraded: true or false (default false: rollback waits for labels)',
+    schema: yesNo(false),
+  }),
+  holdPromotionOnEstimatedDegraded: setting({
+    flag: 'hold-promotion-on-estimated-degraded',
+    env: 'MLCYCLE_DRIFT_HOLD_PROMOTION_ON_ESTIMATED_DEGRADED',
+    description:
+      'do not promote a challenger whose own estimated quality is degraded: true or false (default false)',
+    schema: yesNo(false),
   }),
   alertWebhook: setting({
     flag: 'alert-webhook',

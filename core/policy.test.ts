@@ -392,3 +392,158 @@ describe('promotion in the run decision', () => {
     expect(none.promotion).toBeUndefined();
   });
 });
+
+describe('EstimatedDegraded (CBPE before labels arrive)', () => {
+  const optIn = (over: Partial<typeof DEFAULT_POLICY>) => ({ ...DEFAULT_POLICY, ...over });
+  const estimated = (over: Partial<RunInput> = {}) =>
+    decideRun(run({ estimate: 'Degraded', drift: 'no_drift', ...over }));
+
+  // One row per case: the facts, the settings, and what the run decides.
+  const table: {
+    name: string;
+    input: Partial<RunInput>;
+    verdict: RunVerdict;
+    retrain: boolean;
+    rollback: boolean;
+  }[] = [
+    { name: 'estimate Ok', input: { estimate: 'Ok' }, verdict: 'NoDrift', retrain: false, rollback: false },
+    {
+      name: 'estimate not evaluated',
+      input: { estimate: 'NotEvaluated', drift: 'drift' },
+      verdict: 'Drift',
+      retrain: false,
+      rollback: false,
+    },
+    {
+      name: 'degraded estimate, default settings: alerts only',
+      input: { estimate: 'Degraded' },
+      verdict: 'EstimatedDegraded',
+      retrain: false,
+      rollback: false,
+    },
+    {
+      name: 'degraded estimate beats drift and too few rows',
+      input: { estimate: 'Degraded', drift: 'insufficient_data' },
+      verdict: 'EstimatedDegraded',
+      retrain: false,
+      rollback: false,
+    },
+    {
+      name: 'realized degradation beats the estimate (and rolls back as before)',
+      input: { estimate: 'Degraded', quality: 'Degraded' },
+      verdict: 'QualityDegraded',
+      retrain: false,
+      rollback: true,
+    },
+    {
+      name: 'labels that say Ok beat a degraded estimate',
+      input: { estimate: 'Degraded', quality: 'Ok' },
+      verdict: 'NoDrift',
+      retrain: false,
+      rollback: false,
+    },
+    {
+      name: 'too few labels: the estimate stands',
+      input: { estimate: 'Degraded', quality: 'InsufficientData' },
+      verdict: 'EstimatedDegraded',
+      retrain: false,
+      rollback: false,
+    },
+    {
+      name: 'opted in to retraining',
+      input: { estimate: 'Degraded', settings: optIn({ retrainOnEstimatedDegraded: true }) },
+      verdict: 'EstimatedDegraded',
+      retrain: true,
+      rollback: false,
+    },
+    {
+      name: 'opted in to rollback',
+      input: { estimate: 'Degraded', settings: optIn({ rollbackOnEstimatedDegraded: true }) },
+      verdict: 'EstimatedDegraded',
+      retrain: false,
+      rollback: true,
+    },
+    {
+      name: 'opted in to rollback, nothing to go back to',
+      input: {
+        estimate: 'Degraded',
+        canRollback: false,
+        settings: optIn({ rollbackOnEstimatedDegraded: true }),
+      },
+      verdict: 'EstimatedDegraded',
+      retrain: false,
+      rollback: false,
+    },
+    {
+      name: 'opted in to retraining, labels say Ok: nothing',
+      input: { estimate: 'Degraded', quality: 'Ok', settings: optIn({ retrainOnEstimatedDegraded: true }) },
+      verdict: 'NoDrift',
+      retrain: false,
+      rollback: false,
+    },
+  ];
+  for (const row of table) {
+    it(row.name, () => {
+      const d = decideRun(run({ now: NOW, ...row.input }));
+      expect({ verdict: d.verdict, retrain: d.retrain, rollback: d.rollback }).toEqual({
+        verdict: row.verdict,
+        retrain: row.retrain,
+        rollback: row.rollback,
+      });
+    });
+  }
+
+  it('alerts on the change to EstimatedDegraded and on the recovery, not on every run', () => {
+    expect(estimated().alert).toMatchObject({ from: null, to: 'EstimatedDegraded' });
+    expect(
+      estimated({ history: [past('no_drift', 'EstimatedDegraded')], lastAlertedVerdict: 'EstimatedDegraded' })
+        .alert,
+    ).toBeNull();
+    const recovered = decideRun(
+      run({
+        estimate: 'Ok',
+        history: [past('no_drift', 'EstimatedDegraded')],
+        lastAlertedVerdict: 'EstimatedDegraded',
+      }),
+    );
+    expect(recovered.alert).toMatchObject({ from: 'EstimatedDegraded', to: 'NoDrift' });
+  });
+
+  it('retrains once per streak of degraded estimates, within the guardrails', () => {
+    const settings = optIn({ retrainOnEstimatedDegraded: true });
+    const asked: PastRun = {
+      ...past('no_drift', 'EstimatedDegraded', true),
+      finishedAt: new Date(NOW.getTime() - 8 * HOUR),
+    };
+    expect(estimated({ settings, now: NOW, history: [asked] }).retrain).toBe(false);
+    // A new streak (a clean run between) may retrain again, once the cooldown is over.
+    const clean = { ...past('no_drift'), finishedAt: new Date(NOW.getTime() - 7 * HOUR) };
+    expect(estimated({ settings, now: NOW, history: [asked, clean] }).retrain).toBe(true);
+    const recent: PastRun = { ...asked, finishedAt: new Date(NOW.getTime() - HOUR) };
+    const held = estimated({ settings, now: NOW, history: [recent, clean] });
+    expect(held.retrain).toBe(false);
+    expect(held.reasons.join('\n')).toMatch(/no retrain: cooldown/);
+  });
+
+  it('holds a promotion only when opted in and the challenger itself is estimated degraded', () => {
+    const evidence = {
+      challenger: 'v3',
+      metric: 'roc_auc',
+      minLabels: 200,
+      margin: 0.01,
+      champion: 0.7,
+      challengerValue: 0.75,
+      labelledRows: 300,
+    };
+    const hold = optIn({ holdPromotionOnEstimatedDegraded: true });
+    const degraded = { ...evidence, challengerEstimate: 'Degraded' as const };
+    expect(decideRun(run({ promotion: degraded })).promotion?.promote).toBe(true);
+    const held = decideRun(run({ promotion: degraded, settings: hold }));
+    expect(held.promotion).toMatchObject({ promote: false, ready: true });
+    expect(held.promotion?.reason).toMatch(/^held: the challenger's estimated quality is degraded/);
+    expect(
+      decideRun(run({ promotion: { ...evidence, challengerEstimate: 'Ok' }, settings: hold })).promotion
+        ?.promote,
+    ).toBe(true);
+  });
+});

@@ -22,10 +22,16 @@
  *   previous good version to go back to.
  * - Promote a challenger only on evidence: champion and challenger measured on the same labelled
  *   requests, at least `minLabels` of them, the challenger better by at least `margin`.
+ * - Estimated quality (CBPE, before labels arrive): an `EstimatedDegraded` verdict when the estimate
+ *   fell below its reference threshold — after QualityDegraded, before InsufficientData — unless
+ *   the realized labels of the window say quality is Ok (labels beat an estimate). It alerts like
+ *   any verdict change. Only when opted in does it also retrain (once per streak of such runs,
+ *   within the same guardrails), roll back, or hold a promotion whose challenger is itself
+ *   estimated degraded; by default rollback stays on realized labels.
  */
-import type { QualityVerdict, RunVerdict } from './resources/drift-monitor.js';
+import type { EstimateVerdict, QualityVerdict, RunVerdict } from './resources/drift-monitor.js';
 
-export type { QualityVerdict, RunVerdict } from './resources/drift-monitor.js';
+export type { EstimateVerdict, QualityVerdict, RunVerdict } from './resources/drift-monitor.js';
 
 /** What the drift statistics said about the window. */
 export type DriftFact = 'drift' | 'no_drift' | 'insufficient_data';
@@ -41,6 +47,12 @@ export interface PolicySettings {
   retrainCooldownMs?: number;
   /** At most this many retrainings in any 24 hours; absent: the default, 3. */
   retrainMaxPerDay?: number;
+  /** Opt-in: an EstimatedDegraded verdict asks for a new model version (once per streak). */
+  retrainOnEstimatedDegraded?: boolean;
+  /** Opt-in: an EstimatedDegraded verdict asks for a rollback (default: rollback on labels only). */
+  rollbackOnEstimatedDegraded?: boolean;
+  /** Opt-in: a challenger whose own estimate is degraded is not promoted, whatever its labels say. */
+  holdPromotionOnEstimatedDegraded?: boolean;
 }
 
 export const DEFAULT_POLICY: Required<PolicySettings> = {
@@ -50,6 +62,9 @@ export const DEFAULT_POLICY: Required<PolicySettings> = {
   retrainOnSustainedDrift: true,
   retrainCooldownMs: 6 * 3_600_000,
   retrainMaxPerDay: 3,
+  retrainOnEstimatedDegraded: false,
+  rollbackOnEstimatedDegraded: false,
+  holdPromotionOnEstimatedDegraded: false,
 };
 
 const DAY_MS = 86_400_000;
@@ -67,6 +82,8 @@ export interface PastRun {
 export interface RunInput {
   drift: DriftFact;
   quality: QualityVerdict;
+  /** Estimated quality of the window (CBPE); absent: not estimated. */
+  estimate?: EstimateVerdict;
   /** Earlier runs of the same monitor, oldest first. */
   history: readonly PastRun[];
   /** The verdict the last alert announced; null when none was ever sent. */
@@ -91,6 +108,8 @@ export interface PromotionEvidence {
   labelledRows: number;
   minLabels: number;
   margin: number;
+  /** The challenger's own estimated quality on the window (CBPE), when it was estimated. */
+  challengerEstimate?: EstimateVerdict;
 }
 
 /** The promotion part of a run's decision (stored with the run, mirrored into the status). */
@@ -160,6 +179,7 @@ const VERDICT_WORDS: Record<RunVerdict, string> = {
   Drift: 'drift detected',
   SustainedDrift: 'sustained drift',
   QualityDegraded: 'quality degraded',
+  EstimatedDegraded: 'estimated quality degraded',
   InsufficientData: 'insufficient data',
   Failed: 'monitoring run failed',
 };
@@ -174,8 +194,11 @@ export function decideRun(input: RunInput): RunDecision {
   }
   const streak = consecutiveDrifted(input.history, input.drift);
   const sustained = input.drift === 'drift' && streak >= settings.sustainedDriftRuns;
+  // Labels beat an estimate: a window whose realized quality is Ok is not "estimated degraded".
+  const estimatedDegraded = input.estimate === 'Degraded' && input.quality !== 'Ok';
   let verdict: RunVerdict;
   if (input.quality === 'Degraded') verdict = 'QualityDegraded';
+  else if (estimatedDegraded) verdict = 'EstimatedDegraded';
   else if (input.drift === 'insufficient_data') verdict = 'InsufficientData';
   else if (sustained) verdict = 'SustainedDrift';
   else if (input.drift === 'drift') verdict = 'Drift';
@@ -190,27 +213,35 @@ export function decideRun(input: RunInput): RunDecision {
         : `alert: first verdict ${verdict}`,
     );
 
-  let retrain = sustained && settings.retrainOnSustainedDrift && !retrainAlreadyRequested(input.history);
+  if (input.estimate === 'Degraded' && input.quality === 'Ok')
+    reasons.push('estimate degraded, but the realized labels of the window say quality is Ok');
+
+  const driftRetrain =
+    sustained && settings.retrainOnSustainedDrift && !retrainAlreadyRequested(input.history);
+  const estimateRetrain =
+    verdict === 'EstimatedDegraded' &&
+    settings.retrainOnEstimatedDegraded === true &&
+    !retrainRequestedInEstimateStreak(input.history);
+  let retrain = driftRetrain || estimateRetrain;
   if (retrain) {
     const held = retrainGuardrail(input.history, settings, input.now ?? new Date());
     if (held) reasons.push(`no retrain: ${held}`);
-    else
+    else if (driftRetrain)
       reasons.push(`retrain: ${streak} drifted runs in a row (sustained at ${settings.sustainedDriftRuns})`);
+    else reasons.push('retrain: estimated quality degraded (opted in)');
     retrain = held === null;
   }
 
-  const wantsRollback =
-    (verdict === 'QualityDegraded' && settings.rollbackOnQualityDegraded) ||
-    (sustained && settings.rollbackOnSustainedDrift);
+  const rollbackFor = rollbackVerdict(verdict, sustained, settings);
+  const wantsRollback = rollbackFor !== null;
   const rollback = wantsRollback && input.canRollback;
-  if (rollback)
-    reasons.push(`rollback: ${VERDICT_WORDS[verdict === 'QualityDegraded' ? verdict : 'SustainedDrift']}`);
+  if (rollback && rollbackFor) reasons.push(`rollback: ${VERDICT_WORDS[rollbackFor]}`);
   if (wantsRollback && !input.canRollback) reasons.push('no rollback: there is no previous good version');
 
   const insufficientData = input.drift === 'insufficient_data';
   if (insufficientData) reasons.push('no drift claim: too few rows in the window');
 
-  const promotion = input.promotion ? promotionOutcome(input.promotion) : undefined;
+  const promotion = input.promotion ? promotionOutcome(input.promotion, settings) : undefined;
   if (promotion) reasons.push(`promotion of ${promotion.challenger}: ${promotion.reason}`);
 
   return {
@@ -223,6 +254,28 @@ export function decideRun(input: RunInput): RunDecision {
     ...(promotion ? { promotion } : {}),
     reasons,
   };
+}
+
+/** The verdict a rollback is asked for (null: none), by the settings. */
+function rollbackVerdict(
+  verdict: RunVerdict,
+  sustained: boolean,
+  settings: PolicySettings,
+): RunVerdict | null {
+  if (verdict === 'QualityDegraded' && settings.rollbackOnQualityDegraded) return verdict;
+  if (verdict === 'EstimatedDegraded' && settings.rollbackOnEstimatedDegraded === true) return verdict;
+  if (sustained && settings.rollbackOnSustainedDrift) return 'SustainedDrift';
+  return null;
+}
+
+/** A retraining was already asked for by the EstimatedDegraded runs just before this one. */
+function retrainRequestedInEstimateStreak(history: readonly PastRun[]): boolean {
+  for (let i = history.length - 1; i >= 0; i--) {
+    const run = history[i]!;
+    if (run.verdict !== 'EstimatedDegraded') return false;
+    if (run.retrainRequested) return true;
+  }
+  return false;
 }
 
 /** The alert a verdict is due, if it differs from the last one announced. */
@@ -259,8 +312,10 @@ export function retrainGuardrail(
   return null;
 }
 
-function promotionOutcome(e: PromotionEvidence): PromotionOutcome {
-  const d = decidePromotion({ ...e, challenger: e.challengerValue });
+function promotionOutcome(e: PromotionEvidence, settings: PolicySettings): PromotionOutcome {
+  let d = decidePromotion({ ...e, challenger: e.challengerValue });
+  if (d.promote && settings.holdPromotionOnEstimatedDegraded === true && e.challengerEstimate === 'Degraded')
+    d = { promote: false, reason: `held: the challenger's estimated quality is degraded (${d.reason})` };
   const finite = (v: number | undefined): v is number => v !== undefined && Number.isFinite(v);
   return {
     challenger: e.challenger,

@@ -487,11 +487,26 @@ function describeRun(r: DriftJobResult): string {
     `verdict ${d.verdict}; dataset drift ${r.report.dataset_drift}, share ${fmt(r.report.drift_share)}; ${r.report.rows.current} rows`,
     drifted.length ? `drifted: ${drifted.join(', ')}` : 'no feature drifted',
     `quality: ${r.report.quality.verdict} — ${r.report.quality.reason}`,
+    describeEstimate(r),
     ...(d.alert ? [`alert sent: ${d.alert.message}`] : []),
     ...(d.retrain ? ['policy: retrain'] : []),
     ...(d.rollback ? ['policy: roll back'] : []),
     `report: ${r.reportHtmlUri}`,
   ].join('\n');
+}
+
+/** The estimate before labels (CBPE) beside the realized value where the window has labels. */
+function describeEstimate(r: DriftJobResult): string {
+  const e = r.report.estimate;
+  if (!e) return 'estimate: off';
+  const m = e.metrics.find((x) => x.metric === e.metric);
+  if (!m) return `estimate: ${e.verdict} — ${e.reason}`;
+  const realized = r.report.quality.metrics[e.metric];
+  const beside =
+    realized === undefined
+      ? 'no labels yet'
+      : `realized ${fmt(realized)} on ${r.report.quality.labelledRows} labels`;
+  return `estimate before labels: ${e.metric} ${fmt(m.estimated)} (band ${fmt(m.lowerBand)}–${fmt(m.upperBand)}, alert below ${fmt(m.lowerThreshold)}), ${beside} — ${e.verdict}`;
 }
 
 async function exportPredictionLog(db: Database, path: string): Promise<number> {

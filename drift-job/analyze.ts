@@ -3,6 +3,7 @@ import { DataError } from '../core/errors.js';
 import type { Feature, FeatureSchema } from '../core/feature-schema.js';
 import { type DriftFact, driftFact } from '../core/policy.js';
 import { type ColumnDrift, type DatasetDrift, type DriftColumnSpec, datasetDrift } from './drift.js';
+import { estimatePerformance, type PerformanceEstimate } from './estimate.js';
 import { DEFAULT_QUALITY_METRIC, measureQuality, type QualityReport } from './quality.js';
 import { finiteSorted } from './stats/columns.js';
 import { type DriftMethod, driftMethod } from './stats/drift-methods.js';
@@ -32,6 +33,8 @@ export interface AnalysisOptions {
     /** Holdout metrics at registration (metrics.json `holdout`). */
     holdout: Record<string, number>;
   };
+  /** Estimated quality before labels (CBPE); false leaves it out. Default: on, on the quality metric. */
+  estimate?: { metric?: string | undefined } | false;
 }
 
 export interface PredictionDrift {
@@ -45,6 +48,8 @@ export interface Analysis {
   driftFact: DriftFact;
   predictionDrift: PredictionDrift;
   quality: QualityReport;
+  /** Estimated quality of the window from its probabilities (null when turned off). */
+  estimate: PerformanceEstimate | null;
   summary: { features: ColumnSummary[]; outputs: ColumnSummary[] };
   /** Features left out of the drift statistics, with why (timestamps). */
   excluded: { name: string; reason: string }[];
@@ -180,6 +185,15 @@ export function analyze(reference: Table, current: Table, options: AnalysisOptio
     tolerance: options.quality.tolerance,
   });
 
+  const estimate =
+    options.estimate === false
+      ? null
+      : estimatePerformance(reference, current, {
+          schema,
+          metric: options.estimate?.metric ?? options.quality.metric,
+          minRows: options.minRows,
+        });
+
   const excluded = schema.features
     .filter((f) => f.type === 'timestamp')
     .map((f) => ({
@@ -194,6 +208,7 @@ export function analyze(reference: Table, current: Table, options: AnalysisOptio
     driftFact: enough ? driftFact(current.numRows, options.minRows, drift.dataset_drift) : fact,
     predictionDrift: { drifted: predictionColumns.some((c) => c.drifted), columns: predictionColumns },
     quality,
+    estimate,
     summary: {
       features: schema.features.map((f) =>
         summarizeColumn(f.name, f.type, reference.columns[f.name], current.columns[f.name]),

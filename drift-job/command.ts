@@ -73,7 +73,11 @@ export const driftCommand = defineCommand({
           rollbackOnSustainedDrift: v.rollbackOnSustainedDrift,
           retrainCooldownMs: v.retrainCooldown,
           retrainMaxPerDay: v.retrainMaxPerDay,
+          retrainOnEstimatedDegraded: v.retrainOnEstimatedDegraded,
+          rollbackOnEstimatedDegraded: v.rollbackOnEstimatedDegraded,
+          holdPromotionOnEstimatedDegraded: v.holdPromotionOnEstimatedDegraded,
         },
+        estimate: { enabled: v.estimate, metric: v.estimateMetric },
         challengerVersion: v.challengerVersion,
         logSpillUri: v.logSpillUri,
         promotion: { metric: v.promotionMetric, margin: v.promotionMargin, minLabels: v.promotionMinLabels },
@@ -93,6 +97,9 @@ export const driftCommand = defineCommand({
           drifted_features: r.drifted_features,
           prediction_drift: r.prediction_drift.drifted,
           quality: r.quality.verdict,
+          estimate: r.estimate
+            ? { verdict: r.estimate.verdict, metric: r.estimate.metric, value: estimatedValue(r.estimate) }
+            : null,
           rows: r.rows,
           alert: result.alert,
           report_html: result.reportHtmlUri,
@@ -105,6 +112,11 @@ export const driftCommand = defineCommand({
     }
   },
 });
+
+function estimatedValue(e: NonNullable<DriftJobResult['report']['estimate']>): number | null {
+  const v = e.metrics.find((m) => m.metric === e.metric)?.estimated;
+  return v !== undefined && Number.isFinite(v) ? v : null;
+}
 
 /**
  * Writes the run into the DriftMonitor's status. A failure fails the run (exit 4 when the monitor

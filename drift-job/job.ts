@@ -6,10 +6,11 @@ import { DRIFT_DEFAULTS } from '../core/drift-settings.js';
 import { ConfigError, DataError } from '../core/errors.js';
 import type { FeatureSchema } from '../core/feature-schema.js';
 import { createLogger, type Logger } from '../core/log.js';
-import { openObjectStore, type S3SettingsValues } from '../core/object-store/index.js';
+import { ObjectNotFoundError, openObjectStore, type S3SettingsValues } from '../core/object-store/index.js';
 import {
   DEFAULT_POLICY,
   decideRun,
+  type EstimateVerdict,
   type PastRun,
   type PolicySettings,
   type PromotionEvidence,
@@ -20,8 +21,10 @@ import { importSpilledRows } from '../core/prediction-log-spill.js';
 import { getVersion, type LifecycleEventKind, recordEvent } from '../core/registry.js';
 import { DEFAULT_NAMESPACE } from '../core/tenant.js';
 import { type Analysis, analyze, type DriftOverride } from './analyze.js';
+import { estimatePerformance } from './estimate.js';
+import { inferSchema } from './infer-schema.js';
 import { measurePromotion } from './promotion.js';
-import { buildReport, type DriftReport, reportJson } from './report.js';
+import { buildReport, type DriftReport, reportJson, type SchemaSource } from './report.js';
 import { renderReportHtml } from './report-html.js';
 import { lastAlert, markAlert, type Recorded, recordRun, runHistory, type StoredAlert } from './runs.js';
 import {
@@ -68,6 +71,8 @@ export interface DriftJobOptions {
   perFeature?: Record<string, DriftOverride>;
   minRows?: number;
   quality?: { metric?: string | undefined; minLabels?: number; tolerance?: number };
+  /** Estimated quality before labels (CBPE): on by default, on the quality metric. */
+  estimate?: { enabled?: boolean; metric?: string | undefined };
   policy?: Partial<PolicySettings>;
   /**
    * The deployment's prediction log spill location: rows its servers left in the object store
@@ -109,6 +114,8 @@ interface Inputs {
   currentUri: string;
   window: { since: Date; until: Date } | null;
   logged: LoggedWindow | null;
+  /** Where the schema came from; `inferred` when it was read off the reference. */
+  schemaSource: SchemaSource;
 }
 
 async function resolveArtifacts(o: DriftJobOptions): Promise<ModelArtifacts> {
@@ -151,9 +158,38 @@ function logWindow(o: DriftJobOptions, now: Date): { since: Date; until: Date } 
   return { since, until };
 }
 
+/** A read that failed because the file or object is not there (not because it is unreadable). */
+function notFound(err: unknown): boolean {
+  const cause = err instanceof Error ? err.cause : undefined;
+  return (
+    cause instanceof ObjectNotFoundError || (cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT'
+  );
+}
+
+/**
+ * The schema: the one given, the registry's, or the one beside the reference — and for a plain
+ * reference file with none beside it, one inferred from the reference (the report says so).
+ */
+async function schemaFor(
+  o: DriftJobOptions,
+  schemaUri: string,
+  reference: Table,
+): Promise<{ schema: FeatureSchema; inferred: string[] | null }> {
+  try {
+    return { schema: await loadSchema(schemaUri, o.s3), inferred: null };
+  } catch (err) {
+    if (!(o.reference && !o.schema && notFound(err))) throw err;
+    const { schema, notes } = inferSchema(reference);
+    return { schema, inferred: notes };
+  }
+}
+
 async function loadInputs(o: DriftJobOptions, now: Date, log: Logger): Promise<Inputs> {
   const artifacts = await resolveArtifacts(o);
-  const schema = await loadSchema(artifacts.schemaUri, o.s3);
+  const reference = await loadTable(artifacts.referenceUri, 'reference', o.s3);
+  log.info({ reference: artifacts.referenceUri, rows: reference.numRows }, 'reference loaded');
+  const { schema, inferred } = await schemaFor(o, artifacts.schemaUri, reference);
+  if (inferred) log.info({ schema: schema.digest }, inferred[0]!);
   const registered = artifacts.registeredSchemaDigest ?? (await registryDigest(o));
   if (registered && registered !== schema.digest) {
     throw new DataError(
@@ -164,8 +200,9 @@ async function loadInputs(o: DriftJobOptions, now: Date, log: Logger): Promise<I
     (artifacts.metricsUri ? await loadHoldoutMetrics(artifacts.metricsUri, o.s3) : undefined) ??
     artifacts.registryHoldout ??
     {};
-  const reference = await loadTable(artifacts.referenceUri, 'reference', o.s3);
-  log.info({ reference: artifacts.referenceUri, rows: reference.numRows }, 'reference loaded');
+  const schemaSource: Inputs['schemaSource'] = inferred
+    ? { source: 'inferred', uri: null, notes: inferred }
+    : { source: o.reference ? 'file' : 'registry', uri: artifacts.schemaUri, notes: [] };
 
   if (o.current) {
     const current = await loadTable(o.current, 'current', o.s3);
@@ -178,6 +215,7 @@ async function loadInputs(o: DriftJobOptions, now: Date, log: Logger): Promise<I
       currentUri: o.current,
       window: null,
       logged: null,
+      schemaSource,
     };
   }
   if (!o.pool || !o.modelName || !o.modelVersion) {
@@ -203,6 +241,7 @@ async function loadInputs(o: DriftJobOptions, now: Date, log: Logger): Promise<I
     currentUri: `postgres:prediction_logs/${namespaceOf(o)}/${o.modelName}/${o.modelVersion}`,
     window,
     logged,
+    schemaSource,
   };
 }
 
@@ -285,8 +324,12 @@ function analyseInputs(o: DriftJobOptions, inputs: Inputs): Analysis {
       tolerance: o.quality?.tolerance ?? DRIFT_DEFAULTS.tolerance,
       holdout: inputs.holdout,
     },
+    estimate: o.estimate?.enabled === false ? false : { metric: o.estimate?.metric },
   });
-  analysis.warnings.unshift(...logWarnings(inputs.logged, inputs.current.numRows));
+  analysis.warnings.unshift(
+    ...inputs.schemaSource.notes,
+    ...logWarnings(inputs.logged, inputs.current.numRows),
+  );
   return analysis;
 }
 
@@ -317,6 +360,7 @@ async function decide(
   return decideRun({
     drift: analysis.driftFact,
     quality: analysis.quality.verdict,
+    ...(analysis.estimate ? { estimate: analysis.estimate.verdict } : {}),
     history,
     lastAlertedVerdict: alerted?.verdict ?? null,
     // The job cannot see the deployment's history; rollback here means "the policy asks for
@@ -331,7 +375,7 @@ async function decide(
 /** Champion against challenger on the window's shared labelled requests, when a challenger runs. */
 async function promotionEvidence(o: DriftJobOptions, inputs: Inputs): Promise<PromotionEvidence | undefined> {
   if (!o.pool || !o.challengerVersion || !o.modelName || !o.modelVersion || !inputs.window) return undefined;
-  return measurePromotion(o.pool, {
+  const evidence = await measurePromotion(o.pool, {
     namespace: namespaceOf(o),
     modelName: o.modelName,
     champion: o.modelVersion,
@@ -343,6 +387,42 @@ async function promotionEvidence(o: DriftJobOptions, inputs: Inputs): Promise<Pr
     margin: o.promotion?.margin ?? 0,
     minLabels: o.promotion?.minLabels ?? DRIFT_DEFAULTS.promotionMinLabels,
   });
+  // Only asked for when a degraded estimate may hold the promotion (it reads the challenger's window).
+  if (!o.policy?.holdPromotionOnEstimatedDegraded) return evidence;
+  return { ...evidence, challengerEstimate: await challengerEstimate(o, o.pool, inputs.window) };
+}
+
+/**
+ * The challenger's own estimated quality on the window: CBPE on the probabilities it logged,
+ * fitted on its registered reference. NotEvaluated when the registry has no reference for it.
+ */
+async function challengerEstimate(
+  o: DriftJobOptions,
+  pool: Pool,
+  window: { since: Date; until: Date },
+): Promise<EstimateVerdict> {
+  const modelName = o.modelName as string;
+  const version = o.challengerVersion as string;
+  let artifacts: ModelArtifacts;
+  try {
+    artifacts = await registeredArtifacts(pool, namespaceOf(o), modelName, version);
+  } catch (err) {
+    if (err instanceof DataError) return 'NotEvaluated';
+    throw err;
+  }
+  const schema = await loadSchema(artifacts.schemaUri, o.s3);
+  const reference = await loadTable(artifacts.referenceUri, 'challenger reference', o.s3);
+  const logged = await readLogWindow(pool, schema, {
+    namespace: namespaceOf(o),
+    modelName,
+    modelVersion: version,
+    ...window,
+  });
+  return estimatePerformance(reference, logged.table, {
+    schema,
+    metric: o.estimate?.metric ?? o.quality?.metric,
+    minRows: o.minRows ?? DRIFT_DEFAULTS.minRows,
+  }).verdict;
 }
 
 interface Reports {
@@ -373,6 +453,7 @@ async function writeReports(
       referenceUri: inputs.referenceUri,
       currentUri: inputs.currentUri,
       window: inputs.window,
+      schema: inputs.schemaSource,
     },
     analysis,
     decision,
@@ -499,6 +580,7 @@ function logFinished(run: RunContext, r: Reports, decision: RunDecision): void {
       drift_share: r.report.drift_share,
       drifted: r.report.drifted_features,
       quality: r.report.quality.verdict,
+      estimate: r.report.estimate?.verdict ?? null,
       rows: r.report.rows,
       report: r.reportHtmlUri,
     },

@@ -21,6 +21,7 @@ export function monitorStatus(
   };
   if (q.value !== undefined && Number.isFinite(q.value)) quality.value = q.value;
   if (q.reference !== undefined && Number.isFinite(q.reference)) quality.reference = q.reference;
+  const estimate = estimateStatus(report);
   return {
     lastRun: {
       id: report.run_id,
@@ -40,6 +41,28 @@ export function monitorStatus(
     predictionDrift: report.prediction_drift.drifted,
     consecutiveDriftedRuns: report.verdict.consecutive_drifted_runs,
     quality,
+    ...(estimate ? { estimate } : {}),
     rows: { reference: report.rows.reference, current: report.rows.current },
   };
+}
+
+/** Four digits, as `kubectl get driftmonitors` prints them; undefined when not finite. */
+function four(v: number | null | undefined): number | undefined {
+  return v !== null && v !== undefined && Number.isFinite(v) ? Math.round(v * 10_000) / 10_000 : undefined;
+}
+
+function estimateStatus(report: DriftReport): DriftRunReport['estimate'] {
+  const e = report.estimate;
+  if (!e) return undefined;
+  const m = e.metrics.find((x) => x.metric === e.metric);
+  const out: NonNullable<DriftRunReport['estimate']> = { verdict: e.verdict, metric: e.metric, rows: e.rows };
+  const fields = {
+    value: four(m?.estimated),
+    lower: four(m?.lowerBand),
+    upper: four(m?.upperBand),
+    threshold: four(m?.lowerThreshold),
+    realized: four(report.quality.metrics[e.metric]),
+  };
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined) out[k as keyof typeof fields] = v;
+  return out;
 }

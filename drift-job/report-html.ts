@@ -63,7 +63,9 @@ function card(label: string, value: string, cls: string, detail: string): string
 function headline(r: DriftReport): string {
   const q = r.quality;
   const qualityClass = q.verdict === 'Degraded' ? 'bad' : q.verdict === 'Ok' ? 'ok' : 'warn';
-  const verdictClass = ['QualityDegraded', 'SustainedDrift', 'Drift'].includes(r.verdict.verdict)
+  const verdictClass = ['QualityDegraded', 'EstimatedDegraded', 'SustainedDrift', 'Drift'].includes(
+    r.verdict.verdict,
+  )
     ? 'bad'
     : r.verdict.verdict === 'NoDrift'
       ? 'ok'
@@ -77,6 +79,7 @@ function headline(r: DriftReport): string {
 ${card('Dataset drift', driftValue, r.verdict.insufficient_data ? 'warn' : r.dataset_drift ? 'bad' : 'ok', `${r.drifted_features.length} of ${r.features.filter((f) => f.method).length} features drifted (${pct(r.drift_share)}; threshold ${pct(r.drift_share_threshold)})`)}
 ${card('Prediction drift', r.prediction_drift.columns.length === 0 ? 'Not available' : r.prediction_drift.drifted ? 'Drift detected' : 'No drift', r.prediction_drift.drifted ? 'bad' : 'ok', r.prediction_drift.columns.map((c) => `${c.name}: ${c.method ?? '—'} ${num(c.score)}`).join('; ') || 'no model outputs in both datasets')}
 ${card('Quality', q.verdict, qualityClass, `${q.metric} ${num(q.value ?? null)} vs holdout ${num(q.reference ?? null)}; ${q.labelledRows} labelled rows`)}
+${estimateCard(r)}
 ${card('Verdict', r.verdict.verdict, verdictClass, `${r.verdict.consecutive_drifted_runs} drifted run(s) in a row${r.verdict.alert ? `; alert: ${r.verdict.alert.message}` : ''}`)}
 </div>`;
 }
@@ -191,6 +194,37 @@ function summaryTable(items: ColumnSummary[]): string {
   return `<table><thead><tr><th>Column</th><th>Type</th><th>Side</th><th>Rows</th><th>Missing</th><th>Mean</th><th>Std</th><th>Median</th><th>Unique</th><th>Range / top values</th><th>Unseen</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
+function estimateCard(r: DriftReport): string {
+  const e = r.estimate;
+  if (!e) return '';
+  const m = e.metrics.find((x) => x.metric === e.metric);
+  const cls = e.verdict === 'Degraded' ? 'bad' : e.verdict === 'Ok' ? 'ok' : 'warn';
+  const detail = m
+    ? `estimated ${e.metric} ${num(m.estimated)} (band ${num(m.lowerBand)}–${num(m.upperBand)}); realized ${num(r.quality.metrics[e.metric])} on ${r.quality.labelledRows} labelled rows`
+    : e.reason;
+  return card('Estimated quality', e.verdict, cls, detail);
+}
+
+/** Estimated (all rows, no labels) beside realized (labelled rows) quality, metric by metric. */
+function estimateTable(r: DriftReport): string {
+  const e = r.estimate;
+  if (!e) return '<p class="meta">Estimation is turned off for this run.</p>';
+  if (e.metrics.length === 0) return `<p class="meta">${esc(e.reason)}</p>`;
+  const rows = e.metrics
+    .map((m) => {
+      const badge = m.degraded
+        ? '<span class="badge bad">below threshold</span>'
+        : m.alert
+          ? '<span class="badge warn">above threshold</span>'
+          : '<span class="badge ok">ok</span>';
+      const mark = m.metric === e.metric ? ' <span class="badge warn">verdict metric</span>' : '';
+      return `<tr><td>${esc(m.metric)}${mark}</td><td class="n">${num(m.estimated)}</td><td class="n">${num(m.lowerBand)} – ${num(m.upperBand)}</td><td class="n">${num(m.lowerThreshold)} – ${num(m.upperThreshold)}</td><td class="n">${num(r.quality.metrics[m.metric])}</td><td class="n">${num(r.quality.holdout[m.metric])}</td><td>${badge}</td></tr>`;
+    })
+    .join('');
+  return `<p>${esc(e.reason)}. Confidence-based performance estimation (CBPE) from the calibrated probabilities of ${e.rows} rows; it assumes the relation between inputs and outcome did not change — a shift in the outcome rate itself is invisible to it, the labels are not.</p>
+<table><thead><tr><th>Metric</th><th>Estimated</th><th>Band (± 3 sampling errors)</th><th>Thresholds (reference chunks of ${e.chunkRows ?? '—'} rows)</th><th>Realized (${r.quality.labelledRows} labelled rows)</th><th>Holdout</th><th>Estimate</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
 function qualityTable(r: DriftReport): string {
   const q = r.quality;
   const names = [...new Set([...Object.keys(q.metrics), ...Object.keys(q.holdout)])].filter((m) =>
@@ -220,7 +254,7 @@ export function renderReportHtml(r: DriftReport): string {
 <title>${esc(title)}</title><style>${CSS}</style></head>
 <body><main>
 <h1>${esc(title)}</h1>
-<div class="meta">Run ${esc(r.run_id)} · ${esc(r.generated_at)}${r.window ? ` · window ${esc(r.window.since)} → ${esc(r.window.until)}` : ''} · reference ${esc(r.inputs.reference)} (${r.rows.reference} rows) · current ${esc(r.inputs.current)} (${r.rows.current} rows)</div>
+<div class="meta">Run ${esc(r.run_id)} · ${esc(r.generated_at)}${r.window ? ` · window ${esc(r.window.since)} → ${esc(r.window.until)}` : ''} · reference ${esc(r.inputs.reference)} (${r.rows.reference} rows) · current ${esc(r.inputs.current)} (${r.rows.current} rows) · schema ${r.schema.source === 'inferred' ? '<b>inferred from the reference</b> (no schema.json)' : esc(r.schema.uri ?? r.schema.source)}</div>
 ${headline(r)}
 ${warnings}
 <h2>Drift by feature</h2>
@@ -230,6 +264,8 @@ ${excluded}
 ${r.prediction_drift.columns.length ? driftTable(r.prediction_drift.columns, 'The model outputs, reference vs current.') : '<p class="meta">The model outputs are not in both datasets.</p>'}
 <h2>Quality on delayed labels</h2>
 ${qualityTable(r)}
+<h2>Estimated quality before labels</h2>
+${estimateTable(r)}
 <h2>Distributions</h2>
 <div class="charts">${[...r.summary.features, ...r.summary.outputs].map((s) => chart(s, byName.get(s.name))).join('\n')}</div>
 <h2>Summary</h2>

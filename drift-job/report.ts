@@ -1,6 +1,7 @@
 import type { PromotionOutcome, RunDecision } from '../core/policy.js';
 import type { Analysis } from './analyze.js';
 import type { ColumnDrift } from './drift.js';
+import type { PerformanceEstimate } from './estimate.js';
 import type { QualityReport } from './quality.js';
 import type { ColumnSummary } from './summary.js';
 
@@ -16,6 +17,8 @@ export interface DriftReport {
   generated_at: string;
   model: { name: string | null; version: string | null; task: string; schema_digest: string };
   inputs: { reference: string; current: string };
+  /** Where the feature schema came from: a file, the registry, or inferred from the reference. */
+  schema: SchemaSource;
   /** The window of prediction logs, when the current data came from them. */
   window: { since: string; until: string } | null;
   rows: { reference: number; current: number; labelled: number };
@@ -30,6 +33,8 @@ export interface DriftReport {
   excluded_features: { name: string; reason: string }[];
   prediction_drift: { drifted: boolean; columns: ColumnDrift[] };
   quality: QualityReport;
+  /** Estimated quality of the window before labels (CBPE); null when turned off. */
+  estimate: PerformanceEstimate | null;
   summary: { features: ColumnSummary[]; outputs: ColumnSummary[] };
   /** The lifecycle policy's reading of this run (core/policy.ts). */
   verdict: {
@@ -48,6 +53,14 @@ export interface DriftReport {
   warnings: string[];
 }
 
+export interface SchemaSource {
+  source: 'file' | 'registry' | 'inferred';
+  /** schema.json read (null when inferred). */
+  uri: string | null;
+  /** How it was inferred (empty otherwise). */
+  notes: string[];
+}
+
 export interface ReportContext {
   runId: string;
   generatedAt: Date;
@@ -58,6 +71,7 @@ export interface ReportContext {
   referenceUri: string;
   currentUri: string;
   window: { since: Date; until: Date } | null;
+  schema: SchemaSource;
 }
 
 export function buildReport(ctx: ReportContext, analysis: Analysis, decision: RunDecision): DriftReport {
@@ -72,6 +86,7 @@ export function buildReport(ctx: ReportContext, analysis: Analysis, decision: Ru
       schema_digest: ctx.schemaDigest,
     },
     inputs: { reference: ctx.referenceUri, current: ctx.currentUri },
+    schema: ctx.schema,
     window: ctx.window
       ? { since: ctx.window.since.toISOString(), until: ctx.window.until.toISOString() }
       : null,
@@ -84,6 +99,7 @@ export function buildReport(ctx: ReportContext, analysis: Analysis, decision: Ru
     excluded_features: analysis.excluded,
     prediction_drift: analysis.predictionDrift,
     quality: analysis.quality,
+    estimate: analysis.estimate,
     summary: analysis.summary,
     verdict: {
       verdict: decision.verdict,

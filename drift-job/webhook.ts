@@ -20,7 +20,13 @@ export function alertPayload(report: DriftReport, reportUri: string | null): Rec
     report.quality.verdict === 'Degraded' || report.quality.verdict === 'Ok'
       ? ` Quality ${report.quality.verdict.toLowerCase()}: ${report.quality.metric} ${report.quality.value?.toFixed(4)} vs holdout ${report.quality.reference?.toFixed(4)} on ${report.quality.labelledRows} labels.`
       : '';
-  const text = `mlcycle drift: ${model}: ${alert ? alert.message : report.verdict.verdict}. Drift share ${(report.drift_share * 100).toFixed(0)}% (${report.rows.current} rows).${drifted}${quality}${reportUri ? ` Report: ${reportUri}` : ''}`;
+  const e = report.estimate;
+  const chosen = e?.metrics.find((m) => m.metric === e.metric);
+  const estimate =
+    e && chosen && (e.verdict === 'Degraded' || e.verdict === 'Ok')
+      ? ` Estimated before labels: ${e.metric} ${chosen.estimated.toFixed(4)} (band ${chosen.lowerBand.toFixed(4)}–${chosen.upperBand.toFixed(4)}, threshold ${chosen.lowerThreshold?.toFixed(4) ?? 'none'}).`
+      : '';
+  const text = `mlcycle drift: ${model}: ${alert ? alert.message : report.verdict.verdict}. Drift share ${(report.drift_share * 100).toFixed(0)}% (${report.rows.current} rows).${drifted}${quality}${estimate}${reportUri ? ` Report: ${reportUri}` : ''}`;
   return {
     text,
     mlcycle: {
@@ -39,6 +45,16 @@ export function alertPayload(report: DriftReport, reportUri: string | null): Rec
         reference: report.quality.reference ?? null,
         labelled_rows: report.quality.labelledRows,
       },
+      estimate: e
+        ? {
+            verdict: e.verdict,
+            metric: e.metric,
+            value: chosen?.estimated ?? null,
+            lower: chosen?.lowerBand ?? null,
+            upper: chosen?.upperBand ?? null,
+            threshold: chosen?.lowerThreshold ?? null,
+          }
+        : null,
       rows: report.rows,
       report: reportUri,
     },

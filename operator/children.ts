@@ -415,6 +415,12 @@ export function driftArgs(
     promotionMetric: promotion?.metric,
     promotionMargin: promotion?.margin,
     promotionMinLabels: promotion?.minLabels,
+    estimate: s.estimate?.enabled,
+    estimateMetric: s.estimate?.metric,
+    // The estimate's actions are opt-in; retraining also needs spec.retrain (the ModelVersion recipe).
+    retrainOnEstimatedDegraded: s.retrain !== undefined && s.estimate?.retrainOnDegraded === true,
+    rollbackOnEstimatedDegraded: s.estimate?.rollbackOnDegraded,
+    holdPromotionOnEstimatedDegraded: s.estimate?.holdPromotionOnDegraded,
   };
   return ['drift', ...settingsToArgs(driftSettings, args)];
 }

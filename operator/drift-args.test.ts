@@ -49,6 +49,13 @@ const fullSpec = DriftMonitorSpec.parse({
     rollbackOnSustainedDrift: true,
     sustainedDriftRuns: 4,
   },
+  estimate: {
+    enabled: false,
+    metric: 'f1',
+    retrainOnDegraded: true,
+    rollbackOnDegraded: true,
+    holdPromotionOnDegraded: true,
+  },
   retrain: {
     source: 'Dataset',
     window: '3d',
@@ -117,6 +124,12 @@ const THROUGH_FLAGS: Record<string, (v: ReturnType<typeof parse>) => unknown> = 
   retrain: (v) => v.retrainOnSustainedDrift === true,
   'retrain.cooldown': (v) => v.retrainCooldown === 2 * 3_600_000,
   'retrain.maxPerDay': (v) => v.retrainMaxPerDay === 5,
+  'estimate.enabled': (v) => v.estimate === false,
+  'estimate.metric': (v) => v.estimateMetric === 'f1',
+  // Retraining on the estimate also needs spec.retrain, which fullSpec has.
+  'estimate.retrainOnDegraded': (v) => v.retrainOnEstimatedDegraded === true,
+  'estimate.rollbackOnDegraded': (v) => v.rollbackOnEstimatedDegraded === true,
+  'estimate.holdPromotionOnDegraded': (v) => v.holdPromotionOnEstimatedDegraded === true,
 };
 
 /** ModelDeployment spec.promotion field → the parsed setting, as above. */

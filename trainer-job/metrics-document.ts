@@ -1,5 +1,6 @@
 import type { Task } from '../core/feature-schema.js';
 import type { calibration } from '../core/metrics.js';
+import type { CalibrationRecord } from './calibration.js';
 import type { ChampionComparison, GateOutcome } from './gate.js';
 
 /**
@@ -18,7 +19,12 @@ export interface Metrics {
   validation: Record<string, number>;
   linear_holdout: Record<string, number>;
   champion?: (ChampionComparison & { metric: string }) | undefined;
+  /** Reliability bins of the holdout probabilities as served (calibrated). */
   calibration?: ReturnType<typeof calibration> | undefined;
+  /** The same bins before calibration. */
+  calibration_before?: ReturnType<typeof calibration> | undefined;
+  /** The calibrator in the graph: method, parameters, the choice, quality before and after. */
+  calibrator?: CalibrationRecord | undefined;
   gate: GateOutcome;
   onnx_parity: { max_abs_diff: number; rows: number; tolerance: number };
   rows: Record<string, number>;

@@ -137,21 +137,43 @@ function lineChart(
   return `<figure><figcaption>${esc(title)}</figcaption><svg width="${W}" height="${H}" role="img" aria-label="${esc(title)}">${axes(xLabel, yLabel)}${diag}<path d="${path}" fill="none" stroke="#0969da" stroke-width="2"/></svg></figure>`;
 }
 
-function calibrationChart(m: Metrics): string {
-  const bins = m.calibration ?? [];
-  const dots = bins
+type Bins = NonNullable<Metrics['calibration']>;
+
+function calibrationDots(bins: Bins, colour: string, label: string): string {
+  return bins
     .map(
       (b) =>
-        `<circle cx="${sx(b.mean_predicted).toFixed(1)}" cy="${sy(b.observed_rate).toFixed(1)}" r="${Math.min(9, 2 + Math.log10(b.rows + 1) * 1.5).toFixed(1)}" fill="#0969da" fill-opacity="0.7"><title>${esc(`${b.lower.toFixed(1)}–${b.upper.toFixed(1)}: predicted ${b.mean_predicted.toFixed(3)}, observed ${b.observed_rate.toFixed(3)}, ${b.rows} rows`)}</title></circle>`,
+        `<circle cx="${sx(b.mean_predicted).toFixed(1)}" cy="${sy(b.observed_rate).toFixed(1)}" r="${Math.min(9, 2 + Math.log10(b.rows + 1) * 1.5).toFixed(1)}" fill="${colour}" fill-opacity="0.7"><title>${esc(`${label} ${b.lower.toFixed(1)}–${b.upper.toFixed(1)}: predicted ${b.mean_predicted.toFixed(3)}, observed ${b.observed_rate.toFixed(3)}, ${b.rows} rows`)}</title></circle>`,
     )
     .join('');
+}
+
+/** The calibrator in the graph and what it changed on the holdout. */
+function calibratorTable(m: Metrics): string {
+  const c = m.calibrator;
+  if (!c) return '';
+  const v = c.validation_log_loss;
+  const row = (name: string, key: 'ece' | 'brier' | 'log_loss') =>
+    `<tr><td>${name}</td><td>${num(c.holdout.before[key])}</td><td>${num(c.holdout.after[key])}</td></tr>`;
+  return `<p>Calibrator in the graph: <b>${esc(c.method)}</b>, chosen by ${esc(c.chosen_by)} (${c.validation_rows} rows; log loss Platt ${num(v.platt)}, isotonic ${num(v.isotonic)}, uncalibrated ${num(v.uncalibrated)}). Served probabilities are calibrated.</p>
+<table><tr><th>holdout</th><th>before</th><th>after</th></tr>${row('expected calibration error (10 bins)', 'ece')}${row('Brier score', 'brier')}${row('log loss', 'log_loss')}</table>`;
+}
+
+function calibrationChart(m: Metrics): string {
+  const bins = m.calibration ?? [];
+  const dots =
+    calibrationDots(m.calibration_before ?? [], '#9a6700', 'before calibration') +
+    calibrationDots(bins, '#0969da', 'calibrated');
   const rows = bins
     .map(
       (b) =>
         `<tr><td>${b.lower.toFixed(1)}–${b.upper.toFixed(1)}</td><td>${num(b.mean_predicted)}</td><td>${num(b.observed_rate)}</td><td>${b.rows}</td></tr>`,
     )
     .join('');
-  return `<section><h2>Calibration (holdout)</h2><div class="row"><svg width="${W}" height="${H}" role="img" aria-label="calibration">${axes('mean predicted probability', 'observed rate')}<line x1="${sx(0)}" y1="${sy(0)}" x2="${sx(1)}" y2="${sy(1)}" stroke="#bbb" stroke-dasharray="4"/>${dots}</svg>
+  const legend = m.calibration_before
+    ? '<p><span style="color:#9a6700">●</span> before calibration <span style="color:#0969da">●</span> calibrated (served)</p>'
+    : '';
+  return `<section><h2>Calibration (holdout)</h2>${calibratorTable(m)}${legend}<div class="row"><svg width="${W}" height="${H}" role="img" aria-label="calibration">${axes('mean predicted probability', 'observed rate')}<line x1="${sx(0)}" y1="${sy(0)}" x2="${sx(1)}" y2="${sy(1)}" stroke="#bbb" stroke-dasharray="4"/>${dots}</svg>
 <table><tr><th>bin</th><th>predicted</th><th>observed</th><th>rows</th></tr>${rows}</table></div></section>`;
 }
 

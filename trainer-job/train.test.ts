@@ -144,6 +144,17 @@ describe('trainModel on a synthetic dataset (every feature type)', () => {
     expect(report).toContain('<svg');
     expect(report).toContain('ROC curve');
     expect(report).not.toMatch(/<script/i);
+
+    // The calibrator chosen on the validation rows is in the graph (the parity check above ran on
+    // the calibrated probabilities); metrics.json and the report say which, and what it changed.
+    expect(['platt', 'isotonic']).toContain(metrics.calibrator.method);
+    expect(metrics.calibrator.validation_rows).toBe(600);
+    for (const side of ['before', 'after'])
+      for (const key of ['ece', 'brier', 'log_loss'])
+        expect(Number.isFinite(metrics.calibrator.holdout[side][key]), `${side} ${key}`).toBe(true);
+    expect(metrics.calibration_before.length).toBeGreaterThan(0);
+    expect(report).toContain('Calibrator in the graph');
+    expect(report).toContain('before calibration');
   });
 
   it('gives byte-identical models for the same data and seed, and a different one for another seed', async () => {

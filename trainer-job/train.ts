@@ -20,6 +20,13 @@ import {
   type VersionLineage,
 } from '../core/registry.js';
 import { VersionDirectory } from './artifacts.js';
+import {
+  applyCalibrator,
+  type CalibrationChoice,
+  calibrationRecord,
+  chooseCalibrator,
+  uncalibrated,
+} from './calibration.js';
 import { compareWithChampion } from './champion.js';
 import { FLIGHTS_DATASET, type PreparedData, prepareData } from './data/dataset.js';
 import { buildMatrix, type FeaturePlan, fitFeaturePlan } from './data/plan.js';
@@ -102,6 +109,10 @@ interface Fitted {
 /** Stage 4: scores and metrics on the validation and holdout splits. */
 interface Evaluation {
   threshold: number;
+  /** Classification: the calibrator chosen on the validation split (part of the graph). */
+  calibration: CalibrationChoice | undefined;
+  /** Classification: the holdout probabilities before calibration (for the report). */
+  uncalibratedHoldout: Float64Array | undefined;
   holdoutScores: Float64Array;
   holdout: Record<string, number>;
   baseline: Record<string, number>;
@@ -379,31 +390,47 @@ function tuneGbdt(run: Run, f: Features): Promise<TuningResult> {
   });
 }
 
-/** Scores as the ONNX graph computes them: the linear model's double score is cast to float32 first. */
+/** Raw scores as the ONNX graph computes them: the linear model's double score is cast to float32 first. */
+function rawScore(m: ChosenModel, features: Float32Array[], n: number): Float64Array {
+  return m.kind === 'gbdt'
+    ? predictRawFloat32(m.gbdt, features, n)
+    : linearRaw(m.linear, features, n).map(Math.fround);
+}
+
+/** Scores as the graph outputs them: calibrated probabilities (when a calibrator is given) or the prediction. */
 function score(
   m: ChosenModel,
   objective: Features['objective'],
   features: Float32Array[],
   n: number,
+  calibrator?: CalibrationChoice['calibrator'],
 ): Float64Array {
-  const raw =
-    m.kind === 'gbdt'
-      ? predictRawFloat32(m.gbdt, features, n)
-      : linearRaw(m.linear, features, n).map(Math.fround);
-  return objective === 'binary' ? raw.map(sigmoid) : raw;
+  const raw = rawScore(m, features, n);
+  if (objective !== 'binary') return raw;
+  return calibrator ? applyCalibrator(calibrator, raw) : raw.map(sigmoid);
 }
 
 /** Stage 4, evaluation: the chosen model, the trivial baseline and the linear model on the same rows. */
 function evaluateModels(data: PreparedData, f: Features, m: Fitted, seed: number): Evaluation {
-  const validScores = score(m.chosen, f.objective, m.chosenX.validation, splitSize(data, 'validation'));
-  const holdoutScores = score(m.chosen, f.objective, m.chosenX.holdout, splitSize(data, 'holdout'));
+  const classification = data.task === 'binary-classification';
+  // The calibrator is fitted on the validation split, before the threshold is chosen on it.
+  const validRaw = rawScore(m.chosen, m.chosenX.validation, splitSize(data, 'validation'));
+  const calibration = classification ? chooseCalibrator(validRaw, f.label.validation) : undefined;
+  const validScores = score(
+    m.chosen,
+    f.objective,
+    m.chosenX.validation,
+    splitSize(data, 'validation'),
+    calibration?.calibrator,
+  );
+  const holdoutRaw = rawScore(m.chosen, m.chosenX.holdout, splitSize(data, 'holdout'));
+  const holdoutScores = calibration ? applyCalibrator(calibration.calibrator, holdoutRaw) : holdoutRaw;
   const linearScores = score(
     { kind: 'linear', linear: m.linear },
     f.objective,
     m.xl.holdout,
     splitSize(data, 'holdout'),
   );
-  const classification = data.task === 'binary-classification';
   const threshold = classification ? bestF1Threshold(f.label.validation, validScores) : 0;
   const measure = (scores: ArrayLike<number>, y: ArrayLike<number>): Record<string, number> =>
     classification ? { ...classificationMetrics(y, scores, threshold) } : { ...regressionMetrics(y, scores) };
@@ -411,6 +438,8 @@ function evaluateModels(data: PreparedData, f: Features, m: Fitted, seed: number
   const holdout = measure(holdoutScores, f.label.holdout);
   return {
     threshold,
+    calibration,
+    uncalibratedHoldout: calibration ? holdoutRaw.map(uncalibrated) : undefined,
     holdoutScores,
     holdout,
     confidence: classification
@@ -429,6 +458,7 @@ async function exportGraph(run: Run, data: PreparedData, m: Fitted, e: Evaluatio
     plan: m.chosenPlan,
     model: m.chosen,
     threshold: e.threshold,
+    calibrator: e.calibration?.calibrator,
     // No version or time in the graph: the same data and seed give byte-identical model.onnx.
     docString: `mlcycle ${run.modelName}: ${m.chosen.kind} on ${data.datasetUri}`,
     producerVersion: codeVersions().code_version ?? 'unknown',
@@ -472,6 +502,12 @@ function metricsDocument(
     linear_holdout: e.linearHoldout,
     calibration:
       data.task === 'binary-classification' ? calibration(f.label.holdout, e.holdoutScores) : undefined,
+    calibration_before:
+      e.uncalibratedHoldout !== undefined ? calibration(f.label.holdout, e.uncalibratedHoldout) : undefined,
+    calibrator:
+      e.calibration && e.uncalibratedHoldout
+        ? calibrationRecord(e.calibration, f.label.holdout, e.uncalibratedHoldout, e.holdoutScores)
+        : undefined,
     gate,
     onnx_parity: { max_abs_diff: x.parity, rows: x.records.length, tolerance: PARITY_TOLERANCE },
     rows: {

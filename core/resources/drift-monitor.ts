@@ -12,6 +12,9 @@ import {
 /** Standard 5-field cron, or one of the @-shortcuts a CronJob accepts. */
 const CRON = /^(@(yearly|annually|monthly|weekly|daily|hourly)|(\S+\s+){4}\S+)$/;
 
+/** The metrics estimated before labels arrive (CBPE, drift-job/stats/cbpe.ts). */
+export const EstimateMetric = z.enum(['roc_auc', 'accuracy', 'precision', 'recall', 'f1']);
+
 export const DriftMethod = z.enum(['auto', 'ks', 'chisquare', 'z', 'wasserstein', 'jensenshannon', 'psi']);
 
 export const DriftMonitorSpec = z
@@ -88,6 +91,34 @@ export const DriftMonitorSpec = z
       })
       .optional()
       .describe('What to do about the verdicts.'),
+    estimate: z
+      .object({
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe(
+            'Estimate quality before labels arrive (CBPE, binary classifiers); an estimate below its threshold is the EstimatedDegraded verdict, which alerts.',
+          ),
+        metric: EstimateMetric.default('roc_auc').describe(
+          'Metric the EstimatedDegraded verdict is decided on.',
+        ),
+        retrainOnDegraded: z
+          .boolean()
+          .default(false)
+          .describe(
+            'Also retrain on EstimatedDegraded (once per streak, within spec.retrain cooldown and maxPerDay; needs spec.retrain).',
+          ),
+        rollbackOnDegraded: z
+          .boolean()
+          .default(false)
+          .describe('Also roll back on EstimatedDegraded (by default rollback waits for realized labels).'),
+        holdPromotionOnDegraded: z
+          .boolean()
+          .default(false)
+          .describe('Do not promote a challenger whose own estimated quality is degraded.'),
+      })
+      .optional()
+      .describe('Estimated quality before labels: what it may do beyond alerting (nothing, by default).'),
     retrain: z
       .object({
         source: z
@@ -135,6 +166,7 @@ export const RunVerdict = z.enum([
   'Drift',
   'SustainedDrift',
   'QualityDegraded',
+  'EstimatedDegraded',
   'InsufficientData',
   'Failed',
 ]);
@@ -142,6 +174,10 @@ export type RunVerdict = z.infer<typeof RunVerdict>;
 
 export const QualityVerdict = z.enum(['Ok', 'Degraded', 'InsufficientData', 'NotEvaluated']);
 export type QualityVerdict = z.infer<typeof QualityVerdict>;
+
+/** The estimated quality of a window (CBPE, from calibrated probabilities, before labels arrive). */
+export const EstimateVerdict = z.enum(['Ok', 'Degraded', 'InsufficientData', 'NotEvaluated']);
+export type EstimateVerdict = z.infer<typeof EstimateVerdict>;
 
 /** The lifecycle decision of one run: taken once, by the drift Job, on the stored history of runs. */
 export const RunDecisionStatus = z
@@ -220,6 +256,29 @@ export const DriftRunReport = z
       })
       .optional()
       .describe('Quality on delayed labels in the last run.'),
+    estimate: z
+      .object({
+        verdict: EstimateVerdict.describe(
+          'Degraded when the estimate fell below its reference threshold; Ok; InsufficientData; NotEvaluated.',
+        ),
+        metric: z.string().describe('Metric estimated, e.g. roc_auc.'),
+        value: z.number().optional().describe('Its estimate on the whole window, from the probabilities.'),
+        lower: z.number().optional().describe('Lower end of the estimate band (± 3 sampling errors).'),
+        upper: z.number().optional().describe('Upper end of the estimate band.'),
+        threshold: z
+          .number()
+          .optional()
+          .describe('Lower alert threshold, from the realized metric on reference chunks.'),
+        realized: z
+          .number()
+          .optional()
+          .describe('The realized metric on the labelled logs of the window, when there are labels.'),
+        rows: z.number().int().min(0).describe('Rows of the window the estimate used.'),
+      })
+      .optional()
+      .describe(
+        'Estimated quality before labels arrive (CBPE on the calibrated probabilities), binary classifiers.',
+      ),
     rows: z
       .object({
         reference: z.number().int().min(0).describe('Rows of the reference sample.'),

@@ -144,6 +144,12 @@ export const DriftMonitorKind: ResourceKind = {
     },
     { name: 'Quality', type: 'string', jsonPath: '.status.quality.verdict', description: 'Quality verdict.' },
     {
+      name: 'Estimate',
+      type: 'number',
+      jsonPath: '.status.estimate.value',
+      description: 'Estimated quality metric of the last window (CBPE), before labels.',
+    },
+    {
       name: 'Action',
       type: 'string',
       jsonPath: '.status.lastAction.action',

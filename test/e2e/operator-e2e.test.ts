@@ -359,9 +359,10 @@ describe('mlcycle on Kubernetes, end to end', () => {
     const events = await kubectl(['get', 'events', '--field-selector', 'reason=Promoted', '-o', 'name']);
     expect(events.trim()).not.toBe('');
     const dms = await kubectl(['get', 'driftmonitors']);
+    // … VERDICT, QUALITY, ESTIMATE (the estimated ROC AUC, or <none>), ACTION.
     expect(dms).toMatch(
       new RegExp(
-        `flights-delay\\s+flights-delay\\s+0 \\* \\* \\* \\*\\s+\\S+\\s+[01](\\.\\d+)?\\s+${run?.verdict}\\s+\\S+\\s+Promote\\s`,
+        `flights-delay\\s+flights-delay\\s+0 \\* \\* \\* \\*\\s+\\S+\\s+[01](\\.\\d+)?\\s+${run?.verdict}\\s+\\S+\\s+\\S+\\s+Promote\\s`,
       ),
     );
   });

@@ -489,6 +489,39 @@ describe('mlcycle drift on prediction logs (PostgreSQL + MinIO)', () => {
     expect(few.decision.promotion).toMatchObject({ ready: false, promote: false, labelledRows: 600 });
   }, 120_000);
 
+  it('a challenger whose own estimate is degraded is not promoted when the monitor opts in', async () => {
+    const modelName = uniqueName();
+    const { store } = await registerModel(modelName);
+    await registerModel(modelName, 'v2');
+    const shared = generateRows(600, 61, {}, T0);
+    await logRows(modelName, 'v1', shared, T0, true);
+    // The challenger ranks the labelled requests better (it wins on labels), but every probability
+    // it gives is within 0.01 of ½: its expected ROC AUC, from the probabilities alone, collapses.
+    const unsure = shared.map((r) => {
+      const sharp = r.label === 1 ? 0.6 + 0.3 * r.probability : 0.4 * r.probability;
+      const probability = 0.5 + 0.02 * (sharp - 0.5);
+      return { ...r, probability, prediction: probability >= 0.5 ? 1 : 0 };
+    });
+    await logRows(modelName, 'v2', unsure, T0, false);
+    const run = (hold: boolean) =>
+      runDriftJob({
+        modelName,
+        modelVersion: 'v1',
+        out: store,
+        s3: testS3(),
+        pool: db.pool,
+        since: new Date(T0),
+        until: new Date(T0 + HOUR),
+        challengerVersion: 'v2',
+        promotion: { minLabels: 200, margin: 0.01 },
+        policy: { holdPromotionOnEstimatedDegraded: hold },
+      });
+    expect((await run(false)).decision.promotion).toMatchObject({ ready: true, promote: true });
+    const held = (await run(true)).decision.promotion!;
+    expect(held).toMatchObject({ ready: true, promote: false });
+    expect(held.reason).toMatch(/^held: the challenger's estimated quality is degraded \(challenger wins/);
+  }, 120_000);
+
   it('the history the guardrails read keeps a retraining of the last 24 hours however many runs ago', async () => {
     const monitor = `ml/${uniqueName()}`;
     const now = T0 + 48 * HOUR;

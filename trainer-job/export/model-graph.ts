@@ -6,6 +6,7 @@ import {
   OUTPUT_PREDICTION,
   OUTPUT_PROBABILITY,
 } from '../../core/model-input.js';
+import { type Calibrator, isotonicSegments } from '../calibration.js';
 import type { FeaturePlan } from '../data/plan.js';
 import type { GbdtModel } from '../gbdt/booster.js';
 import type { LinearModel } from '../linear/linear.js';
@@ -23,6 +24,8 @@ export function exportModel(options: {
   plan: FeaturePlan;
   model: { kind: 'gbdt'; gbdt: GbdtModel } | { kind: 'linear'; linear: LinearModel };
   threshold: number;
+  /** Classification: the calibrator appended after the model (absent: the model's own probability). */
+  calibrator?: Calibrator | undefined;
   docString: string;
   producerVersion: string;
 }): Uint8Array {
@@ -35,7 +38,9 @@ export function exportModel(options: {
       : linear(g, x, options.model.linear);
   const flat = g.node('Reshape', [score, g.int64Tensor([-1], [1])]);
   if (options.plan.schema.task === 'binary-classification') {
-    const probability = g.node('Sigmoid', [flat], [], { output: OUTPUT_PROBABILITY });
+    const probability = g.node('Identity', [calibrated(g, flat, options.calibrator)], [], {
+      output: OUTPUT_PROBABILITY,
+    });
     const positive = g.node('GreaterOrEqual', [probability, g.floatTensor([options.threshold], [])]);
     g.node('Cast', [positive], [attr.int('to', DataType.INT64)], { output: OUTPUT_LABEL });
     g.output(OUTPUT_LABEL, DataType.INT64, [N]);
@@ -45,6 +50,32 @@ export function exportModel(options: {
     g.output(OUTPUT_PREDICTION, DataType.FLOAT, [N]);
   }
   return g.encode(options.docString, options.producerVersion);
+}
+
+/**
+ * The probability from the raw score, calibrated as trainer-job/calibration.ts fitted it (its
+ * `applyCalibrator` is this subgraph in TypeScript, step for step in float32). Platt: σ(a·s + b).
+ * Isotonic: the segment of the piecewise-linear function is found by counting the segment starts
+ * ≤ p (a [N, segments] comparison; at most 64 segments), then y + slope · (p − x).
+ */
+function calibrated(g: GraphBuilder, score: string, c: Calibrator | undefined): string {
+  if (!c) return g.node('Sigmoid', [score]);
+  if (c.method === 'platt') {
+    const scaled = g.node('Mul', [score, g.floatTensor([c.a], [])]);
+    return g.node('Sigmoid', [g.node('Add', [scaled, g.floatTensor([c.b], [])])]);
+  }
+  const s = isotonicSegments(c);
+  const p = g.node('Sigmoid', [score]);
+  const low = g.node('Max', [p, g.floatTensor([c.x[0]!], [])]);
+  const clipped = g.node('Min', [low, g.floatTensor([c.x[c.x.length - 1]!], [])]);
+  const column = g.node('Reshape', [clipped, g.int64Tensor([-1, 1], [2])]);
+  const started = g.node('GreaterOrEqual', [column, g.floatTensor(s.x, [1, s.x.length])]);
+  const counted = g.node('Cast', [started], [attr.int('to', DataType.INT64)]);
+  const count = g.node('ReduceSum', [counted, g.int64Tensor([1], [1])], [attr.int('keepdims', 0)]);
+  const segment = g.node('Sub', [count, g.int64Tensor([1], [])]);
+  const at = (values: number[]) => g.node('Gather', [g.floatTensor(values, [values.length]), segment]);
+  const offset = g.node('Sub', [clipped, at(s.x)]);
+  return g.node('Add', [at(s.y), g.node('Mul', [at(s.slope), offset])]);
 }
 
 /** Declares the contract's inputs and returns the model features as float [N,1] tensors. */

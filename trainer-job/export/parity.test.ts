@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyCalibrator, type Calibrator, chooseCalibrator, fitIsotonic, fitPlatt } from '../calibration.js';
 import { prepareData } from '../data/dataset.js';
 import { buildMatrix, fitFeaturePlan } from '../data/plan.js';
 import { maxAbsDiff, scoreWithOnnx } from '../evaluate/onnx-scoring.js';
@@ -123,6 +124,51 @@ describe('ONNX export parity with the TypeScript models (through recordsToInputs
       const onnx = await scoreWithOnnx(bytes, plan.schema, toRecords(data, ha, end));
       // Values near 60,000 have a float32 spacing of 0.0039: only exact emulation passes.
       expect(maxAbsDiff(onnx, ts)).toBe(0);
+    }
+  });
+
+  /**
+   * The calibrator appended to the graph (Platt on the raw score; isotonic as a segment lookup on
+   * the probability) against trainer-job/calibration.ts, fitted on the validation rows as the
+   * trainer fits it, in big and tiny batches.
+   */
+  it('GBDT binary with each calibrator: the calibrated probabilities match TypeScript to 1e-5', async () => {
+    const data = await prepared('binary-classification');
+    const plan = await fitFeaturePlan(data, 'rank');
+    const [a, b] = data.splits.train;
+    const model = trainGbdt(
+      binTrainingSet(buildMatrix(plan, data, a, b), Float64Array.from(data.target.subarray(a, b))),
+      undefined,
+      { ...DEFAULT_GBDT_PARAMS, objective: 'binary', numLeaves: 15, minDataInLeaf: 5 },
+      80,
+    );
+    const [va, vb] = data.splits.validation;
+    const validRaw = predictRawFloat32(model, buildMatrix(plan, data, va, vb), vb - va);
+    const validY = data.target.subarray(va, vb);
+    const chosen = chooseCalibrator(validRaw, validY).calibrator;
+    const candidates: Calibrator[] = [
+      { method: 'platt', ...fitPlatt(validRaw, validY) },
+      { method: 'isotonic', ...fitIsotonic(validRaw.map(sigmoid), validY) },
+    ];
+    expect(candidates.map((c) => c.method)).toContain(chosen.method);
+    const [ha, hb] = data.splits.holdout;
+    for (const calibrator of candidates) {
+      const bytes = exportModel({
+        plan,
+        model: { kind: 'gbdt', gbdt: model },
+        threshold: 0.5,
+        calibrator,
+        docString: '',
+        producerVersion: 'test',
+      });
+      for (const end of [hb, ha + 3]) {
+        const raw = predictRawFloat32(model, buildMatrix(plan, data, ha, end), end - ha);
+        const ts = applyCalibrator(calibrator, raw);
+        const onnx = await scoreWithOnnx(bytes, plan.schema, toRecords(data, ha, end));
+        expect(maxAbsDiff(onnx, ts), calibrator.method).toBeLessThanOrEqual(1e-5);
+        // The calibration does something: the probabilities are not the model's own.
+        if (end === hb) expect(maxAbsDiff(ts, raw.map(sigmoid))).toBeGreaterThan(1e-3);
+      }
     }
   });
 
