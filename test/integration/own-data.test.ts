@@ -8,6 +8,9 @@ import { parseFeatureSchema } from '../../core/feature-schema.js';
 import { openObjectStore } from '../../core/object-store/index.js';
 import { runDriftJob } from '../../drift-job/index.js';
 import { startServer } from '../../inference-server/index.js';
+
+const FEEDBACK_TOKEN = 'own-data-feedback-token-0123456789';
+
 import { trainModel, trainOptions } from '../../trainer-job/index.js';
 import { postJson, tempDir } from '../fixtures/serve-helpers.js';
 import { testDatabaseUrl, testS3 } from '../services.js';
@@ -77,6 +80,7 @@ async function wholePath(options: {
     database: { databaseUrl: testDatabaseUrl(), dataDir },
     s3,
     predictionLog: { flushIntervalMs: 20 },
+    feedbackToken: FEEDBACK_TOKEN,
   });
   const since = new Date(Date.now() - 1000);
   try {
@@ -100,7 +104,7 @@ async function wholePath(options: {
     expect(one.status, JSON.stringify(one.body)).toBe(200);
     const batch = await postJson(`${server.url}/predict_batch`, records, { 'x-request-id': modelName });
     expect(batch.status, JSON.stringify(batch.body)).toBe(200);
-    const predictions = (batch.body as { predictions: { request_id: string }[] }).predictions;
+    const predictions = (batch.body as { predictions: { prediction_id: string }[] }).predictions;
     expect(predictions).toHaveLength(records.length);
     // Labels are for logged predictions: wait for the log writer (off the request path).
     await waitForLoggedRows(modelName, records.length + 1);
@@ -108,9 +112,10 @@ async function wholePath(options: {
     const feedback = await postJson(
       `${server.url}/feedback`,
       predictions.map((p, i) => ({
-        request_id: p.request_id,
+        prediction_id: p.prediction_id,
         label: options.label(rows[i]![options.target] as number | string),
       })),
+      { authorization: `Bearer ${FEEDBACK_TOKEN}` },
     );
     expect(feedback.status, JSON.stringify(feedback.body)).toBe(200);
     expect(feedback.body).toMatchObject({ recorded: records.length, unknown: 0 });
