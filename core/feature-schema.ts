@@ -215,12 +215,11 @@ const isoTimestamp = z.iso.datetime({
 
 // A calendar date alone (2001-03-04) is unambiguous too: it is read as that day at 00:00 UTC.
 const isoDate = z.iso.date();
-const timestampText = z
-  .string({ message: 'expected an ISO-8601 timestamp with offset or Z, or a date (YYYY-MM-DD)' })
-  .refine(
-    (v) => isoTimestamp.safeParse(v).success || isoDate.safeParse(v).success,
-    'expected an ISO-8601 timestamp with offset or Z, or a date (YYYY-MM-DD)',
-  );
+// A union rather than a refinement: the OpenAPI document (JSON Schema of this validator) then
+// states both forms, so a client or a contract test never takes "" for a timestamp.
+const timestampText = z.union([isoTimestamp, isoDate], {
+  error: 'expected an ISO-8601 timestamp with offset or Z, or a date (YYYY-MM-DD)',
+});
 
 function valueValidator(feature: Feature): z.ZodType {
   switch (feature.type) {
@@ -275,7 +274,10 @@ export function fieldIssues(error: z.ZodError, input?: unknown): FieldIssue[] {
         out.push({ field: [...issue.path, key].join('.'), message: 'unknown field' });
       continue;
     }
-    const missing = issue.code === 'invalid_type' && input !== undefined && !hasPath(input, issue.path);
+    const missing =
+      (issue.code === 'invalid_type' || issue.code === 'invalid_union') &&
+      input !== undefined &&
+      !hasPath(input, issue.path);
     out.push({
       field: issue.path.join('.') || '(record)',
       message: missing ? 'required field is missing' : issue.message,
