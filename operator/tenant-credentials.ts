@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { Pool } from '../core/db/index.js';
-import { joinKey, parseS3Uri } from '../core/object-store/index.js';
+import { joinKey, parseS3Uri, type S3Config, S3ObjectStore } from '../core/object-store/index.js';
 import { MinioAdmin, prefixPolicy } from '../core/object-store/minio-admin.js';
 import { namespacePrefix } from '../core/tenant.js';
 import { ensureTenantRole, tenantDatabaseUrl } from '../core/tenant-roles.js';
@@ -62,6 +62,7 @@ export function perNamespaceCredentials(o: PerNamespaceOptions): TenantCredentia
         })
       : undefined;
   const { bucket, key: rootPrefix } = parseS3Uri(o.artifactRoot);
+  const bucketReady = minio ? onceUntilItWorks(() => adminStore(bucket, s3).ensureBucket()) : undefined;
   return {
     env: async (ns) => {
       const env = { ...o.adminEnv };
@@ -69,7 +70,9 @@ export function perNamespaceCredentials(o: PerNamespaceOptions): TenantCredentia
         const role = await ensureTenantRole(await o.pool(), ns, derive('postgres', ns));
         env.MLCYCLE_DATABASE_URL = tenantDatabaseUrl(adminUrl, role);
       }
-      if (minio) {
+      if (minio && bucketReady) {
+        // A namespace's user may write under its prefix only: it cannot create the bucket.
+        await bucketReady();
         const user = tenantS3User(ns);
         const secret = derive('s3', ns);
         await minio.addPolicy(user, prefixPolicy(bucket, joinKey(rootPrefix, namespacePrefix(ns))));
@@ -80,6 +83,27 @@ export function perNamespaceCredentials(o: PerNamespaceOptions): TenantCredentia
       }
       return env;
     },
+  };
+}
+
+function adminStore(bucket: string, s3: Partial<S3Config>): S3ObjectStore {
+  return new S3ObjectStore(bucket, '', {
+    endpoint: s3.endpoint ?? '',
+    accessKey: s3.accessKey ?? '',
+    secretKey: s3.secretKey ?? '',
+    region: s3.region ?? 'us-east-1',
+  });
+}
+
+/** Runs `fn` once it has succeeded; a failure is retried on the next call. */
+function onceUntilItWorks(fn: () => Promise<void>): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  return () => {
+    done ??= fn().catch((err: unknown) => {
+      done = undefined;
+      throw err;
+    });
+    return done;
   };
 }
 

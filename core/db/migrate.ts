@@ -34,6 +34,7 @@ export async function migrate(pool: pg.Pool, migrations: readonly Migration[]): 
       const { rows } = await client.query<{ id: number; name: string; checksum: string }>(
         'SELECT id, name, checksum FROM schema_migrations',
       );
+      refuseNewerSchema(rows, migrations);
       const applied = new Map(rows.map((r) => [r.id, r]));
       const newlyApplied: number[] = [];
       for (const migration of migrations) {
@@ -79,11 +80,31 @@ async function isCurrent(pool: pg.Pool, migrations: readonly Migration[]): Promi
     "SELECT to_regclass('schema_migrations')::text AS t",
   );
   if (!exists[0]?.t) return false;
-  const { rows } = await pool.query<{ id: number; checksum: string }>(
-    'SELECT id, checksum FROM schema_migrations',
+  const { rows } = await pool.query<{ id: number; name: string; checksum: string }>(
+    'SELECT id, name, checksum FROM schema_migrations',
   );
+  refuseNewerSchema(rows, migrations);
   const applied = new Map(rows.map((r) => [r.id, r.checksum]));
   return migrations.every((m) => applied.get(m.id) === createHash('sha256').update(m.sql).digest('hex'));
+}
+
+/**
+ * A database migrated by a newer mlcycle has tables this one does not know how to write (a
+ * downgrade, or an old pod left running during an upgrade): refuse to start rather than fail on
+ * every write, and say which migrations are in the way.
+ */
+function refuseNewerSchema(
+  applied: readonly { id: number; name: string }[],
+  migrations: readonly Migration[],
+): void {
+  const known = new Set(migrations.map((m) => m.id));
+  const unknown = applied.filter((r) => !known.has(r.id)).sort((a, b) => a.id - b.id);
+  if (unknown.length === 0) return;
+  const list = unknown.map((r) => `${r.id} (${r.name})`).join(', ');
+  throw new Error(
+    `the database schema is newer than this mlcycle: migration${unknown.length > 1 ? 's' : ''} ${list} ` +
+      `came from a later release; run that release or a newer one against this database`,
+  );
 }
 
 function checkOrder(migrations: readonly Migration[]): void {

@@ -47,8 +47,11 @@ export class S3ObjectStore implements ObjectStore {
     return `s3://${this.bucket}/${this.objectName(key)}`;
   }
 
-  /** Creates the bucket on first write, so a fresh MinIO works without a setup step. */
-  private async ensureBucket(): Promise<void> {
+  /**
+   * Creates the bucket if it is missing. Called on first write, so a fresh MinIO works without a
+   * setup step; the operator calls it with the admin keys, since a tenant's user may not.
+   */
+  async ensureBucket(): Promise<void> {
     if (this.bucketChecked) return;
     if (!(await this.bucketMayExist())) {
       try {

@@ -76,6 +76,16 @@ function registryContract(open: () => Promise<Database>): void {
     await expect(migrate(db.pool, changed)).rejects.toThrow(/migration 1 \(registry\) was changed/);
   });
 
+  it('refuses a database that a newer release migrated, naming the migrations it does not know', async () => {
+    const db = await connect();
+    const older = migrations.slice(0, -2);
+    const [a, b] = migrations.slice(-2);
+    const refusal = new RegExp(
+      `newer than this mlcycle: migrations ${a!.id} \\(${a!.name}\\), ${b!.id} \\(${b!.name}\\)`,
+    );
+    await expect(migrate(db.pool, older)).rejects.toThrow(refusal);
+  });
+
   it('saves and reads back a version with everything about it, once', async () => {
     const db = await connect();
     await saveVersion(db.pool, version('v1', true));

@@ -73,4 +73,31 @@ describe('per-namespace credentials', () => {
     const other = openObjectStore(`s3://${bucket}/root/namespaces/other-${suffix}`, keys);
     await expect(other.get('secret.txt')).rejects.toThrow(/Access Denied/i);
   });
+
+  it('creates the artifact bucket when it is missing, which a namespace user could not do', async () => {
+    const freshBucket = `creds-new-${suffix}`;
+    const fresh = perNamespaceCredentials({
+      adminEnv: {
+        MLCYCLE_S3_ENDPOINT: s3.s3Endpoint,
+        MLCYCLE_S3_ACCESS_KEY: s3.s3AccessKey,
+        MLCYCLE_S3_SECRET_KEY: s3.s3SecretKey,
+        MLCYCLE_S3_REGION: s3.s3Region,
+      },
+      pool: async () => admin.pool,
+      artifactRoot: `s3://${freshBucket}/root`,
+      databaseRoles: false,
+      minioUsers: true,
+    });
+    const ns = `first-${suffix}`;
+    const env = await fresh.env(ns);
+    const keys = {
+      s3Endpoint: env.MLCYCLE_S3_ENDPOINT,
+      s3AccessKey: env.MLCYCLE_S3_ACCESS_KEY,
+      s3SecretKey: env.MLCYCLE_S3_SECRET_KEY,
+      s3Region: s3.s3Region,
+    };
+    const own = openObjectStore(`s3://${freshBucket}/root/namespaces/${ns}`, keys);
+    await own.putNew('models/m/v1/model.onnx', 'first');
+    expect((await own.get('models/m/v1/model.onnx')).toString()).toBe('first');
+  });
 });
