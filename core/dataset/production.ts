@@ -51,6 +51,12 @@ export interface ProductionData {
   labelledRows: number;
   /** Rows of the original dataset added. */
   originalRows: number;
+  /**
+   * The dataset the model's line began with (the window's original, else found back through the
+   * registry), when known: what the trainer derives from a dataset (builtin:flights' airport
+   * table) carries over to a version retrained on production.
+   */
+  baseDataset: string | undefined;
 }
 
 export function isProductionUri(uri: string): boolean {
@@ -188,7 +194,30 @@ export async function readProductionWindow(
     loggedRows: logged.loggedRows,
     labelledRows: logged.table.numRows,
     originalRows,
+    baseDataset: window.original?.uri ?? (await firstDataset(pool, namespace, window.model, version)),
   };
+}
+
+/**
+ * The first dataset that is no production window, walking back from `version`: a retrained
+ * version read a window whose original, or whose newest logging version, leads one step back.
+ */
+async function firstDataset(
+  pool: Pool,
+  namespace: string,
+  model: string,
+  version: string,
+): Promise<string | undefined> {
+  const seen = new Set<string>();
+  for (let at: string | undefined = version; at !== undefined && !seen.has(at); ) {
+    seen.add(at);
+    const uri = (await getVersion(pool, namespace, model, at))?.datasetUri;
+    if (!uri || !isProductionUri(uri)) return uri ?? undefined;
+    const window = parseProductionUri(uri);
+    if (window.original) return window.original.uri;
+    at = window.versions?.at(-1);
+  }
+  return undefined;
 }
 
 /**

@@ -86,6 +86,18 @@ describe('mlcycle demo', () => {
           expect(existsSync(join(dir, file)), join(dir, file)).toBe(true);
         }
       }
+      // v2 learned from production, yet keeps the airport features its line began with.
+      const features = async (dir: string) =>
+        (
+          JSON.parse(await readFile(join(dir, 'metrics.json'), 'utf8')) as {
+            feature_importance: { feature: string }[];
+          }
+        ).feature_importance
+          .map((f) => f.feature)
+          .sort();
+      const { v1, v2 } = summary.artifacts.models;
+      expect(await features(v1!)).toEqual(expect.arrayContaining(['origin_state', 'dest_lat', 'dest_lon']));
+      expect(await features(v2!)).toEqual(await features(v1!));
       for (const report of Object.values(summary.artifacts.drift_reports)) {
         expect(existsSync(report.html)).toBe(true);
         expect(JSON.parse(await readFile(report.json, 'utf8'))).toHaveProperty('dataset_drift');

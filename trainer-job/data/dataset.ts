@@ -102,6 +102,8 @@ export type DataSource =
       originalRows: number;
       /** The registry version whose schema the log was read with. */
       schemaVersion: string;
+      /** The dataset the model's line began with, when the registry knows it. */
+      baseDataset: string | undefined;
     };
 
 /** Reads the table; a production window also says its target, time column and task. */
@@ -131,6 +133,7 @@ async function readTable(options: DataOptions): Promise<{
         labelledRows: p.labelledRows,
         originalRows: p.originalRows,
         schemaVersion: p.schemaVersion,
+        baseDataset: p.baseDataset,
       },
       defaults: {
         target: p.schema.target.name,

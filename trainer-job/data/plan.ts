@@ -57,7 +57,9 @@ export async function fitFeaturePlan(data: PreparedData, encoding: CategoryEncod
     if (input !== undefined) schemaFeatures[i]!.input = input;
   });
   const features = fitted.flatMap((f) => modelFeatures(f.feature, f.lookup));
-  if (data.datasetUri === FLIGHTS_DATASET) {
+  // A version retrained on production keeps the airport features its line began with.
+  const base = data.source.kind === 'Production' ? data.source.baseDataset : data.datasetUri;
+  if (base === FLIGHTS_DATASET) {
     features.push(...(await airportFeatures(data, schemaFeatures, encoding, prior)));
   }
   const body: FeatureSchemaInput = {
