@@ -183,6 +183,8 @@ describe('refusedAddress', () => {
       'fd00:ec2::254',
       '100.100.100.200',
       '::ffff:a9fe:a9fe',
+      '64:ff9b::169.254.169.254',
+      '64:ff9b::100.100.100.200',
     ])
       expect(refusedAddress(a), a).not.toBeNull();
     for (const a of [

@@ -77,6 +77,9 @@ REFUSED.addSubnet('169.254.0.0', 16, 'ipv4'); // link-local; 169.254.169.254: AW
 REFUSED.addAddress('100.100.100.200', 'ipv4'); // Alibaba Cloud metadata
 REFUSED.addSubnet('fe80::', 10, 'ipv6'); // link-local
 REFUSED.addAddress('fd00:ec2::254', 'ipv6'); // AWS metadata over IPv6
+// The IPv4 ones through a NAT64 gateway (RFC 6052 well-known prefix 64:ff9b::/96).
+REFUSED.addSubnet('64:ff9b::a9fe:0', 112, 'ipv6');
+REFUSED.addAddress('64:ff9b::6464:64c8', 'ipv6');
 
 /** Why `address` (an IP literal, brackets allowed) may not receive an alert, or null when it may. */
 export function refusedAddress(address: string): string | null {
