@@ -311,8 +311,19 @@ export const driftSettings = {
   alertWebhook: setting({
     flag: 'alert-webhook',
     env: 'MLCYCLE_DRIFT_ALERT_WEBHOOK',
-    description: 'Slack-compatible webhook URL, called when the verdict changes',
-    schema: z.url({ message: 'expected an http(s) URL' }).optional(),
+    description:
+      'Slack-compatible webhook URL, called when the verdict changes; a credential: prefer the variable to the flag (the operator sets the variable, from a Secret with spec.actions.alertWebhookSecretRef)',
+    schema: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL' }).optional(),
+    // A Slack webhook's URL is its key: a bad one is never echoed.
+    secret: true,
+  }),
+  alertAllowLinkLocal: setting({
+    flag: 'alert-allow-link-local',
+    env: 'MLCYCLE_DRIFT_ALERT_ALLOW_LINK_LOCAL',
+    description:
+      'also send alerts to link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254, 100.100.100.200), refused by default; loopback and private addresses are always allowed',
+    schema: z.boolean().default(false),
+    boolean: true,
   }),
   ...tenantSettings,
 };

@@ -82,6 +82,7 @@ export const driftCommand = defineCommand({
         logSpillUri: v.logSpillUri,
         promotion: { metric: v.promotionMetric, margin: v.promotionMargin, minLabels: v.promotionMinLabels },
         alertWebhook: v.alertWebhook,
+        alertAllowLinkLocal: v.alertAllowLinkLocal,
         ...(v.runId ? { runId: v.runId } : {}),
         jobName: process.env.MLCYCLE_JOB_NAME,
         log,

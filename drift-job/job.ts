@@ -84,6 +84,8 @@ export interface DriftJobOptions {
   challengerVersion?: string | undefined;
   promotion?: { metric?: string | undefined; margin?: number; minLabels?: number };
   alertWebhook?: string | undefined;
+  /** Also send alerts to link-local and cloud metadata addresses (drift-job/webhook.ts). */
+  alertAllowLinkLocal?: boolean | undefined;
   /** The run id; a second attempt with the same id is the same run (in a Job: the Job name). */
   runId?: string;
   /** The Job that runs it (recorded with the run). */
@@ -536,7 +538,10 @@ async function sendAlert(
       : null;
   }
   if (!o.alertWebhook || !due.payload) return { verdict: due.verdict, delivered: null, error: null };
-  const result = await postWebhook(o.alertWebhook, due.payload, { idempotencyKey: due.key });
+  const result = await postWebhook(o.alertWebhook, due.payload, {
+    idempotencyKey: due.key,
+    allowLinkLocal: o.alertAllowLinkLocal === true,
+  });
   await markAlert(o.pool, namespaceOf(o), due.runId, result);
   if (!result.delivered)
     run.log.warn(
@@ -567,7 +572,9 @@ async function sendFileRunAlert(
   decision: RunDecision,
 ): Promise<DriftJobResult['alert']> {
   if (!decision.alert || !o.alertWebhook) return null;
-  const result = await postWebhook(o.alertWebhook, alertPayload(r.report, r.reportHtmlUri));
+  const result = await postWebhook(o.alertWebhook, alertPayload(r.report, r.reportHtmlUri), {
+    allowLinkLocal: o.alertAllowLinkLocal === true,
+  });
   return { verdict: decision.verdict, delivered: result.delivered, error: result.error };
 }
 

@@ -403,7 +403,6 @@ export function driftArgs(
     qualityTolerance: s.quality?.tolerance,
     minLabels: s.quality?.minLabels,
     sustainedRuns: s.actions?.sustainedDriftRuns,
-    alertWebhook: s.actions?.alertWebhook,
     rollbackOnQualityDegraded: s.actions?.rollbackOnQualityDegraded,
     rollbackOnSustainedDrift: s.actions?.rollbackOnSustainedDrift,
     retrainOnSustainedDrift: s.retrain !== undefined,
@@ -423,6 +422,26 @@ export function driftArgs(
     holdPromotionOnEstimatedDegraded: s.estimate?.holdPromotionOnDegraded,
   };
   return ['drift', ...settingsToArgs(driftSettings, args)];
+}
+
+/**
+ * The alert webhook reaches the drift run as an environment variable, never as an argument
+ * (arguments are shown by `ps` and in every Pod and Job listing): from the Secret key of
+ * spec.actions.alertWebhookSecretRef — the kubelet reads it, the CronJob holds only the
+ * reference — or, for a receiver whose URL is no secret, spec.actions.alertWebhook's value.
+ */
+export function alertWebhookEnv(dm: DriftMonitor): V1EnvVar[] {
+  const a = dm.spec.actions;
+  const name = driftSettings.alertWebhook.env;
+  if (a?.alertWebhookSecretRef)
+    return [
+      {
+        name,
+        valueFrom: { secretKeyRef: { name: a.alertWebhookSecretRef.name, key: a.alertWebhookSecretRef.key } },
+      },
+    ];
+  if (a?.alertWebhook) return [{ name, value: a.alertWebhook }];
+  return [];
 }
 
 /** MLCYCLE_JOB_NAME from the Pod's Job label, through the downward API. */
@@ -450,7 +469,7 @@ export function driftCronJob(
       args: driftArgs(dm, serving, deployment, cfg),
       resources: { requests: { cpu: '500m', memory: '512Mi' }, limits: { memory: '4Gi' } },
       // The run id: a retried Pod of the same Job is the same run (recorded once, alerted once).
-      env: [jobNameEnv],
+      env: [jobNameEnv, ...alertWebhookEnv(dm)],
     },
     {
       restartPolicy: 'Never',

@@ -9,7 +9,7 @@ import {
   ModelDeploymentSpec,
   type ModelVersion,
 } from '../core/resources/index.js';
-import { driftArgs, driftCronJob } from './children.js';
+import { alertWebhookEnv, driftArgs, driftCronJob } from './children.js';
 import type { WorkloadConfig } from './workload-config.js';
 
 /**
@@ -116,7 +116,6 @@ const THROUGH_FLAGS: Record<string, (v: ReturnType<typeof parse>) => unknown> = 
   'drift.threshold': (v) => v.threshold === 0.2,
   'quality.tolerance': (v) => v.qualityTolerance === 0.1,
   'quality.minLabels': (v) => v.minLabels === 50,
-  'actions.alertWebhook': (v) => v.alertWebhook === 'http://hooks.example/alert',
   'actions.rollbackOnQualityDegraded': (v) => v.rollbackOnQualityDegraded === false,
   'actions.rollbackOnSustainedDrift': (v) => v.rollbackOnSustainedDrift === true,
   'actions.sustainedDriftRuns': (v) => v.sustainedRuns === 4,
@@ -131,6 +130,16 @@ const THROUGH_FLAGS: Record<string, (v: ReturnType<typeof parse>) => unknown> = 
   'estimate.rollbackOnDegraded': (v) => v.rollbackOnEstimatedDegraded === true,
   'estimate.holdPromotionOnDegraded': (v) => v.holdPromotionOnEstimatedDegraded === true,
 };
+
+/**
+ * Spec fields that reach the run as environment variables of the drift container, never as
+ * arguments: a webhook URL can be a credential (checked by the tests below).
+ */
+const THROUGH_ENV: Record<string, (v: ReturnType<typeof parse>) => unknown> = {
+  'actions.alertWebhook': (v) => v.alertWebhook === 'http://hooks.example/alert',
+};
+/** Read by the kubelet from a Secret into the drift container's environment (secretKeyRef). */
+const FROM_SECRET = new Set(['actions.alertWebhookSecretRef.name', 'actions.alertWebhookSecretRef.key']);
 
 /** ModelDeployment spec.promotion field → the parsed setting, as above. */
 const PROMOTION_THROUGH_FLAGS: Record<string, (v: ReturnType<typeof parse>) => unknown> = {
@@ -154,9 +163,17 @@ const OPERATOR_ONLY = new Set([
   'retrain.trials',
 ]);
 
-function parse(args: string[]) {
+function parse(args: string[], env: NodeJS.ProcessEnv = {}) {
   expect(args[0]).toBe('drift');
-  return parseSettings(driftSettings, args.slice(1), {});
+  return parseSettings(driftSettings, args.slice(1), env);
+}
+
+/** The drift container's arguments and its plain-valued environment, as the Pod gets them. */
+function container(dm: DriftMonitor, deployment: ModelDeployment) {
+  const c = driftCronJob(dm, serving, deployment, cfg).spec?.jobTemplate.spec?.template.spec?.containers[0];
+  const env: NodeJS.ProcessEnv = {};
+  for (const e of c?.env ?? []) if (e.value !== undefined) env[e.name] = e.value;
+  return { args: c?.args ?? [], env, vars: c?.env ?? [] };
 }
 
 /** Dotted paths of every leaf field of an object schema (optional/default unwrapped). */
@@ -172,7 +189,7 @@ function leafPaths(schema: z.ZodType, prefix = ''): string[] {
 describe('driftArgs', () => {
   it('every DriftMonitor spec field either reaches the drift run or is the operator’s own', () => {
     const unclassified = leafPaths(DriftMonitorSpec).filter(
-      (p) => !OPERATOR_ONLY.has(p) && !(p in THROUGH_FLAGS),
+      (p) => !OPERATOR_ONLY.has(p) && !FROM_SECRET.has(p) && !(p in THROUGH_FLAGS) && !(p in THROUGH_ENV),
     );
     expect(unclassified).toEqual([]);
     const promotion = leafPaths(ModelDeploymentSpec)
@@ -182,9 +199,18 @@ describe('driftArgs', () => {
   });
 
   it('round-trips every field through the generated arguments and the drift command’s parser', () => {
-    const values = parse(driftArgs(monitor(fullSpec), serving, fullDeployment, cfg));
-    for (const [field, check] of Object.entries({ ...THROUGH_FLAGS, ...PROMOTION_THROUGH_FLAGS }))
+    const { args, env } = container(monitor(fullSpec), fullDeployment);
+    expect(args).toEqual(driftArgs(monitor(fullSpec), serving, fullDeployment, cfg));
+    const values = parse(args, env);
+    for (const [field, check] of Object.entries({
+      ...THROUGH_FLAGS,
+      ...THROUGH_ENV,
+      ...PROMOTION_THROUGH_FLAGS,
+    }))
       expect(check(values), field).toBe(true);
+    // Only through the environment: the arguments alone do not carry them.
+    const argsOnly = parse(args);
+    for (const [field, check] of Object.entries(THROUGH_ENV)) expect(check(argsOnly), field).toBe(false);
     // The challenger is the one the deployment runs (status), named by its registry version.
     expect(values.challengerVersion).toBe('v3');
     expect(values).toMatchObject({
@@ -223,5 +249,63 @@ describe('driftArgs', () => {
     expect(
       parseSettings(driftSettings, ['--out=/tmp/x'], { MLCYCLE_JOB_NAME: 'dm-drift-29000000' }).runId,
     ).toBe('dm-drift-29000000');
+  });
+
+  it('never puts a webhook URL in the arguments; a Secret-held one reaches the run by secretKeyRef only', () => {
+    const url = 'https://hooks.slack.com/services/T000/B000/XXXXSECRET';
+    const inline = container(
+      monitor(
+        DriftMonitorSpec.parse({
+          deployment: 'flights',
+          schedule: '@hourly',
+          actions: { alertWebhook: url },
+        }),
+      ),
+      bareDeployment,
+    );
+    expect(inline.args.join(' ')).not.toContain('hooks.slack.com');
+    expect(inline.vars).toContainEqual({ name: 'MLCYCLE_DRIFT_ALERT_WEBHOOK', value: url });
+
+    const ref = DriftMonitorSpec.parse({
+      deployment: 'flights',
+      schedule: '@hourly',
+      actions: { alertWebhookSecretRef: { name: 'slack', key: 'url' } },
+    });
+    const fromSecret = container(monitor(ref), bareDeployment);
+    expect(fromSecret.vars.filter((e) => e.name === 'MLCYCLE_DRIFT_ALERT_WEBHOOK')).toEqual([
+      { name: 'MLCYCLE_DRIFT_ALERT_WEBHOOK', valueFrom: { secretKeyRef: { name: 'slack', key: 'url' } } },
+    ]);
+    // What the kubelet then sets is what the run parses.
+    const values = parse(fromSecret.args, { ...fromSecret.env, MLCYCLE_DRIFT_ALERT_WEBHOOK: url });
+    expect(values.alertWebhook).toBe(url);
+    expect(alertWebhookEnv(monitor(DriftMonitorSpec.parse({ deployment: 'f', schedule: '@daily' })))).toEqual(
+      [],
+    );
+    // Both at once is refused, by the spec type as by the CRD's CEL rule.
+    expect(
+      DriftMonitorSpec.safeParse({
+        deployment: 'flights',
+        schedule: '@hourly',
+        actions: { alertWebhook: url, alertWebhookSecretRef: { name: 'slack', key: 'url' } },
+      }).success,
+    ).toBe(false);
+  });
+
+  it('never echoes an invalid webhook URL in the settings error', () => {
+    const bad = 'ftp://hooks.slack.com/services/T000/B000/XXXXSECRET';
+    for (const [argv, env] of [
+      [[], { MLCYCLE_DRIFT_ALERT_WEBHOOK: bad }],
+      [[`--alert-webhook=${bad}`], {}],
+    ] as const) {
+      let message = '';
+      try {
+        parseSettings(driftSettings, ['--out=/tmp/x', ...argv], env);
+      } catch (err) {
+        message = String(err);
+      }
+      expect(message).toContain('MLCYCLE_DRIFT_ALERT_WEBHOOK');
+      expect(message).toContain('expected an http(s) URL');
+      expect(message).not.toContain('XXXXSECRET');
+    }
   });
 });

@@ -7,10 +7,53 @@ import {
   ObjectName,
   ObservedGeneration,
   Timestamp,
+  withRules,
 } from './common.js';
 
-/** Standard 5-field cron, or one of the @-shortcuts a CronJob accepts. */
-const CRON = /^(@(yearly|annually|monthly|weekly|daily|hourly)|(\S+\s+){4}\S+)$/;
+/** One cron field: `*` or values and ranges, each with an optional step, comma-separated. */
+const cronField = (value: string): string => {
+  const item = `([*]|(${value})(-(${value}))?)(/[1-9][0-9]?)?`;
+  return `${item}(,${item})*`;
+};
+const MONTHS = 'jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec';
+const DAYS = 'sun|mon|tue|wed|thu|fri|sat';
+
+/**
+ * A 5-field cron schedule (minute 0–59, hour 0–23, day of month 1–31 or ?, month 1–12 or
+ * JAN–DEC, day of week 0–6 or SUN–SAT), or an @-shortcut, as a CronJob takes it — each field's
+ * range checked, so `61 * * * *` or `TZ=… 0 * * * *` is refused at admission. What a pattern
+ * cannot see (a range that runs backwards, `30-10`) the CronJob refuses; the operator then sets
+ * Ready=False, reason CronJobRejected, and an Event.
+ */
+export const CRON_PATTERN = [
+  '^(@(yearly|annually|monthly|weekly|daily|hourly)',
+  `|(${cronField('[0-5]?[0-9]')})`,
+  ` +(${cronField('[01]?[0-9]|2[0-3]')})`,
+  ` +(${cronField('0?[1-9]|[12][0-9]|3[01]')}|[?])`,
+  ` +(${cronField(`0?[1-9]|1[0-2]|${MONTHS}|${MONTHS.toUpperCase()}`)})`,
+  ` +(${cronField(`[0-6]|${DAYS}|${DAYS.toUpperCase()}`)}|[?]))$`,
+].join('');
+const CRON = new RegExp(CRON_PATTERN);
+const CRON_MESSAGE =
+  'spec.schedule must be a cron schedule: five fields separated by spaces (minute 0-59, hour 0-23, day of month 1-31, month 1-12 or JAN-DEC, day of week 0-6 or SUN-SAT; each *, a value, a range a-b, a list a,b or a step */n), or @hourly, @daily, @weekly, @monthly, @yearly';
+
+/** A Secret key that holds a credential (the Secret in the DriftMonitor's namespace). */
+const SecretKeyRef = z
+  .object({
+    name: z
+      .string()
+      .min(1)
+      .max(253)
+      .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'a Secret name: lower-case letters, digits, dashes and dots')
+      .describe('Name of the Secret, in the DriftMonitor namespace.'),
+    key: z
+      .string()
+      .min(1)
+      .max(253)
+      .regex(/^[-._a-zA-Z0-9]+$/, 'a Secret key: letters, digits, dashes, dots and underscores')
+      .describe('Key in the Secret whose value is the webhook URL.'),
+  })
+  .describe('A key of a Secret in the same namespace.');
 
 /** The metrics estimated before labels arrive (CBPE, drift-job/stats/cbpe.ts). */
 export const EstimateMetric = z.enum(['roc_auc', 'accuracy', 'precision', 'recall', 'f1']);
@@ -22,12 +65,18 @@ export const DriftMonitorSpec = z
     deployment: immutable(ObjectName, 'spec.deployment').describe(
       'Name of the ModelDeployment (same namespace) whose prediction logs are monitored.',
     ),
-    schedule: z
-      .string()
-      .regex(CRON, 'a cron schedule such as "0 * * * *" or @hourly')
-      .describe('When to run, in cron syntax (UTC), as in a CronJob.'),
+    schedule: withRules(
+      z
+        .string()
+        .min(1)
+        .max(100)
+        .refine((v) => CRON.test(v), CRON_MESSAGE),
+      [{ rule: `self.matches(r'${CRON_PATTERN}')`, message: CRON_MESSAGE }],
+    ).describe('When to run, in cron syntax (UTC), as in a CronJob: "0 * * * *", "*/15 * * * *", @hourly.'),
     suspend: z.boolean().default(false).describe('Pause scheduled runs without deleting the monitor.'),
-    window: Duration.default('24h').describe('How far back each run looks in the prediction logs, e.g. 24h.'),
+    window: Duration.max(12)
+      .default('24h')
+      .describe('How far back each run looks in the prediction logs, e.g. 24h.'),
     drift: z
       .object({
         share: z
@@ -70,9 +119,15 @@ export const DriftMonitorSpec = z
       .object({
         alertWebhook: z
           .string()
+          .max(2048)
           .regex(/^https?:\/\/\S+$/, 'an http(s) URL')
           .optional()
-          .describe('Slack-compatible webhook called when a verdict changes.'),
+          .describe(
+            'Webhook called when a verdict changes (Slack-compatible body), for receivers whose URL is not a secret: it is readable by anyone who can read this DriftMonitor or its CronJob. A URL that is a credential (Slack, Teams) goes in a Secret: alertWebhookSecretRef.',
+          ),
+        alertWebhookSecretRef: SecretKeyRef.optional().describe(
+          'The Secret key holding the webhook URL (a Slack webhook URL is its credential). The drift Job reads it as an environment variable from the Secret; it never appears in the CronJob. Exclusive with alertWebhook.',
+        ),
         rollbackOnQualityDegraded: z
           .boolean()
           .default(true)
@@ -88,6 +143,17 @@ export const DriftMonitorSpec = z
           .max(100)
           .default(3)
           .describe('Consecutive drifted runs that make drift sustained.'),
+      })
+      .refine((a) => !(a.alertWebhook && a.alertWebhookSecretRef), {
+        message: 'give spec.actions.alertWebhook or spec.actions.alertWebhookSecretRef, not both',
+      })
+      .meta({
+        'x-kubernetes-validations': [
+          {
+            rule: '!(has(self.alertWebhook) && has(self.alertWebhookSecretRef))',
+            message: 'give spec.actions.alertWebhook or spec.actions.alertWebhookSecretRef, not both',
+          },
+        ],
       })
       .optional()
       .describe('What to do about the verdicts.'),
@@ -127,9 +193,9 @@ export const DriftMonitorSpec = z
           .describe(
             'Production: learn from what the deployment served, with the labels that came back (the prediction log joined with /feedback labels over `window`). Dataset: the serving version dataset, or datasetUri.',
           ),
-        window: Duration.optional().describe(
-          'Production: how far back the labelled prediction log is read. Default 7d.',
-        ),
+        window: Duration.max(12)
+          .optional()
+          .describe('Production: how far back the labelled prediction log is read. Default 7d.'),
         datasetUri: z
           .string()
           .min(1)
@@ -144,7 +210,9 @@ export const DriftMonitorSpec = z
           .describe('Production: also train on this many of the most recent rows of the original dataset.'),
         rows: z.number().int().min(100).optional().describe('Rows sampled for the retraining.'),
         trials: z.number().int().min(1).max(1000).optional().describe('Search budget of the retraining.'),
-        cooldown: Duration.default('6h').describe('No new retraining sooner than this after the last one.'),
+        cooldown: Duration.max(12)
+          .default('6h')
+          .describe('No new retraining sooner than this after the last one.'),
         maxPerDay: z
           .number()
           .int()

@@ -379,3 +379,96 @@ describe('DriftMonitorReconciler carries out the run decision', () => {
     expect(getMd(w)?.status?.target?.modelVersion).toBe('v2');
   });
 });
+
+describe('DriftMonitorReconciler when the API server refuses what it builds', () => {
+  const cronJobs = `/apis/batch/v1/namespaces/${NS}/cronjobs/dm-drift`;
+  const refusal =
+    'CronJob.batch "dm-drift" is invalid: spec.schedule: Invalid value: "30-10 * * * *": beginning of range (30) beyond end of range (10)';
+  const cond = (w: FakeWorld, type: string) => getDm(w)?.status?.conditions?.find((c) => c.type === type);
+
+  it('a refused CronJob: Ready=False CronJobRejected with the API server’s words, one Event, no error', async () => {
+    const w = fakeWorld();
+    servingV2(w);
+    seedDm(w, { schedule: '30-10 * * * *' });
+    w.kube.invalid.set(cronJobs, refusal);
+    await expect(reconcile(w)).resolves.toBeUndefined();
+    expect(cond(w, 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'CronJobRejected',
+      message: `the CronJob dm-drift was refused: ${refusal}`,
+    });
+    expect(eventReasons(w)).toEqual(['DriftMonitor/CronJobRejected']);
+    // Reconciled again (a resync): the same condition, no second Event.
+    await reconcile(w);
+    expect(eventReasons(w)).toEqual(['DriftMonitor/CronJobRejected']);
+    // The spec fixed: scheduled.
+    w.kube.invalid.delete(cronJobs);
+    await reconcile(w);
+    expect(cond(w, 'Ready')).toMatchObject({ status: 'True', reason: 'Scheduled' });
+    expect(w.kube.peek(cronJobs)).toBeDefined();
+  });
+
+  it('other API errors still fail the reconcile (the queue retries them)', async () => {
+    const w = fakeWorld();
+    servingV2(w);
+    seedDm(w);
+    w.kube.conflictOnce.add(cronJobs);
+    w.kube.seed(`/apis/batch/v1/namespaces/${NS}/cronjobs`, { metadata: { name: 'dm-drift' } });
+    await expect(reconcile(w)).rejects.toThrow(/409/);
+  });
+
+  it('a retraining whose dataset URI would be over-long: RetrainFailed and an Event, acted on once', async () => {
+    const w = fakeWorld();
+    seedMv(w, 'v1');
+    seedMv(w, 'v2', { spec: { dataset: { uri: `s3://bucket/${'d'.repeat(2030)}.parquet` } } });
+    seedMd(
+      w,
+      { modelVersion: 'v2' },
+      {
+        servingVersion: 'v2',
+        previousVersion: 'v1',
+        history: HISTORY,
+        target: { modelVersion: 'v2', reason: 'Spec', specVersion: 'v2', since: '2026-06-01T10:00:00Z' },
+      },
+    );
+    seedDm(w, { retrain: { source: 'Production', includeOriginalRows: 1000, cooldown: '6h', maxPerDay: 3 } });
+    report(
+      w,
+      run('drift-job-1', { verdict: 'SustainedDrift', retrain: true }, { verdict: 'SustainedDrift' }),
+    );
+    await expect(reconcile(w)).resolves.toBeUndefined();
+    expect(mvs(w).filter((m) => m.spec.lineage)).toEqual([]);
+    expect(cond(w, 'RetrainFailed')).toMatchObject({ status: 'True', reason: 'InvalidRetrainSpec' });
+    expect(cond(w, 'RetrainFailed')?.message).toMatch(
+      /^cannot create the retraining ModelVersion v2-r[0-9a-f]{6}: spec\.dataset\.uri: Too big/,
+    );
+    expect(getDm(w)?.status?.lastAction).toMatchObject({ runId: 'drift-job-1', action: 'None' });
+    expect(eventReasons(w)).toEqual(['DriftMonitor/RetrainFailed']);
+    await reconcile(w);
+    expect(eventReasons(w)).toEqual(['DriftMonitor/RetrainFailed']);
+  });
+
+  it('a retraining the API server refuses (422): RetrainFailed with its message; the next one clears it', async () => {
+    const w = fakeWorld();
+    servingV2(w);
+    seedDm(w, { retrain: { source: 'Production', cooldown: '6h', maxPerDay: 3 } });
+    const collection = resourcePath(ModelVersionKind, NS);
+    w.kube.invalid.set(collection, 'ModelVersion.mlcycle.dev "v2-r1" is invalid: spec: Too long');
+    report(
+      w,
+      run('drift-job-1', { verdict: 'SustainedDrift', retrain: true }, { verdict: 'SustainedDrift' }),
+    );
+    await reconcile(w);
+    expect(cond(w, 'RetrainFailed')?.message).toContain(
+      'ModelVersion.mlcycle.dev "v2-r1" is invalid: spec: Too long',
+    );
+    w.kube.invalid.delete(collection);
+    report(
+      w,
+      run('drift-job-2', { verdict: 'SustainedDrift', retrain: true }, { verdict: 'SustainedDrift' }),
+    );
+    await reconcile(w);
+    expect(cond(w, 'RetrainFailed')).toMatchObject({ status: 'False', reason: 'RetrainStarted' });
+    expect(mvs(w).filter((m) => m.spec.lineage)).toHaveLength(1);
+  });
+});

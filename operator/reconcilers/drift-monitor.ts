@@ -1,7 +1,7 @@
 import { findArtifact, SERVING_ARTIFACTS } from '../../core/artifacts.js';
 import { parseDuration } from '../../core/config.js';
 import { isProductionUri, parseProductionUri, productionUri } from '../../core/dataset/production.js';
-import { isAlreadyExists } from '../../core/kube/client.js';
+import { isAlreadyExists, KubeApiError } from '../../core/kube/client.js';
 import { kubePaths } from '../../core/kube/paths.js';
 import {
   API_VERSION,
@@ -13,7 +13,7 @@ import {
   type ModelDeploymentStatus,
   type ModelVersion,
   ModelVersionKind,
-  type ModelVersionSpec,
+  ModelVersionSpec,
   type RunDecisionStatus,
   resourcePath,
 } from '../../core/resources/index.js';
@@ -36,6 +36,8 @@ interface Execution {
   /** The ModelDeployment status being changed; written once at the end. */
   mdStatus: ModelDeploymentStatus;
   mdCond: StatusConditions;
+  /** The DriftMonitor's conditions (its status is written by the reconcile). */
+  dmCond: StatusConditions;
   serving: ModelVersion;
   now: string;
 }
@@ -94,7 +96,25 @@ export class DriftMonitorReconciler implements Reconciler {
     await ctx.namespaces.ensure(ctx, namespace, dm);
     const cronName = driftCronJobName(name);
     const existed = ctx.caches.cronJobs.get(namespace, cronName) !== undefined;
-    await applyChild(ctx, kubePaths.cronJob(namespace, cronName), driftCronJob(dm, serving, md, ctx.config));
+    try {
+      await applyChild(
+        ctx,
+        kubePaths.cronJob(namespace, cronName),
+        driftCronJob(dm, serving, md, ctx.config),
+      );
+    } catch (err) {
+      // The API server refused the CronJob (a schedule the DriftMonitor's CRD let through but
+      // the CronJob's validation does not, e.g. a backwards range): retrying cannot help, a
+      // change of the spec can. Say so in the status and an Event, once per generation.
+      if (!isInvalid(err)) throw err;
+      const msg = `the CronJob ${cronName} was refused: ${apiMessage(err)}`;
+      const before = cond.get('Ready');
+      cond.set('Ready', 'False', 'CronJobRejected', msg);
+      if (before?.reason !== 'CronJobRejected' || before.observedGeneration !== generation)
+        await ctx.events.emit(dm, 'Warning', 'CronJobRejected', msg);
+      await writeStatus(ctx, DriftMonitorKind, dm, status);
+      return undefined; // a change of the spec brings us back
+    }
     if (!existed) ctx.metrics.childrenCreated.inc({ kind: 'CronJob' });
     status.cronJobName = cronName;
     cond.set('Ready', 'True', 'Scheduled', `checks ${serving.metadata.name} on "${dm.spec.schedule}"`);
@@ -102,7 +122,7 @@ export class DriftMonitorReconciler implements Reconciler {
     if (status.lastRun) {
       runConditions(status, cond);
       if (status.lastRun.id !== status.handledRunId) {
-        status.lastAction = await this.execute(dm, status.lastRun, md, serving);
+        status.lastAction = await this.execute(dm, status.lastRun, md, serving, cond);
         status.handledRunId = status.lastRun.id;
       }
     }
@@ -116,6 +136,7 @@ export class DriftMonitorReconciler implements Reconciler {
     run: Run,
     md: ModelDeployment,
     serving: ModelVersion,
+    dmCond: StatusConditions,
   ): Promise<Action> {
     const now = rfc3339(this.ctx.now());
     const none = (detail: string): Action => ({ runId: run.id, action: 'None', time: now, detail });
@@ -133,6 +154,7 @@ export class DriftMonitorReconciler implements Reconciler {
       md,
       mdStatus,
       mdCond: new StatusConditions(mdStatus, md.metadata.generation ?? 1, this.ctx.now),
+      dmCond,
       serving,
       now,
     };
@@ -265,6 +287,17 @@ export class DriftMonitorReconciler implements Reconciler {
     const ns = dm.metadata.namespace ?? 'default';
     const name = retrainName(serving.metadata.name, run.id);
     const spec = retrainSpec(dm, serving, md.metadata.name, run);
+    // A spec the API server would refuse (e.g. a production URI over dataset.uri's 2048
+    // characters, built from a long original dataset URI) is said once, not retried forever.
+    const invalid = ModelVersionSpec.safeParse(spec);
+    const refused = async (why: string): Promise<Action> => {
+      const msg = `cannot create the retraining ModelVersion ${name}: ${why}`;
+      x.dmCond.set('RetrainFailed', 'True', 'InvalidRetrainSpec', msg);
+      await this.ctx.events.emit(dm, 'Warning', 'RetrainFailed', msg);
+      return { runId: run.id, action: 'None', time: now, detail: msg };
+    };
+    if (!invalid.success)
+      return refused(invalid.error.issues.map((i) => `spec.${i.path.join('.')}: ${i.message}`).join('; '));
     try {
       await this.ctx.client.create(resourcePath(ModelVersionKind, ns), {
         apiVersion: API_VERSION,
@@ -285,8 +318,10 @@ export class DriftMonitorReconciler implements Reconciler {
         `sustained drift: created ModelVersion ${name} (${spec.dataset.uri}) to challenge ${serving.metadata.name}`,
       );
     } catch (err) {
+      if (isInvalid(err)) return refused(apiMessage(err));
       if (!isAlreadyExists(err)) throw err;
     }
+    x.dmCond.clear('RetrainFailed', 'RetrainStarted', `created ModelVersion ${name}`);
     return { runId: run.id, action: 'Retrain', time: now, detail: `created ModelVersion ${name}` };
   }
 }
@@ -378,4 +413,15 @@ function runConditions(status: DriftMonitorStatus, cond: StatusConditions): void
       ? `${q.metric} ${q.value.toFixed(4)} on ${q.labelledRows ?? 0} labelled predictions (holdout ${q.reference?.toFixed(4) ?? '?'})`
       : `no quality verdict (${q?.labelledRows ?? 0} labelled predictions)`,
   );
+}
+
+/** The API server refused the object as invalid (422): writing it again cannot succeed. */
+function isInvalid(err: unknown): err is KubeApiError {
+  return err instanceof KubeApiError && err.status === 422;
+}
+
+/** The API server's own words, without the request line KubeApiError puts before them. */
+function apiMessage(err: KubeApiError): string {
+  const prefix = `${err.method} ${err.path}: ${err.status} ${err.reason}: `;
+  return err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
 }

@@ -74,6 +74,16 @@ export class FakeKube implements KubeApi {
   readonly calls: FakeCall[] = [];
   /** Paths whose next write fails with 409 Conflict, as if somebody wrote in between. */
   readonly conflictOnce = new Set<string>();
+  /**
+   * Objects the API server refuses as invalid (422), by path (a collection's for a create):
+   * every write there fails with this message, as admission or validation would.
+   */
+  readonly invalid = new Map<string, string>();
+
+  private checkValid(verb: string, path: string): void {
+    const message = this.invalid.get(path);
+    if (message !== undefined) this.fail(422, 'Invalid', verb, path, message);
+  }
 
   private bucket(collection: string): Map<string, Obj> {
     let b = this.store.get(collection);
@@ -154,6 +164,7 @@ export class FakeKube implements KubeApi {
 
   async create<T>(collectionPath: string, body: unknown): Promise<T> {
     this.calls.push({ verb: 'create', path: collectionPath, body: clone(body) });
+    this.checkValid('POST', collectionPath);
     const o = clone(body) as Obj;
     const name = o.metadata.name ?? `${o.metadata.generateName ?? 'obj-'}${(++this.uid).toString(36)}`;
     const b = this.bucket(collectionPath);
@@ -175,6 +186,7 @@ export class FakeKube implements KubeApi {
 
   async replace<T>(path: string, body: unknown): Promise<T> {
     this.calls.push({ verb: 'replace', path, body: clone(body) });
+    this.checkValid('PUT', path);
     const { collection, name, status } = split(path);
     const current = this.bucket(collection).get(name ?? '');
     if (!current) this.fail(404, 'NotFound', 'PUT', path);
@@ -188,6 +200,7 @@ export class FakeKube implements KubeApi {
 
   async patch<T>(path: string, body: unknown, type: PatchType = 'merge'): Promise<T> {
     this.calls.push({ verb: 'patch', path, body: clone(body) });
+    this.checkValid('PATCH', path);
     if (type !== 'merge' && type !== 'apply') throw new Error(`fake kube: ${type} patches are not supported`);
     const { collection, name, status } = split(path);
     const current = this.bucket(collection).get(name ?? '');

@@ -251,6 +251,63 @@ describe('mlcycle drift on prediction logs (PostgreSQL + MinIO)', () => {
     expect((await alertState(db.pool, 'default', `${modelName}/v1`))!.delivered).toBe(true);
   }, 120_000);
 
+  it('a redirecting receiver and a metadata address are failed deliveries in the run’s alert outbox, never followed', async () => {
+    const modelName = uniqueName();
+    const { store } = await registerModel(modelName);
+    // A receiver that redirects to the real one: the alert must not arrive there.
+    const redirecting = createServer((_req, res) => res.writeHead(302, { location: webhookUrl }).end());
+    await new Promise<void>((r) => redirecting.listen(0, '127.0.0.1', r));
+    const redirectUrl = `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}/hook`;
+    try {
+      const base = { modelName, modelVersion: 'v1', out: store, s3: testS3(), pool: db.pool, windowMs: HOUR };
+      for (let h = 0; h < 2; h++)
+        await logRows(
+          modelName,
+          'v1',
+          generateRows(800, 40 + h, { xShift: 2, colorWeights: [1, 1, 4] }),
+          T0 + h * HOUR,
+          false,
+        );
+      const before = received.length;
+      const a = await runDriftJob({ ...base, alertWebhook: redirectUrl, until: new Date(T0 + HOUR) });
+      expect(a.report.verdict.verdict).toBe('Drift');
+      expect(a.alert).toEqual({
+        verdict: 'Drift',
+        delivered: false,
+        error: 'HTTP 302: the receiver redirects; alerts do not follow redirects (give the final URL)',
+      });
+      expect(received.length).toBe(before);
+      const stored = await db.pool.query(
+        'SELECT alert_status, alert_attempts, alert_error FROM drift_runs WHERE namespace = $1 AND id = $2',
+        ['default', a.report.run_id],
+      );
+      expect(stored.rows[0]).toEqual({
+        alert_status: 'failed',
+        alert_attempts: 1,
+        alert_error: 'HTTP 302: the receiver redirects; alerts do not follow redirects (give the final URL)',
+      });
+      // The next run (same verdict) retries the pending alert: to a metadata address it is refused, recorded too.
+      const b = await runDriftJob({
+        ...base,
+        alertWebhook: 'http://169.254.169.254/latest/meta-data/',
+        until: new Date(T0 + 2 * HOUR),
+      });
+      expect(b.alert).toMatchObject({ verdict: 'Drift', delivered: false });
+      expect(b.alert?.error).toMatch(
+        /^refused: 169\.254\.169\.254 is a link-local or cloud metadata address/,
+      );
+      const again = await db.pool.query(
+        'SELECT alert_status, alert_error FROM drift_runs WHERE namespace = $1 AND id = $2',
+        ['default', a.report.run_id],
+      );
+      expect(again.rows[0]?.alert_status).toBe('failed');
+      expect(again.rows[0]?.alert_error).toMatch(/^refused: 169\.254\.169\.254/);
+      expect(received.length).toBe(before);
+    } finally {
+      await new Promise((r) => redirecting.close(r));
+    }
+  }, 120_000);
+
   it('degraded quality from delayed labels; too few labels gives no quality verdict', async () => {
     const modelName = uniqueName();
     const { store } = await registerModel(modelName);
