@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { defineCommand } from '../core/command.js';
 import { fields, setting } from '../core/config.js';
-import { databaseSettings, openDatabase, type Pool, poolTimeouts } from '../core/db/index.js';
+import { databaseSettings, openDatabase, type Pool, poolTimeouts, poolTls } from '../core/db/index.js';
 import { ConfigError, errorMessage } from '../core/errors.js';
 import { KubeClient, loadKubeConfig } from '../core/kube/client.js';
 import { createLogger } from '../core/log.js';
@@ -172,6 +172,7 @@ export const operatorCommand = defineCommand({
         databaseUrl: v.databaseUrl,
         dataDir: v.dataDir,
         timeouts: poolTimeouts(v),
+        tls: poolTls(v),
       }).then((d) => {
         db = d;
         return d.pool;
