@@ -2,7 +2,14 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { defineCommand } from '../core/command.js';
 import { fields, setting } from '../core/config.js';
-import { databaseSettings, openDatabase, type Pool, poolTimeouts, poolTls } from '../core/db/index.js';
+import {
+  databaseSettings,
+  openDatabase,
+  type Pool,
+  poolTimeouts,
+  poolTls,
+  readPem,
+} from '../core/db/index.js';
 import { ConfigError, errorMessage } from '../core/errors.js';
 import { KubeClient, loadKubeConfig } from '../core/kube/client.js';
 import { createLogger } from '../core/log.js';
@@ -150,6 +157,11 @@ export const operatorCommand = defineCommand({
     if (v.s3AccessKey) workloadEnv.MLCYCLE_S3_ACCESS_KEY = v.s3AccessKey;
     if (v.s3SecretKey) workloadEnv.MLCYCLE_S3_SECRET_KEY = v.s3SecretKey;
     if (v.s3Region) workloadEnv.MLCYCLE_S3_REGION = v.s3Region;
+    // TLS settings go to the workloads as they are, the CAs as PEM text: the Pods of every
+    // namespace read them from their Secret, with no file of the operator's namespace mounted.
+    if (v.s3Ca) workloadEnv.MLCYCLE_S3_CA = readPem(v.s3Ca, 'the S3 CA file');
+    if (v.dbSslMode) workloadEnv.MLCYCLE_DB_SSLMODE = v.dbSslMode;
+    if (v.dbSslCa) workloadEnv.MLCYCLE_DB_SSL_CA = readPem(v.dbSslCa, 'the PostgreSQL CA file');
     const config: WorkloadConfig = {
       image: v.image,
       imagePullPolicy: v.imagePullPolicy,
