@@ -127,6 +127,36 @@ const settings = {
     description: 'this replica in the Lease (default: host name)',
     schema: z.string().min(1).optional(),
   }),
+  servingNetworkPolicy: setting({
+    flag: 'serving-network-policy',
+    env: 'MLCYCLE_SERVING_NETWORK_POLICY',
+    description:
+      'give every ModelDeployment a NetworkPolicy: ingress to its inference Pods only on the serving port, from --serving-from',
+    schema: z.boolean().default(false),
+    boolean: true,
+  }),
+  servingFrom: setting({
+    flag: 'serving-from',
+    env: 'MLCYCLE_SERVING_FROM',
+    description:
+      'JSON array of NetworkPolicyPeer objects allowed to reach the inference Pods (default: any Pod of the cluster)',
+    schema: z
+      .string()
+      .transform((text, c) => {
+        try {
+          return JSON.parse(text) as unknown;
+        } catch {
+          c.addIssue({ code: 'custom', message: 'expected JSON' });
+          return z.NEVER;
+        }
+      })
+      .pipe(
+        z.array(z.record(z.string(), z.unknown()), {
+          message: 'expected a JSON array of NetworkPolicyPeer objects',
+        }),
+      )
+      .default([]),
+  }),
   workers: setting({
     flag: 'workers',
     env: 'MLCYCLE_WORKERS',
@@ -170,6 +200,7 @@ export const operatorCommand = defineCommand({
       workloadEnv,
       driftServiceAccount: v.driftServiceAccount,
       driftReporterClusterRole: v.driftReporterRole,
+      servingNetworkPolicy: v.servingNetworkPolicy ? { from: v.servingFrom } : undefined,
     };
     let client: KubeClient;
     try {
