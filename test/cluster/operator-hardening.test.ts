@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import yaml from 'js-yaml';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeClient } from '../../core/kube/client.js';
 import { kubePaths } from '../../core/kube/paths.js';
@@ -161,6 +162,29 @@ describe('the chart', () => {
     };
     const env = operator.spec.template.spec.containers[0]?.env ?? [];
     expect(env.find((e) => e.name === 'MLCYCLE_SERVING_NETWORK_POLICY')?.value).toBe('false');
+  });
+
+  it('writes a percent-encoded database URL that pg reads back to the password given', async () => {
+    const password = 'p@ss wo:rd/+%?#';
+    const docs = await render(['--set-string', `postgresql.password=${password}`]);
+    const secret = docs.find(
+      (d) => d.kind === 'Secret' && d.metadata.name === `${FULLNAME}-database`,
+    ) as unknown as {
+      data: Record<string, string>;
+    };
+    const url = Buffer.from(secret.data.MLCYCLE_DATABASE_URL!, 'base64').toString();
+    expect(url).toBe(
+      `postgres://mlcycle:p%40ss%20wo%3Ard%2F%2B%25%3F%23@${FULLNAME}-postgresql.${ns}.svc:5432/mlcycle`,
+    );
+    // As the pg Pool reads it (through pg-connection-string, which decodes each part).
+    const read = new pg.Client({ connectionString: url });
+    expect({ user: read.user, password: read.password, host: read.host, database: read.database }).toEqual({
+      user: 'mlcycle',
+      password,
+      host: `${FULLNAME}-postgresql.${ns}.svc`,
+      database: 'mlcycle',
+    });
+    expect(Buffer.from(secret.data.POSTGRES_PASSWORD!, 'base64').toString()).toBe(password);
   });
 
   it('mounts the TLS CAs into the operator and the API server accepts it', async () => {
