@@ -1,5 +1,5 @@
 import { defineCommand } from '../core/command.js';
-import { type Database, databaseSettings, openDatabase, poolTimeouts } from '../core/db/index.js';
+import { type Database, databaseSettings, openDatabase, poolTimeouts, poolTls } from '../core/db/index.js';
 import { driftSettings } from '../core/drift-settings.js';
 import { ConfigError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
@@ -43,6 +43,7 @@ export const driftCommand = defineCommand({
           dataDir: v.dataDir,
           applicationName: 'mlcycle-drift',
           timeouts: poolTimeouts(v),
+          tls: poolTls(v),
         });
       const log = createLogger('drift');
       const result = await runDriftJob({

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { defineCommand } from '../core/command.js';
 import { fields, setting } from '../core/config.js';
-import { databaseSettings, poolTimeouts } from '../core/db/index.js';
+import { databaseSettings, poolTimeouts, poolTls } from '../core/db/index.js';
 import { ConfigError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { s3Settings } from '../core/object-store/index.js';
@@ -198,7 +198,12 @@ export const serveCommand = defineCommand({
       challenger,
       host: values.host,
       port: values.port,
-      database: { databaseUrl: values.databaseUrl, dataDir: values.dataDir, timeouts: poolTimeouts(values) },
+      database: {
+        databaseUrl: values.databaseUrl,
+        dataDir: values.dataDir,
+        timeouts: poolTimeouts(values),
+        tls: poolTls(values),
+      },
       s3: values,
       limits: { batchMax: values.batchMax, feedbackMax: values.feedbackMax },
       bodyLimit: values.bodyLimit,

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { type Database, openDatabase, type Pool, type PoolTimeouts } from '../core/db/index.js';
+import { type Database, type DbTls, openDatabase, type Pool, type PoolTimeouts } from '../core/db/index.js';
 import { errorMessage, UserError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { openObjectStore, type S3SettingsValues } from '../core/object-store/index.js';
@@ -41,7 +41,12 @@ export interface ServerOptions {
   port?: number;
   /** An open pool to log into (the demo shares its database); otherwise `database` is opened. */
   pool?: Pool;
-  database?: { databaseUrl?: string | undefined; dataDir: string; timeouts?: Partial<PoolTimeouts> };
+  database?: {
+    databaseUrl?: string | undefined;
+    dataDir: string;
+    timeouts?: Partial<PoolTimeouts>;
+    tls?: DbTls | undefined;
+  };
   s3?: S3SettingsValues;
   limits?: Partial<Limits>;
   bodyLimit?: number;

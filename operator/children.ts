@@ -365,7 +365,10 @@ export function serverService(md: ModelDeployment): V1Service {
 /**
  * The serving Pods' disruption budget: a node drain or an autoscaler evicts at most one at a
  * time, so a deployment with two or more replicas keeps answering through it. With one replica
- * it allows the eviction (a budget of zero would block every drain of that node).
+ * it allows the eviction (a budget of zero would block every drain of that node). The same
+ * maxUnavailable 1 for every replica count, rather than minAvailable 1 above one replica: with
+ * five replicas minAvailable 1 would let four go at once; and it need not change (no write)
+ * when spec.replicas does.
  */
 export function serverDisruptionBudget(md: ModelDeployment): V1PodDisruptionBudget {
   const name = serverName(md.metadata.name);
@@ -374,6 +377,32 @@ export function serverDisruptionBudget(md: ModelDeployment): V1PodDisruptionBudg
     kind: 'PodDisruptionBudget',
     metadata: childMeta(md, name, serverLabels(md)),
     spec: { maxUnavailable: 1, selector: { matchLabels: serverLabels(md) } },
+  };
+}
+
+/**
+ * Ingress to the serving Pods: only their serving port, only from `from` (any Pod of the
+ * cluster when empty). Other ports of the Pods (none today) and every other source are denied
+ * by a plugin that enforces NetworkPolicy. Egress is not limited: the Pods reach PostgreSQL and
+ * the object store, wherever those are.
+ */
+export function serverNetworkPolicy(md: ModelDeployment, from: readonly Record<string, unknown>[]) {
+  const name = serverName(md.metadata.name);
+  // Written as plain JSON: the client library's model names the peers `_from`, the API `from`.
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: childMeta(md, name, serverLabels(md)),
+    spec: {
+      podSelector: { matchLabels: serverLabels(md) },
+      policyTypes: ['Ingress'],
+      ingress: [
+        {
+          from: from.length > 0 ? [...from] : [{ namespaceSelector: {} }],
+          ports: [{ protocol: 'TCP', port: SERVER_PORT }],
+        },
+      ],
+    },
   };
 }
 

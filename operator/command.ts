@@ -1,8 +1,15 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { defineCommand } from '../core/command.js';
-import { fields, setting } from '../core/config.js';
-import { databaseSettings, openDatabase, type Pool, poolTimeouts } from '../core/db/index.js';
+import { fields, type SettingsValues, setting } from '../core/config.js';
+import {
+  databaseSettings,
+  openDatabase,
+  type Pool,
+  poolTimeouts,
+  poolTls,
+  readPem,
+} from '../core/db/index.js';
 import { ConfigError, errorMessage } from '../core/errors.js';
 import { KubeClient, loadKubeConfig } from '../core/kube/client.js';
 import { createLogger } from '../core/log.js';
@@ -14,7 +21,7 @@ import { createOperatorMetrics } from './metrics.js';
 import { perNamespaceCredentials } from './tenant-credentials.js';
 import type { WorkloadConfig } from './workload-config.js';
 
-const settings = {
+export const operatorSettings = {
   kubeconfig: setting({
     flag: 'kubeconfig',
     env: 'MLCYCLE_KUBECONFIG',
@@ -120,6 +127,41 @@ const settings = {
     description: 'this replica in the Lease (default: host name)',
     schema: z.string().min(1).optional(),
   }),
+  servingNetworkPolicy: setting({
+    flag: 'serving-network-policy',
+    env: 'MLCYCLE_SERVING_NETWORK_POLICY',
+    description:
+      'give every ModelDeployment a NetworkPolicy: ingress to its inference Pods only on the serving port, from --serving-from',
+    schema: z.boolean().default(false),
+    boolean: true,
+  }),
+  servingFrom: setting({
+    flag: 'serving-from',
+    env: 'MLCYCLE_SERVING_FROM',
+    description:
+      'JSON array of NetworkPolicyPeer objects allowed to reach the inference Pods (default: any Pod of the cluster)',
+    schema: z
+      .string()
+      .transform((text, c) => {
+        try {
+          return JSON.parse(text) as unknown;
+        } catch {
+          c.addIssue({ code: 'custom', message: 'expected JSON' });
+          return z.NEVER;
+        }
+      })
+      .pipe(
+        z.array(
+          z.record(z.string(), z.unknown(), {
+            message: 'expected a JSON array of NetworkPolicyPeer objects',
+          }),
+          {
+            message: 'expected a JSON array of NetworkPolicyPeer objects',
+          },
+        ),
+      )
+      .default([]),
+  }),
   workers: setting({
     flag: 'workers',
     env: 'MLCYCLE_WORKERS',
@@ -127,6 +169,25 @@ const settings = {
     schema: fields.positiveInt.default(2),
   }),
 };
+
+/**
+ * The workloads' settings, with the operator's own (admin) credentials: what each namespace's
+ * Secret starts from. TLS settings go as they are, the CAs as PEM text: the Pods of every
+ * namespace read them from their Secret, with no file of the operator's namespace mounted.
+ */
+export function workloadEnvFrom(
+  v: SettingsValues<typeof operatorSettings> & { databaseUrl: string },
+): Record<string, string> {
+  const env: Record<string, string> = { MLCYCLE_DATABASE_URL: v.databaseUrl };
+  if (v.s3Endpoint) env.MLCYCLE_S3_ENDPOINT = v.s3Endpoint;
+  if (v.s3AccessKey) env.MLCYCLE_S3_ACCESS_KEY = v.s3AccessKey;
+  if (v.s3SecretKey) env.MLCYCLE_S3_SECRET_KEY = v.s3SecretKey;
+  if (v.s3Region) env.MLCYCLE_S3_REGION = v.s3Region;
+  if (v.s3Ca) env.MLCYCLE_S3_CA = readPem(v.s3Ca, 'the S3 CA file');
+  if (v.dbSslMode) env.MLCYCLE_DB_SSLMODE = v.dbSslMode;
+  if (v.dbSslCa) env.MLCYCLE_DB_SSL_CA = readPem(v.dbSslCa, 'the PostgreSQL CA file');
+  return env;
+}
 
 export const operatorCommand = defineCommand({
   name: 'operator',
@@ -137,7 +198,7 @@ export const operatorCommand = defineCommand({
     'Serves /healthz, /readyz and /metrics. SIGTERM: finish running reconciles, release the Lease, exit.',
     'Keeps the admin database and S3 credentials; each namespace gets its own (a PostgreSQL role, a MinIO user) in a Secret.',
   ].join('\n'),
-  settings,
+  settings: operatorSettings,
   run: async (v) => {
     const log = createLogger('operator');
     if (!v.databaseUrl) {
@@ -145,11 +206,7 @@ export const operatorCommand = defineCommand({
         'the operator needs --database-url (MLCYCLE_DATABASE_URL): workloads in Pods share the registry through PostgreSQL',
       );
     }
-    const workloadEnv: Record<string, string> = { MLCYCLE_DATABASE_URL: v.databaseUrl };
-    if (v.s3Endpoint) workloadEnv.MLCYCLE_S3_ENDPOINT = v.s3Endpoint;
-    if (v.s3AccessKey) workloadEnv.MLCYCLE_S3_ACCESS_KEY = v.s3AccessKey;
-    if (v.s3SecretKey) workloadEnv.MLCYCLE_S3_SECRET_KEY = v.s3SecretKey;
-    if (v.s3Region) workloadEnv.MLCYCLE_S3_REGION = v.s3Region;
+    const workloadEnv = workloadEnvFrom({ ...v, databaseUrl: v.databaseUrl });
     const config: WorkloadConfig = {
       image: v.image,
       imagePullPolicy: v.imagePullPolicy,
@@ -158,6 +215,7 @@ export const operatorCommand = defineCommand({
       workloadEnv,
       driftServiceAccount: v.driftServiceAccount,
       driftReporterClusterRole: v.driftReporterRole,
+      servingNetworkPolicy: v.servingNetworkPolicy ? { from: v.servingFrom } : undefined,
     };
     let client: KubeClient;
     try {
@@ -172,6 +230,7 @@ export const operatorCommand = defineCommand({
         databaseUrl: v.databaseUrl,
         dataDir: v.dataDir,
         timeouts: poolTimeouts(v),
+        tls: poolTls(v),
       }).then((d) => {
         db = d;
         return d.pool;

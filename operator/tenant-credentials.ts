@@ -48,6 +48,7 @@ export function perNamespaceCredentials(o: PerNamespaceOptions): TenantCredentia
     accessKey: o.adminEnv.MLCYCLE_S3_ACCESS_KEY,
     secretKey: o.adminEnv.MLCYCLE_S3_SECRET_KEY,
     region: o.adminEnv.MLCYCLE_S3_REGION ?? 'us-east-1',
+    ca: o.adminEnv.MLCYCLE_S3_CA,
   };
   const derivationKey = `${adminUrl ?? ''}\n${s3.secretKey ?? ''}`;
   const derive = (purpose: string, ns: string) =>
@@ -92,6 +93,7 @@ function adminStore(bucket: string, s3: Partial<S3Config>): S3ObjectStore {
     accessKey: s3.accessKey ?? '',
     secretKey: s3.secretKey ?? '',
     region: s3.region ?? 'us-east-1',
+    ca: s3.ca,
   });
 }
 

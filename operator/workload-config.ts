@@ -20,4 +20,10 @@ export interface WorkloadConfig {
   /** ServiceAccount (per namespace) of the drift Jobs, bound to `driftReporterClusterRole`. */
   driftServiceAccount: string;
   driftReporterClusterRole: string;
+  /**
+   * When set, every ModelDeployment gets a NetworkPolicy (owned by it) allowing ingress to its
+   * inference Pods only on the serving port, from these peers (NetworkPolicyPeer objects);
+   * empty: from any Pod of the cluster.
+   */
+  servingNetworkPolicy?: { from: Record<string, unknown>[] } | undefined;
 }

@@ -1,5 +1,5 @@
 import type { SettingsValues } from '../core/config.js';
-import { type Pool, type PoolTimeouts, poolTimeouts } from '../core/db/index.js';
+import { type DbTls, type Pool, type PoolTimeouts, poolTimeouts, poolTls } from '../core/db/index.js';
 import type { Task } from '../core/feature-schema.js';
 import type { Logger } from '../core/log.js';
 import type { S3SettingsValues } from '../core/object-store/index.js';
@@ -69,6 +69,7 @@ export interface TrainOptions {
   dataDir: string;
   /** Statement, connection and idle timeouts of the pool opened from databaseUrl / dataDir. */
   databaseTimeouts?: PoolTimeouts | undefined;
+  databaseTls?: DbTls | undefined;
   s3: S3SettingsValues;
   progress?: Progress | undefined;
   logger?: Logger | undefined;
@@ -139,6 +140,7 @@ export function optionsFromSettings(
     databaseUrl: v.databaseUrl,
     dataDir: v.dataDir,
     databaseTimeouts: poolTimeouts(v),
+    databaseTls: poolTls(v),
     s3: v,
     progress,
   };

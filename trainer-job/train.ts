@@ -239,6 +239,7 @@ async function readData(run: Run): Promise<{ data: PreparedData; db: Database | 
           dataDir: options.dataDir,
           applicationName: 'mlcycle-train',
           timeouts: options.databaseTimeouts,
+          tls: options.databaseTls,
         })
       : undefined;
   // Settled at once so a failed read never leaves an unhandled rejection behind.

@@ -3,17 +3,20 @@ import { fields, setting } from '../config.js';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded.js';
 import { migrate } from './migrate.js';
 import { migrations } from './migrations/index.js';
-import { createPool, type Pool, type PoolTimeouts } from './pool.js';
+import { createPool, type DbTls, type Pool, type PoolTimeouts } from './pool.js';
 
 export { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded.js';
 export { type Migration, migrate } from './migrate.js';
 export { migrations } from './migrations/index.js';
 export {
   createPool,
+  type DbTls,
   DEFAULT_POOL_TIMEOUTS,
   type Pool,
   type PoolClient,
   type PoolTimeouts,
+  pgSsl,
+  readPem,
   redactUrl,
   withTransaction,
 } from './pool.js';
@@ -53,6 +56,20 @@ export const databaseSettings = {
     description: 'an unused pooled PostgreSQL connection is closed after this, e.g. 30s',
     schema: fields.duration.default(30_000),
   }),
+  dbSslMode: setting({
+    flag: 'db-sslmode',
+    env: 'MLCYCLE_DB_SSLMODE',
+    description:
+      "TLS to PostgreSQL: disable, require (not verified), verify-ca or verify-full (libpq's meanings); overrides the URL's sslmode",
+    schema: z.enum(['disable', 'require', 'verify-ca', 'verify-full']).optional(),
+  }),
+  dbSslCa: setting({
+    flag: 'db-ssl-ca',
+    env: 'MLCYCLE_DB_SSL_CA',
+    description:
+      "CA certificate(s) PostgreSQL's certificate must chain to: a PEM file, or the PEM text itself",
+    schema: z.string().min(1).optional(),
+  }),
 };
 
 /** The pool timeouts given by `databaseSettings`. */
@@ -62,6 +79,29 @@ export function poolTimeouts(v: {
   dbIdleTimeout: number;
 }): PoolTimeouts {
   return { statementMs: v.dbStatementTimeout, connectMs: v.dbConnectTimeout, idleMs: v.dbIdleTimeout };
+}
+
+/**
+ * The TLS settings given by `databaseSettings`: undefined when neither is set (the URL decides,
+ * e.g. `?sslmode=require`); a CA alone means verify-full.
+ */
+export function poolTls(v: {
+  dbSslMode?: DbTls['sslmode'] | undefined;
+  dbSslCa?: string | undefined;
+}): DbTls | undefined {
+  if (!v.dbSslMode && !v.dbSslCa) return undefined;
+  return { sslmode: v.dbSslMode ?? 'verify-full', ca: v.dbSslCa };
+}
+
+/** Whether `err` is Node refusing a server's TLS certificate. */
+function certificateRefused(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return (
+    typeof code === 'string' &&
+    /^(SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_HAS_EXPIRED|CERT_UNTRUSTED|ERR_TLS_CERT_ALTNAME_INVALID)$/.test(
+      code,
+    )
+  );
 }
 
 export interface Database {
@@ -84,6 +124,8 @@ export async function openDatabase(options: {
   applicationName?: string;
   /** Statement, connection and idle timeouts (DEFAULT_POOL_TIMEOUTS for any not given). */
   timeouts?: Partial<PoolTimeouts> | undefined;
+  /** TLS to PostgreSQL (`poolTls`); undefined: as the URL says. */
+  tls?: DbTls | undefined;
 }): Promise<Database> {
   const embedded = options.databaseUrl
     ? undefined
@@ -93,12 +135,19 @@ export async function openDatabase(options: {
     max: options.poolSize ?? (embedded ? 4 : 10),
     ...(options.applicationName ? { applicationName: options.applicationName } : {}),
     ...(options.timeouts ? { timeouts: options.timeouts } : {}),
+    ...(options.tls && !embedded ? { tls: options.tls } : {}),
   });
   try {
     await migrate(pool, migrations);
   } catch (err) {
     await pool.end().catch(() => {});
     await embedded?.stop().catch(() => {});
+    if (certificateRefused(err)) {
+      throw new Error(
+        `PostgreSQL's TLS certificate is not trusted (${(err as Error).message}): give the CA that signed it with --db-ssl-ca / MLCYCLE_DB_SSL_CA, or check that the URL's host is a name in the certificate`,
+        { cause: err },
+      );
+    }
     throw err;
   }
   return {

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 
 // int8 (bigint, e.g. COUNT(*) and bigserial ids) comes back as a string by default, because it
@@ -27,13 +29,61 @@ export const DEFAULT_POOL_TIMEOUTS: PoolTimeouts = { statementMs: 60_000, connec
 // server's own timeout answers first when it can; this one covers a server that cannot answer.
 const CLIENT_GRACE_MS = 5_000;
 
+/**
+ * TLS to PostgreSQL, as libpq's `sslmode` means it: `disable` (plain), `require` (encrypted, the
+ * server's certificate not checked), `verify-ca` (signed by `ca`), `verify-full` (signed by `ca`
+ * and naming the host of the URL). `ca` is PEM text or the path of a PEM file; without it the
+ * verifying modes trust Node's bundled CAs.
+ */
+export interface DbTls {
+  sslmode: 'disable' | 'require' | 'verify-ca' | 'verify-full';
+  ca?: string | undefined;
+}
+
+/** PEM text as given, or read from the file it names. */
+export function readPem(pemOrPath: string, what: string): string {
+  if (pemOrPath.includes('-----BEGIN')) return pemOrPath;
+  try {
+    return readFileSync(pemOrPath, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read ${what} ${pemOrPath}: ${(err as Error).message}`);
+  }
+}
+
+/** The `ssl` option of a pg Pool for `tls`. */
+export function pgSsl(tls: DbTls): false | ConnectionOptions {
+  if (tls.sslmode === 'disable') return false;
+  if (tls.sslmode === 'require') return { rejectUnauthorized: false };
+  const ca = tls.ca ? readPem(tls.ca, 'the PostgreSQL CA file') : undefined;
+  return {
+    rejectUnauthorized: true,
+    ...(ca ? { ca } : {}),
+    // verify-ca: the chain is checked, the host name is not.
+    ...(tls.sslmode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}),
+  };
+}
+
+/** The URL without its ssl* parameters: pg lets them override the Pool's `ssl` option. */
+function withoutSslParams(url: string): string {
+  const u = new URL(url);
+  for (const key of [...u.searchParams.keys()]) if (key.startsWith('ssl')) u.searchParams.delete(key);
+  return u.toString();
+}
+
 export function createPool(
   url: string,
-  options: { max?: number; applicationName?: string; timeouts?: Partial<PoolTimeouts> } = {},
+  options: {
+    max?: number;
+    applicationName?: string;
+    timeouts?: Partial<PoolTimeouts>;
+    /** TLS settings; when given, the URL's own sslmode/sslrootcert/… are ignored. */
+    tls?: DbTls | undefined;
+  } = {},
 ): pg.Pool {
   const t = { ...DEFAULT_POOL_TIMEOUTS, ...options.timeouts };
   const pool = new pg.Pool({
-    connectionString: url,
+    connectionString: options.tls ? withoutSslParams(url) : url,
+    ...(options.tls ? { ssl: pgSsl(options.tls) } : {}),
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'mlcycle',
     connectionTimeoutMillis: t.connectMs,

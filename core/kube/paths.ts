@@ -29,6 +29,7 @@ export const Builtin = {
   roleBindings: builtin('rbac.authorization.k8s.io/v1', 'rolebindings'),
   leases: builtin('coordination.k8s.io/v1', 'leases'),
   podDisruptionBudgets: builtin('policy/v1', 'poddisruptionbudgets'),
+  networkPolicies: builtin('networking.k8s.io/v1', 'networkpolicies'),
 } as const;
 
 /** Path of a collection (all namespaces when `namespace` is unset) or of one object. */
@@ -45,6 +46,7 @@ export const kubePaths = {
   deployment: (ns: string, name: string) => builtinPath(Builtin.deployments, ns, name),
   service: (ns: string, name: string) => builtinPath(Builtin.services, ns, name),
   podDisruptionBudget: (ns: string, name: string) => builtinPath(Builtin.podDisruptionBudgets, ns, name),
+  networkPolicy: (ns: string, name: string) => builtinPath(Builtin.networkPolicies, ns, name),
   cronJob: (ns: string, name: string) => builtinPath(Builtin.cronJobs, ns, name),
   job: (ns: string, name: string) => builtinPath(Builtin.jobs, ns, name),
   jobs: (ns: string) => builtinPath(Builtin.jobs, ns),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { setting } from '../config.js';
+import { readPem } from '../db/pool.js';
 import { ConfigError } from '../errors.js';
 import { FsObjectStore } from './fs-store.js';
 import type { ObjectStore } from './object-store.js';
@@ -41,6 +42,13 @@ export const s3Settings = {
     description: 'S3 region',
     schema: z.string().default('us-east-1'),
   }),
+  s3Ca: setting({
+    flag: 's3-ca',
+    env: 'MLCYCLE_S3_CA',
+    description:
+      "CA certificate(s) an https S3 endpoint's certificate must chain to: a PEM file, or the PEM text itself",
+    schema: z.string().min(1).optional(),
+  }),
 };
 
 export interface S3SettingsValues {
@@ -48,6 +56,7 @@ export interface S3SettingsValues {
   s3AccessKey?: string | undefined;
   s3SecretKey?: string | undefined;
   s3Region: string;
+  s3Ca?: string | undefined;
 }
 
 export function s3ConfigFrom(values: S3SettingsValues): S3Config {
@@ -64,6 +73,7 @@ export function s3ConfigFrom(values: S3SettingsValues): S3Config {
     accessKey: values.s3AccessKey!,
     secretKey: values.s3SecretKey!,
     region: values.s3Region,
+    ...(values.s3Ca ? { ca: readPem(values.s3Ca, 'the S3 CA file') } : {}),
   };
 }
 

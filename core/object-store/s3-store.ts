@@ -1,3 +1,4 @@
+import { Agent } from 'node:https';
 import type { Readable } from 'node:stream';
 import * as Minio from 'minio';
 import {
@@ -13,6 +14,8 @@ export interface S3Config {
   accessKey: string;
   secretKey: string;
   region: string;
+  /** PEM text of the CA(s) an https endpoint's certificate must chain to; default: Node's bundled CAs. */
+  ca?: string | undefined;
 }
 
 /** MinIO or any S3-compatible server, through the `minio` client. */
@@ -35,6 +38,9 @@ export class S3ObjectStore implements ObjectStore {
       secretKey: config.secretKey,
       region: config.region,
       pathStyle: true,
+      ...(config.ca && url.protocol === 'https:'
+        ? { transportAgent: new Agent({ keepAlive: true, ca: config.ca }) }
+        : {}),
     });
     this.root = `s3://${joinKey(bucket, prefix)}`;
   }

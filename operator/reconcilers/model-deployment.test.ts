@@ -1,7 +1,9 @@
+import type { V1Deployment } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { isConflict } from '../../core/kube/client.js';
 import { Builtin, builtinPath, kubePaths } from '../../core/kube/paths.js';
 import { ModelDeploymentKind, resourcePath } from '../../core/resources/index.js';
+import { serverLabels } from '../children.js';
 import {
   eventReasons,
   type FakeWorld,
@@ -13,6 +15,7 @@ import {
   NS,
   seedMd,
   seedMv,
+  testConfig,
 } from '../testing/fake-context.js';
 import { ModelDeploymentReconciler } from './model-deployment.js';
 
@@ -36,6 +39,83 @@ async function servingV1(w: FakeWorld, spec: Record<string, unknown> = {}): Prom
 async function userSets(w: FakeWorld, spec: Record<string, unknown>): Promise<void> {
   await w.kube.patch(mdPath, { spec });
 }
+
+const servingDeployment = (w: FakeWorld) => w.kube.peek<V1Deployment>(kubePaths.deployment(NS, 'md'));
+
+type Child = {
+  spec: Record<string, unknown>;
+  metadata: {
+    resourceVersion?: string;
+    labels: Record<string, string>;
+    ownerReferences: { uid: string; controller?: boolean }[];
+  };
+};
+
+describe("ModelDeploymentReconciler: the serving Pods' PodDisruptionBudget", () => {
+  const budget = (w: FakeWorld) => w.kube.peek<Child>(kubePaths.podDisruptionBudget(NS, 'md'));
+  it.each([
+    { replicas: 0, changedTo: 1 },
+    { replicas: 1, changedTo: 3 },
+    { replicas: 2, changedTo: 1 },
+    { replicas: 5, changedTo: 0 },
+  ])(
+    'replicas $replicas: maxUnavailable 1, owned by the ModelDeployment; unchanged (not written) at replicas $changedTo',
+    async (c) => {
+      const w = fakeWorld();
+      seedMv(w, 'v1');
+      seedMd(w, { modelVersion: 'v1', replicas: c.replicas });
+      await reconcile(w);
+      const first = budget(w);
+      const md = getMd(w)!;
+      expect(first?.spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: serverLabels(md) } });
+      expect(first?.metadata.ownerReferences).toEqual([
+        expect.objectContaining({
+          kind: 'ModelDeployment',
+          name: 'md',
+          uid: md.metadata.uid,
+          controller: true,
+        }),
+      ]);
+      // The budget selects exactly the serving Pods: their template carries the selector's labels.
+      const podLabels = servingDeployment(w)?.spec?.template.metadata?.labels ?? {};
+      expect(podLabels).toMatchObject(serverLabels(md));
+
+      await userSets(w, { replicas: c.changedTo });
+      await reconcile(w);
+      expect(budget(w)?.metadata.resourceVersion).toBe(first?.metadata.resourceVersion);
+    },
+  );
+});
+
+describe("ModelDeploymentReconciler: the serving Pods' NetworkPolicy", () => {
+  const policy = (w: FakeWorld) => w.kube.peek<Child>(kubePaths.networkPolicy(NS, 'md'));
+  const gateway = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'gateway' } } };
+  it.each([
+    { name: 'off: no policy', setting: undefined, from: undefined },
+    { name: 'on, no peers: from any Pod', setting: { from: [] }, from: [{ namespaceSelector: {} }] },
+    { name: 'on, peers given: from them only', setting: { from: [gateway] }, from: [gateway] },
+  ])('$name, on the serving port only', async (c) => {
+    const w = fakeWorld();
+    w.ctx.config = { ...testConfig, servingNetworkPolicy: c.setting };
+    seedMv(w, 'v1');
+    seedMd(w, { modelVersion: 'v1' });
+    await reconcile(w);
+    const np = policy(w);
+    if (!c.from) {
+      expect(np).toBeUndefined();
+      return;
+    }
+    const md = getMd(w)!;
+    expect(np?.spec).toEqual({
+      podSelector: { matchLabels: serverLabels(md) },
+      policyTypes: ['Ingress'],
+      ingress: [{ from: c.from, ports: [{ protocol: 'TCP', port: 8080 }] }],
+    });
+    expect(np?.metadata.ownerReferences[0]).toMatchObject({ uid: md.metadata.uid, controller: true });
+    const container = servingDeployment(w)?.spec?.template.spec?.containers[0];
+    expect(container?.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
+  });
+});
 
 describe('ModelDeploymentReconciler', () => {
   it('names a serving version only together with Available=True (first rollout)', async () => {

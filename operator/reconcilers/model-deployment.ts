@@ -14,6 +14,7 @@ import {
   type ServedChallenger,
   serverDeployment,
   serverDisruptionBudget,
+  serverNetworkPolicy,
   serverService,
 } from '../children.js';
 import { StatusConditions } from '../conditions.js';
@@ -158,6 +159,13 @@ export class ModelDeploymentReconciler implements Reconciler {
     );
     await applyChild(ctx, kubePaths.service(namespace, depName), serverService(md));
     await applyChild(ctx, kubePaths.podDisruptionBudget(namespace, depName), serverDisruptionBudget(md));
+    const netpol = ctx.config.servingNetworkPolicy;
+    if (netpol)
+      await applyChild(
+        ctx,
+        kubePaths.networkPolicy(namespace, depName),
+        serverNetworkPolicy(md, netpol.from),
+      );
     if (created) ctx.metrics.childrenCreated.inc({ kind: 'Deployment' });
     status.model = mv.spec.model;
     status.deploymentName = depName;

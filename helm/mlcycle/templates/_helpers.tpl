@@ -89,3 +89,7 @@ http://{{ include "mlcycle.fullname" . }}-minio.{{ .Release.Namespace }}.svc:900
 {{- end -}}
 {{- end -}}
 {{- end -}}
+
+{{/* Names of the per-namespace objects the operator maintains (its RBAC is limited to them). */}}
+{{- define "mlcycle.workloadSecret" -}}mlcycle-workload{{- end -}}
+{{- define "mlcycle.driftServiceAccount" -}}mlcycle-drift{{- end -}}
